@@ -1,0 +1,166 @@
+"""The model catalog: what every provider's models accept and cost, as data.
+
+One JSON file per provider under `catalog/data/` (so adapters can be added without touching each
+other's entries), validated on load. Requests are checked against an entry before anything is
+sent or paid (`reelforge.catalog.check`). Who hosts a model (auth, job API) lives in
+`reelforge.providers`; what a model can do lives here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+InputKind = Literal["text", "image", "first_last", "keyframes", "video", "reference"]
+ModelStatus = Literal["ga", "preview", "deprecated", "retired"]
+ExtendMode = Literal["native", "last_frame", "none"]
+LoopMode = Literal["native", "keyframe", "none"]
+
+ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
+#: Short edge in pixels for each named resolution; sizes are derived with the aspect ratio.
+RESOLUTION_SHORT_EDGE = {"360p": 360, "480p": 480, "540p": 540, "720p": 720, "768p": 768, "1080p": 1080, "4k": 2160}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DurationRule(_Strict):
+    """Allowed output durations in seconds: a list of choices, or a range with a step."""
+
+    choices: list[float] | None = None
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    default: float
+
+    @model_validator(mode="after")
+    def _one_form(self) -> DurationRule:
+        if (self.choices is None) == (self.min is None or self.max is None):
+            raise ValueError("give either 'choices' or both 'min' and 'max'")
+        return self
+
+    def accepts(self, seconds: float) -> bool:
+        if self.choices is not None:
+            return any(abs(seconds - c) < 1e-6 for c in self.choices)
+        assert self.min is not None and self.max is not None
+        if not self.min - 1e-6 <= seconds <= self.max + 1e-6:
+            return False
+        if self.step:
+            k = (seconds - self.min) / self.step
+            return abs(k - round(k)) < 1e-6
+        return True
+
+    def describe(self) -> str:
+        if self.choices is not None:
+            return "one of " + ", ".join(f"{c:g}" for c in self.choices) + " s"
+        step = f" in steps of {self.step:g}" if self.step else ""
+        return f"{self.min:g}–{self.max:g} s{step}"
+
+
+class Price(_Strict):
+    """How a model is billed, with where the number came from and when it was seen."""
+
+    unit: Literal["free", "per_second", "per_video", "per_megapixel_frame"]
+    usd: float = Field(ge=0, description="Price per unit; for per_video, the base price.")
+    #: Overrides by resolution name (e.g. {"1080p": 0.49}); same unit.
+    by_resolution: dict[str, float] = Field(default_factory=dict)
+    #: Overrides by duration for per_video prices (e.g. {"10": 0.56}).
+    by_duration: dict[str, float] = Field(default_factory=dict)
+    #: Extra per-second price when audio is generated.
+    audio_usd: float = 0.0
+    source: str
+    as_of: date
+    estimate: bool = Field(default=False, description="True when the figure is unverified or derived.")
+
+
+class Capabilities(_Strict):
+    inputs: list[InputKind]
+    durations: DurationRule
+    aspect_ratios: list[str]
+    resolutions: list[str]
+    fps: list[int]
+    audio: bool = False
+    seed: bool = False
+    negative_prompt: bool = False
+    loop: LoopMode = "none"
+    extend: ExtendMode = "last_frame"
+    camera_moves: list[str] = Field(default_factory=list)
+    max_prompt_chars: int = 2000
+    #: True when a prompt is required even with an image input.
+    prompt_required: bool = True
+
+
+class ModelEntry(_Strict):
+    provider: str
+    id: str
+    title: str
+    description: str = ""
+    status: ModelStatus = "ga"
+    replacement: str | None = None
+    #: The provider's own name for the model on the wire when it differs from `id`.
+    wire_id: str | None = None
+    capabilities: Capabilities
+    price: Price
+    #: Typical wall time for a default request, seconds; used for honest ETAs.
+    typical_seconds: float = 60.0
+    #: Provider-specific facts the adapter needs (endpoint, version hash, field names).
+    adapter: dict[str, object] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}/{self.id}"
+
+    @property
+    def remote_name(self) -> str:
+        return self.wire_id or self.id
+
+
+class ProviderEntry(_Strict):
+    name: str
+    title: str
+    description: str
+    #: Official environment variable holding the key, None for keyless providers.
+    key_env: str | None = None
+    homepage: str | None = None
+    local: bool = False
+    models: list[ModelEntry]
+
+    @model_validator(mode="after")
+    def _models_belong(self) -> ProviderEntry:
+        for m in self.models:
+            if m.provider != self.name:
+                raise ValueError(f"model {m.id} names provider {m.provider}, file is {self.name}")
+        return self
+
+
+class Catalog(_Strict):
+    providers: dict[str, ProviderEntry]
+
+    def models(self) -> list[ModelEntry]:
+        return [m for p in self.providers.values() for m in p.models]
+
+    def find(self, provider: str, model: str) -> ModelEntry | None:
+        p = self.providers.get(provider)
+        if p is None:
+            return None
+        return next((m for m in p.models if m.id == model or m.wire_id == model), None)
+
+
+@lru_cache(maxsize=1)
+def load_catalog() -> Catalog:
+    """Read and validate every provider file shipped in the package (cached)."""
+    providers: dict[str, ProviderEntry] = {}
+    for item in sorted(resources.files(__package__).joinpath("data").iterdir(), key=lambda p: p.name):
+        if not item.name.endswith(".json"):
+            continue
+        entry = ProviderEntry.model_validate(json.loads(item.read_text(encoding="utf-8")))
+        if entry.name in providers:
+            raise ValueError(f"provider {entry.name} defined twice in the catalog")
+        providers[entry.name] = entry
+    return Catalog(providers=providers)
