@@ -75,6 +75,14 @@ class Provider(ABC):
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release provider resources (the shared HTTP client is closed by its owner)."""
 
+    def normalize(self, spec: GenerationSpec, model: ModelEntry) -> tuple[GenerationSpec, list[str]]:
+        """Snap a catalog-checked spec to the model's exact rules (frame counts, size multiples).
+
+        Returns the spec to use and one human-readable note per change, so the caller can report
+        it ("duration 5 s -> 121 frames at 24 fps = 5.04 s"). Never drops a parameter silently.
+        """
+        return spec, []
+
 
 class LocalProvider(Provider):
     local = True
