@@ -1,0 +1,441 @@
+"""The shared HTTP layer every remote adapter uses: one pooled client, one retry policy, one error map.
+
+Money rules live here, so each adapter cannot get them wrong on its own:
+
+* Reads (GET/HEAD/DELETE of a job) are retried on 408/429/5xx and transport errors, with capped
+  exponential backoff, full jitter, and the server's `Retry-After` / `retry-after-ms` honoured.
+* A create request is sent exactly once. If the connection fails after the request may have
+  reached the provider, or the provider answers with a gateway error, we cannot tell whether a
+  job was started (and billed): that is `OutcomeUnknown`, never a silent retry.
+* HTTP statuses become `reelforge.errors` classes in one function (`error_for_status`); adapters
+  pass an `error_map` that can refine it from the provider's own body first.
+* Outputs are streamed to a temp file beside the destination, checked (size, type, magic
+  bytes) and moved into place with `os.replace`, so a half-written video never has the final name.
+
+Signed URLs carry credentials in their query string: messages and logs only ever show
+`safe_url(url)` (scheme, host and path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import os
+import random
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+
+from reelforge import __version__
+from reelforge.errors import (
+    AuthFailed,
+    InsufficientCredits,
+    InvalidRequest,
+    OutcomeUnknown,
+    ProviderFailure,
+    ProviderTimeout,
+    RateLimited,
+    ReelforgeError,
+)
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"reelforge/{__version__} (+https://github.com/reelforge/reelforge)"
+#: Connect fast, allow slow first bytes (some create endpoints take a while), cap the pool.
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+DEFAULT_LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=8, keepalive_expiry=30.0)
+
+#: Statuses worth another read: request timeout, rate limit, transient server errors.
+RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+#: Answers to a create request after which a job may exist anyway (a gateway lost the reply).
+UNKNOWN_CREATE_STATUSES = frozenset({500, 502, 504})
+#: Output URL statuses that mean "this signed link is no longer valid".
+EXPIRED_URL_STATUSES = frozenset({401, 403, 404, 410})
+
+ErrorMap = Callable[[httpx.Response], ReelforgeError]
+
+
+class OutputUrlExpired(ProviderFailure):
+    """A finished job's output link no longer works; reading the job again gives a fresh one."""
+
+    code = "output_expired"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How reads are retried. Tests pass a fast one; production uses the defaults."""
+
+    max_attempts: int = 5
+    base_delay_s: float = 0.5
+    max_delay_s: float = 20.0
+    #: A server asking us to wait longer than this gets a `RateLimited` error instead of a wait.
+    max_retry_after_s: float = 60.0
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff for the given 1-based attempt."""
+        ceiling = min(self.max_delay_s, self.base_delay_s * (2 ** (attempt - 1)))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
+
+
+def new_client(**overrides: Any) -> httpx.AsyncClient:
+    """A client with reelforge's timeouts, pool limits and user agent (the caller closes it)."""
+    options: dict[str, Any] = {
+        "timeout": DEFAULT_TIMEOUT,
+        "limits": DEFAULT_LIMITS,
+        "headers": {"User-Agent": USER_AGENT},
+        "follow_redirects": False,
+    }
+    options.update(overrides)
+    return httpx.AsyncClient(**options)
+
+
+def shared_client() -> httpx.AsyncClient:
+    """The one pooled client for the running event loop (created on first use).
+
+    httpx connections belong to the loop that opened them, so the pool is kept per loop; outside
+    a running loop a fresh client is returned and the caller owns it.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return new_client()
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        client = new_client()
+        _clients[loop] = client
+    return client
+
+
+def safe_url(url: str | httpx.URL) -> str:
+    """The URL without query or fragment (signed links keep their secrets there)."""
+    parsed = httpx.URL(str(url))
+    return f"{parsed.scheme}://{parsed.host}{':' + str(parsed.port) if parsed.port else ''}{parsed.path}"
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `Retry-After` as seconds or an HTTP date."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def response_message(response: httpx.Response, limit: int = 300) -> str:
+    """The provider's own error text from common JSON shapes, else a short body excerpt."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip().replace("\n", " ")
+        return text[:limit] if text and not text.startswith("<") else ""
+    return _message_from_json(body)[:limit]
+
+
+def _message_from_json(body: object) -> str:
+    if isinstance(body, str):
+        return body
+    if isinstance(body, list):
+        return "; ".join(_message_from_json(item) for item in body[:3])
+    if not isinstance(body, dict):
+        return ""
+    for key in ("error", "detail", "message", "msg", "failure_reason", "title"):
+        value = body.get(key)
+        if value:
+            # FastAPI validation errors: [{"loc": [...], "msg": "..."}]; nested {"error": {"message"}}.
+            if isinstance(value, list):
+                return "; ".join(_validation_item(v) for v in value[:3])
+            return _message_from_json(value) if not isinstance(value, str) else value
+    return ""
+
+
+def _validation_item(item: object) -> str:
+    if isinstance(item, dict) and "msg" in item:
+        where = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+        return f"{where}: {item['msg']}" if where else str(item["msg"])
+    return _message_from_json(item)
+
+
+def error_for_status(
+    status: int, message: str, *, provider: str, retry_after: float | None = None, param: str | None = None
+) -> ReelforgeError:
+    """One classification for every provider: the status decides the class, the text explains."""
+    said = f": {message}" if message else ""
+    if status in (400, 404, 409, 413, 415, 422):
+        return InvalidRequest(f"{provider} rejected the request (HTTP {status}){said}.", param=param)
+    if status in (401, 403):
+        return AuthFailed(
+            f"{provider} refused the API key (HTTP {status}){said}.",
+            hint="Check that the key is valid, active and allowed to use this model.",
+        )
+    if status == 402:
+        return InsufficientCredits(
+            f"{provider} says the account is out of credits (HTTP 402){said}.",
+            hint="Add credits in the provider's dashboard, or choose another provider.",
+        )
+    if status == 429:
+        return RateLimited(f"{provider} is rate limiting this account (HTTP 429){said}.", retry_after=retry_after)
+    if status == 408 or status >= 500:
+        return ProviderFailure(f"{provider} had a server error (HTTP {status}){said}. Try again in a minute.")
+    return ProviderFailure(f"{provider} answered with an unexpected HTTP {status}{said}.")
+
+
+def status_error_map(provider: str) -> ErrorMap:
+    """The default `error_map`: `error_for_status` with the body's message and Retry-After."""
+
+    def to_error(response: httpx.Response) -> ReelforgeError:
+        return error_for_status(
+            response.status_code,
+            response_message(response),
+            provider=provider,
+            retry_after=parse_retry_after(response.headers),
+        )
+
+    return to_error
+
+
+def _transport_failed_before_send(exc: httpx.TransportError) -> bool:
+    """True when the request certainly never reached the server (so nothing was created)."""
+    return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol, httpx.PoolTimeout))
+
+
+async def send(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    json: object = None,
+    data: Mapping[str, Any] | None = None,
+    files: Any = None,
+    params: Mapping[str, Any] | None = None,
+    retry_reads: bool,
+    error_map: ErrorMap,
+    provider: str = "the provider",
+    policy: RetryPolicy = DEFAULT_RETRY,
+    timeout: float | httpx.Timeout | None = None,
+) -> httpx.Response:
+    """Send one request and return a 2xx response, or raise a mapped `ReelforgeError`.
+
+    `retry_reads=True` is for reads and idempotent calls (status, cancel): retried on 408/429/5xx
+    and transport errors. `retry_reads=False` is for creates: sent once; a failure after the
+    request may have reached the provider raises `OutcomeUnknown`.
+    """
+    extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+    attempts = policy.max_attempts if retry_reads else 1
+    for attempt in range(1, attempts + 1):
+        last = attempt == attempts
+        try:
+            response = await client.request(
+                method, url, headers=headers, json=json, data=data, files=files, params=params, **extra
+            )
+        except httpx.TransportError as exc:
+            if not retry_reads:
+                raise _create_transport_error(exc, provider, url) from None
+            if last:
+                raise _read_transport_error(exc, provider, attempts) from None
+            delay = policy.backoff(attempt)
+            log.info("%s %s: %s; retrying in %.2f s", method, safe_url(url), type(exc).__name__, delay)
+            await anyio.sleep(delay)
+            continue
+        if response.is_success:
+            return response
+        if not retry_reads and response.status_code in UNKNOWN_CREATE_STATUSES:
+            raise OutcomeUnknown(
+                f"{provider} answered HTTP {response.status_code} to the create request, so it is unknown "
+                "whether a job was started (and billed).",
+                hint="Do not submit again: check the provider's dashboard or task list first.",
+            )
+        if not retry_reads or last or response.status_code not in RETRYABLE_STATUSES:
+            raise error_map(response)
+        wait = _retry_wait(response, attempt, policy)
+        if wait is None:  # asked to wait longer than we are willing to block
+            raise error_map(response)
+        log.info("%s %s: HTTP %s; retrying in %.2f s", method, safe_url(url), response.status_code, wait)
+        await anyio.sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop always returns or raises
+
+
+def _retry_wait(response: httpx.Response, attempt: int, policy: RetryPolicy) -> float | None:
+    asked = parse_retry_after(response.headers)
+    if asked is None:
+        return policy.backoff(attempt)
+    if asked > policy.max_retry_after_s:
+        return None
+    # Honour the server's wait, plus a little jitter so parallel pollers do not arrive together.
+    return asked + random.uniform(0, min(1.0, policy.base_delay_s))
+
+
+def _create_transport_error(exc: httpx.TransportError, provider: str, url: str) -> ReelforgeError:
+    if _transport_failed_before_send(exc):
+        return ProviderFailure(
+            f"Could not connect to {provider} ({safe_url(url)}): {type(exc).__name__}. Nothing was submitted; "
+            "check the network and try again."
+        )
+    return OutcomeUnknown(
+        f"The connection to {provider} failed ({type(exc).__name__}) after the create request was sent, "
+        "so it is unknown whether a job was started (and billed).",
+        hint="Do not submit again: check the provider's dashboard or task list first.",
+    )
+
+
+def _read_transport_error(exc: httpx.TransportError, provider: str, attempts: int) -> ReelforgeError:
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderTimeout(f"{provider} did not answer in time ({attempts} attempts). Try again later.")
+    return ProviderFailure(f"Could not reach {provider} ({type(exc).__name__}, {attempts} attempts). Try again later.")
+
+
+# --- downloads ------------------------------------------------------------------------------------
+
+#: Content types a video download may carry (CDNs often send a generic binary type, or none).
+VIDEO_CONTENT_TYPES = ("video/", "application/octet-stream", "binary/octet-stream", "application/mp4")
+#: ISO BMFF (mp4/mov) top-level boxes a file may start with; `ftyp` is by far the usual one.
+_BMFF_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
+_EBML_MAGIC = b"\x1a\x45\xdf\xa3"  # webm / matroska
+
+
+def video_container(head: bytes) -> str | None:
+    """'mp4' or 'webm' when the first bytes look like that container, else None."""
+    if len(head) >= 8 and head[4:8] in _BMFF_BOXES:
+        return "mp4"
+    if head.startswith(_EBML_MAGIC):
+        return "webm"
+    return None
+
+
+async def download_video(
+    client: httpx.AsyncClient,
+    url: str,
+    dest: Path,
+    *,
+    headers: Mapping[str, str] | None = None,
+    max_bytes: int | None = None,
+    provider: str = "the provider",
+    policy: RetryPolicy = DEFAULT_RETRY,
+) -> int:
+    """Stream a finished output to `dest` atomically; return its size in bytes.
+
+    Retries the read on 429/5xx and transport errors. Raises `OutputUrlExpired` on 401/403/404/410
+    (poll the job again for a fresh link), `ProviderFailure` for a body that is not a video, is
+    empty, or is larger than `max_bytes`.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, policy.max_attempts + 1):
+        try:
+            return await _download_once(client, url, dest, headers, max_bytes, provider)
+        except _RetryableDownload as retry:
+            if attempt == policy.max_attempts:
+                raise retry.error from None
+            wait = retry.wait if retry.wait is not None else policy.backoff(attempt)
+            log.info("download %s: %s; retrying in %.2f s", safe_url(url), retry.error.code, wait)
+            await anyio.sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _RetryableDownload(Exception):
+    def __init__(self, error: ReelforgeError, wait: float | None = None) -> None:
+        self.error = error
+        self.wait = wait
+
+
+async def _download_once(
+    client: httpx.AsyncClient,
+    url: str,
+    dest: Path,
+    headers: Mapping[str, str] | None,
+    max_bytes: int | None,
+    provider: str,
+) -> int:
+    temp = dest.with_name(f".{dest.name}.partial-{os.getpid()}-{random.getrandbits(32):08x}")
+    try:
+        async with client.stream("GET", url, headers=headers) as response:
+            _check_download_response(response, url, max_bytes, provider)
+            size = await _stream_to(response, temp, max_bytes, provider)
+        os.replace(temp, dest)
+        log.info("downloaded %s (%d bytes) to %s", safe_url(url), size, dest.name)
+        return size
+    except httpx.TransportError as exc:
+        error: ReelforgeError = (
+            ProviderTimeout(f"Downloading the result from {provider} timed out.")
+            if isinstance(exc, httpx.TimeoutException)
+            else ProviderFailure(f"Downloading the result from {provider} failed ({type(exc).__name__}).")
+        )
+        raise _RetryableDownload(error) from None
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _check_download_response(response: httpx.Response, url: str, max_bytes: int | None, provider: str) -> None:
+    status = response.status_code
+    if status in EXPIRED_URL_STATUSES:
+        raise OutputUrlExpired(
+            f"The output link from {provider} no longer works (HTTP {status} for {safe_url(url)}).",
+            hint="Signed output URLs expire; reading the job again returns a fresh link.",
+        )
+    if status in RETRYABLE_STATUSES:
+        raise _RetryableDownload(
+            error_for_status(status, "", provider=provider, retry_after=parse_retry_after(response.headers)),
+            parse_retry_after(response.headers),
+        )
+    if not response.is_success:
+        raise ProviderFailure(f"Downloading the result from {provider} failed with HTTP {status}.")
+    ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype and not ctype.startswith(VIDEO_CONTENT_TYPES):
+        raise ProviderFailure(f"{provider} returned '{ctype}' instead of a video for {safe_url(url)}.")
+    length = response.headers.get("content-length")
+    if max_bytes is not None and length and length.isdigit() and int(length) > max_bytes:
+        raise ProviderFailure(_too_large(provider, int(length), max_bytes))
+
+
+def _too_large(provider: str, size: int, max_bytes: int) -> str:
+    return (
+        f"The result from {provider} is {size / 1e6:.1f} MB, above the {max_bytes / 1e6:.0f} MB limit "
+        "(raise REELFORGE_DOWNLOAD_MAX_MB to accept it)."
+    )
+
+
+async def _stream_to(response: httpx.Response, temp: Path, max_bytes: int | None, provider: str) -> int:
+    size = 0
+    head = b""
+    async with await anyio.open_file(temp, "wb") as out:
+        async for chunk in response.aiter_bytes(1 << 16):
+            if len(head) < 16:
+                head += chunk[: 16 - len(head)]
+            size += len(chunk)
+            if max_bytes is not None and size > max_bytes:
+                raise ProviderFailure(_too_large(provider, size, max_bytes))
+            await out.write(chunk)
+        await out.flush()
+        await anyio.to_thread.run_sync(os.fsync, out.wrapped.fileno())
+    if size == 0:
+        raise ProviderFailure(f"{provider} returned an empty file instead of a video.")
+    if video_container(head) is None:
+        raise ProviderFailure(f"{provider} returned a file that is not an mp4 or webm video.")
+    return size
