@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
-import os
 import random
 import time
 import weakref
@@ -234,18 +233,22 @@ async def send(
     json: object = None,
     data: Mapping[str, Any] | None = None,
     files: Any = None,
+    content: bytes | None = None,
     params: Mapping[str, Any] | None = None,
     retry_reads: bool,
     error_map: ErrorMap,
     provider: str = "the provider",
     policy: RetryPolicy = DEFAULT_RETRY,
     timeout: float | httpx.Timeout | None = None,
+    expect_json: bool = False,
 ) -> httpx.Response:
     """Send one request and return a 2xx response, or raise a mapped `ReelforgeError`.
 
     `retry_reads=True` is for reads and idempotent calls (status, cancel): retried on 408/429/5xx
     and transport errors. `retry_reads=False` is for creates: sent once; a failure after the
-    request may have reached the provider raises `OutcomeUnknown`.
+    request may have reached the provider raises `OutcomeUnknown`. With `expect_json`, a 2xx body
+    that is not JSON is retried for reads and is `OutcomeUnknown` for creates (the provider
+    answered, so a job may exist, but we cannot read its id).
     """
     extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
     attempts = policy.max_attempts if retry_reads else 1
@@ -253,7 +256,8 @@ async def send(
         last = attempt == attempts
         try:
             response = await client.request(
-                method, url, headers=headers, json=json, data=data, files=files, params=params, **extra
+                method, url, headers=headers, json=json, data=data, files=files, content=content, params=params,
+                **extra,
             )
         except httpx.TransportError as exc:
             if not retry_reads:
@@ -265,7 +269,18 @@ async def send(
             await anyio.sleep(delay)
             continue
         if response.is_success:
-            return response
+            if not expect_json or _is_json(response):
+                return response
+            if not retry_reads:
+                raise OutcomeUnknown(
+                    f"{provider} accepted the create request but its answer could not be read, so the job id "
+                    "is unknown (a job may have been started and billed).",
+                    hint="Do not submit again: check the provider's dashboard or task list first.",
+                )
+            if last:
+                raise ProviderFailure(f"{provider} kept answering with unreadable (non-JSON) bodies. Try again later.")
+            await anyio.sleep(policy.backoff(attempt))
+            continue
         if not retry_reads and response.status_code in UNKNOWN_CREATE_STATUSES:
             raise OutcomeUnknown(
                 f"{provider} answered HTTP {response.status_code} to the create request, so it is unknown "
@@ -280,6 +295,22 @@ async def send(
         log.info("%s %s: HTTP %s; retrying in %.2f s", method, safe_url(url), response.status_code, wait)
         await anyio.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover - the loop always returns or raises
+
+
+def _is_json(response: httpx.Response) -> bool:
+    try:
+        response.json()
+    except ValueError:
+        return False
+    return True
+
+
+def policy_from_settings(settings: Any) -> RetryPolicy:
+    """Read retries paced like polling: a fast poll setting (tests, local setups) means fast retries."""
+    return RetryPolicy(
+        base_delay_s=min(DEFAULT_RETRY.base_delay_s, settings.poll_min_interval_s),
+        max_delay_s=min(DEFAULT_RETRY.max_delay_s, settings.poll_max_interval_s),
+    )
 
 
 def _retry_wait(response: httpx.Response, attempt: int, policy: RetryPolicy) -> float | None:
@@ -311,24 +342,6 @@ def _read_transport_error(exc: httpx.TransportError, provider: str, attempts: in
     return ProviderFailure(f"Could not reach {provider} ({type(exc).__name__}, {attempts} attempts). Try again later.")
 
 
-# --- downloads ------------------------------------------------------------------------------------
-
-#: Content types a video download may carry (CDNs often send a generic binary type, or none).
-VIDEO_CONTENT_TYPES = ("video/", "application/octet-stream", "binary/octet-stream", "application/mp4")
-#: ISO BMFF (mp4/mov) top-level boxes a file may start with; `ftyp` is by far the usual one.
-_BMFF_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
-_EBML_MAGIC = b"\x1a\x45\xdf\xa3"  # webm / matroska
-
-
-def video_container(head: bytes) -> str | None:
-    """'mp4' or 'webm' when the first bytes look like that container, else None."""
-    if len(head) >= 8 and head[4:8] in _BMFF_BOXES:
-        return "mp4"
-    if head.startswith(_EBML_MAGIC):
-        return "webm"
-    return None
-
-
 async def download_video(
     client: httpx.AsyncClient,
     url: str,
@@ -339,103 +352,7 @@ async def download_video(
     provider: str = "the provider",
     policy: RetryPolicy = DEFAULT_RETRY,
 ) -> int:
-    """Stream a finished output to `dest` atomically; return its size in bytes.
+    """Stream a finished output to `dest` atomically, checked; return its size (see `providers.download`)."""
+    from reelforge.providers.download import fetch_video
 
-    Retries the read on 429/5xx and transport errors. Raises `OutputUrlExpired` on 401/403/404/410
-    (poll the job again for a fresh link), `ProviderFailure` for a body that is not a video, is
-    empty, or is larger than `max_bytes`.
-    """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    for attempt in range(1, policy.max_attempts + 1):
-        try:
-            return await _download_once(client, url, dest, headers, max_bytes, provider)
-        except _RetryableDownload as retry:
-            if attempt == policy.max_attempts:
-                raise retry.error from None
-            wait = retry.wait if retry.wait is not None else policy.backoff(attempt)
-            log.info("download %s: %s; retrying in %.2f s", safe_url(url), retry.error.code, wait)
-            await anyio.sleep(wait)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-class _RetryableDownload(Exception):
-    def __init__(self, error: ReelforgeError, wait: float | None = None) -> None:
-        self.error = error
-        self.wait = wait
-
-
-async def _download_once(
-    client: httpx.AsyncClient,
-    url: str,
-    dest: Path,
-    headers: Mapping[str, str] | None,
-    max_bytes: int | None,
-    provider: str,
-) -> int:
-    temp = dest.with_name(f".{dest.name}.partial-{os.getpid()}-{random.getrandbits(32):08x}")
-    try:
-        async with client.stream("GET", url, headers=headers) as response:
-            _check_download_response(response, url, max_bytes, provider)
-            size = await _stream_to(response, temp, max_bytes, provider)
-        os.replace(temp, dest)
-        log.info("downloaded %s (%d bytes) to %s", safe_url(url), size, dest.name)
-        return size
-    except httpx.TransportError as exc:
-        error: ReelforgeError = (
-            ProviderTimeout(f"Downloading the result from {provider} timed out.")
-            if isinstance(exc, httpx.TimeoutException)
-            else ProviderFailure(f"Downloading the result from {provider} failed ({type(exc).__name__}).")
-        )
-        raise _RetryableDownload(error) from None
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-def _check_download_response(response: httpx.Response, url: str, max_bytes: int | None, provider: str) -> None:
-    status = response.status_code
-    if status in EXPIRED_URL_STATUSES:
-        raise OutputUrlExpired(
-            f"The output link from {provider} no longer works (HTTP {status} for {safe_url(url)}).",
-            hint="Signed output URLs expire; reading the job again returns a fresh link.",
-        )
-    if status in RETRYABLE_STATUSES:
-        raise _RetryableDownload(
-            error_for_status(status, "", provider=provider, retry_after=parse_retry_after(response.headers)),
-            parse_retry_after(response.headers),
-        )
-    if not response.is_success:
-        raise ProviderFailure(f"Downloading the result from {provider} failed with HTTP {status}.")
-    ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype and not ctype.startswith(VIDEO_CONTENT_TYPES):
-        raise ProviderFailure(f"{provider} returned '{ctype}' instead of a video for {safe_url(url)}.")
-    length = response.headers.get("content-length")
-    if max_bytes is not None and length and length.isdigit() and int(length) > max_bytes:
-        raise ProviderFailure(_too_large(provider, int(length), max_bytes))
-
-
-def _too_large(provider: str, size: int, max_bytes: int) -> str:
-    return (
-        f"The result from {provider} is {size / 1e6:.1f} MB, above the {max_bytes / 1e6:.0f} MB limit "
-        "(raise REELFORGE_DOWNLOAD_MAX_MB to accept it)."
-    )
-
-
-async def _stream_to(response: httpx.Response, temp: Path, max_bytes: int | None, provider: str) -> int:
-    size = 0
-    head = b""
-    async with await anyio.open_file(temp, "wb") as out:
-        async for chunk in response.aiter_bytes(1 << 16):
-            if len(head) < 16:
-                head += chunk[: 16 - len(head)]
-            size += len(chunk)
-            if max_bytes is not None and size > max_bytes:
-                raise ProviderFailure(_too_large(provider, size, max_bytes))
-            await out.write(chunk)
-        await out.flush()
-        await anyio.to_thread.run_sync(os.fsync, out.wrapped.fileno())
-    if size == 0:
-        raise ProviderFailure(f"{provider} returned an empty file instead of a video.")
-    if video_container(head) is None:
-        raise ProviderFailure(f"{provider} returned a file that is not an mp4 or webm video.")
-    return size
+    return await fetch_video(client, url, dest, headers=headers, max_bytes=max_bytes, provider=provider, policy=policy)
