@@ -1,0 +1,66 @@
+"""Versioned schema migrations for the ledger, run once at server start.
+
+Each migration is a numbered function; its name is its identity in the `_migrations` table.
+Never edit a released migration: add a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
+migration = MIGRATIONS.append
+
+
+@migration
+def m001_jobs(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            progress REAL,
+            stage TEXT,
+            provider TEXT,
+            model TEXT,
+            remote_id TEXT,
+            request TEXT NOT NULL,
+            quote_usd REAL,
+            quote TEXT,
+            cost_usd REAL,
+            error_code TEXT,
+            error_message TEXT,
+            parents TEXT NOT NULL DEFAULT '[]',
+            outputs TEXT NOT NULL DEFAULT '{}',
+            state TEXT NOT NULL DEFAULT '{}',
+            notes TEXT NOT NULL DEFAULT '[]',
+            idempotency_key TEXT UNIQUE,
+            request_hash TEXT,
+            eta_s REAL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            finished_at REAL
+        )
+        """
+    )
+    db.execute("CREATE INDEX jobs_status ON jobs(status)")
+    db.execute("CREATE INDEX jobs_hash ON jobs(request_hash, created_at)")
+    db.execute("CREATE INDEX jobs_created ON jobs(created_at)")
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply every migration not yet recorded; returns the names applied."""
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    applied = []
+    for fn in MIGRATIONS:
+        if fn.__name__ in done:
+            continue
+        with db:  # one transaction per migration
+            fn(db)
+            db.execute("INSERT INTO _migrations(name, applied_at) VALUES (?, ?)", (fn.__name__, time.time()))
+        applied.append(fn.__name__)
+    return applied

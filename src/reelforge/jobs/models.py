@@ -1,0 +1,68 @@
+"""The job record: one row of the ledger, and the statuses a job moves through."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+JobKind = Literal["generate", "extend", "loop", "compose"]
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    SUBMITTING = "submitting"
+    RUNNING = "running"
+    DOWNLOADING = "downloading"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    #: A create request may or may not have reached the provider; we will not guess.
+    UNKNOWN = "unknown"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.UNKNOWN})
+
+
+def new_job_id() -> str:
+    return "job_" + uuid.uuid4().hex[:16]
+
+
+class Job(BaseModel):
+    id: str = Field(default_factory=new_job_id)
+    kind: JobKind
+    status: JobStatus = JobStatus.QUEUED
+    progress: float | None = None
+    stage: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    remote_id: str | None = None
+    #: The normalised request (a `GenerationSpec` dump, or the derived job's own request).
+    request: dict[str, Any] = Field(default_factory=dict)
+    quote_usd: float | None = None
+    quote: dict[str, Any] | None = None
+    cost_usd: float | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    parents: list[str] = Field(default_factory=list)
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    #: Handler checkpoints (child job ids, extracted frame paths) so a resumed job continues.
+    state: dict[str, Any] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    eta_s: float | None = None
+    created_at: float = Field(default_factory=time.time)
+    updated_at: float = Field(default_factory=time.time)
+    finished_at: float | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"reelforge://jobs/{self.id}"

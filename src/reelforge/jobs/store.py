@@ -1,0 +1,160 @@
+"""The SQLite ledger: every job, committed before any provider call.
+
+WAL mode so readers (resources, the CLI in another process) never block the runner; a busy
+timeout so two processes sharing a ledger wait instead of failing; migrations once at open.
+Calls are short single-row statements, so they run inline on the event loop thread; a lock keeps
+the one connection safe when a worker thread reports through the store.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from reelforge.errors import JobNotFound
+from reelforge.jobs.migrations import migrate
+from reelforge.jobs.models import TERMINAL, Job, JobStatus
+
+_JSON_FIELDS = ("request", "quote", "parents", "outputs", "state", "notes")
+_COLUMNS = tuple(Job.model_fields)
+
+
+class JobStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10.0)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        with self._lock:
+            self.applied_migrations = migrate(self._db)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- rows <-> models -------------------------------------------------------------------
+    @staticmethod
+    def _to_row(job: Job) -> dict[str, Any]:
+        data = job.model_dump(mode="json")
+        for key in _JSON_FIELDS:
+            data[key] = json.dumps(data[key]) if data[key] is not None else None
+        return data
+
+    @staticmethod
+    def _from_row(row: sqlite3.Row) -> Job:
+        data = dict(row)
+        for key in _JSON_FIELDS:
+            if data[key] is not None:
+                data[key] = json.loads(data[key])
+        return Job.model_validate(data)
+
+    # -- writes -----------------------------------------------------------------------------
+    def insert(self, job: Job) -> Job:
+        """Commit a new job row; with an idempotency key already used, return that job instead."""
+        row = self._to_row(job)
+        cols = ", ".join(_COLUMNS)
+        marks = ", ".join(f":{c}" for c in _COLUMNS)
+        with self._lock:
+            try:
+                self._db.execute(f"INSERT INTO jobs ({cols}) VALUES ({marks})", row)
+            except sqlite3.IntegrityError:
+                if job.idempotency_key:
+                    existing = self.find_by_idempotency_key(job.idempotency_key)
+                    if existing is not None:
+                        return existing
+                raise
+        return job
+
+    def update(self, job_id: str, **fields: Any) -> Job:
+        """Set fields on a job (JSON fields as Python values) and return the new row."""
+        if not fields:
+            return self.require(job_id)
+        fields["updated_at"] = time.time()
+        status = fields.get("status")
+        if status is not None and JobStatus(status) in TERMINAL and "finished_at" not in fields:
+            fields["finished_at"] = fields["updated_at"]
+        for key in _JSON_FIELDS:
+            if key in fields and fields[key] is not None:
+                fields[key] = json.dumps(fields[key], default=str)
+        for key, value in list(fields.items()):
+            if isinstance(value, JobStatus):
+                fields[key] = value.value
+        sets = ", ".join(f"{k} = :{k}" for k in fields)
+        with self._lock:
+            cur = self._db.execute(f"UPDATE jobs SET {sets} WHERE id = :_id", {**fields, "_id": job_id})
+            if cur.rowcount == 0:
+                raise JobNotFound(f"No job with id '{job_id}'.")
+        return self.require(job_id)
+
+    def merge_state(self, job_id: str, **values: Any) -> Job:
+        job = self.require(job_id)
+        return self.update(job_id, state={**job.state, **values})
+
+    # -- reads ------------------------------------------------------------------------------
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return self._from_row(row) if row else None
+
+    def require(self, job_id: str) -> Job:
+        job = self.get(job_id)
+        if job is None:
+            raise JobNotFound(
+                f"No job with id '{job_id}'.", hint="Call list_jobs to see the ids of recent jobs."
+            )
+        return job
+
+    def list(self, *, status: str | None = None, kind: str | None = None, limit: int = 50) -> list[Job]:
+        sql, args = "SELECT * FROM jobs WHERE 1=1", []
+        if status:
+            sql += " AND status = ?"
+            args.append(status)
+        if kind:
+            sql += " AND kind = ?"
+            args.append(kind)
+        sql += " ORDER BY created_at DESC LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [self._from_row(r) for r in rows]
+
+    def unfinished(self) -> list[Job]:
+        marks = ", ".join("?" for _ in TERMINAL)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT * FROM jobs WHERE status NOT IN ({marks}) ORDER BY created_at", [s.value for s in TERMINAL]
+            ).fetchall()
+        return [self._from_row(r) for r in rows]
+
+    def find_by_idempotency_key(self, key: str) -> Job | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM jobs WHERE idempotency_key = ?", (key,)).fetchone()
+        return self._from_row(row) if row else None
+
+    def find_recent_duplicate(self, request_hash: str, window_s: float) -> Job | None:
+        """The newest job with the same normalised request within the window, unless it failed."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM jobs WHERE request_hash = ? AND created_at >= ? AND status NOT IN (?, ?) "
+                "ORDER BY created_at DESC LIMIT 1",
+                (request_hash, time.time() - window_s, JobStatus.FAILED.value, JobStatus.CANCELED.value),
+            ).fetchone()
+        return self._from_row(row) if row else None
+
+    def spent_since(self, since: float) -> float:
+        """Committed money since a time: actual cost where known, else the quote of live jobs."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COALESCE(SUM(COALESCE(cost_usd, CASE WHEN status IN ('failed','canceled') "
+                "THEN 0 ELSE quote_usd END)), 0) FROM jobs WHERE created_at >= ?",
+                (since,),
+            ).fetchone()
+        return float(row[0] or 0.0)

@@ -1,0 +1,272 @@
+"""The MCP surface: tools, resources and prompts, and nothing the CLI would need again.
+
+Every work-starting tool waits at most `wait_seconds` (hosts give up near 60 s), sending progress
+notifications meanwhile, then returns the job: finished (structured job, a text line with the
+absolute path, the poster inline, a resource link) or still running (a handle to pick up with
+`get_job`). Failures are `ToolError`s with messages the calling model can act on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import anyio
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from reelforge import __version__
+from reelforge.errors import ReelforgeError, to_tool_message
+from reelforge.settings import Settings
+from reelforge.studio.compose import ComposeRequest
+from reelforge.studio.core import Studio
+from reelforge.studio.models import ExtendRequest, GenerateRequest, JobList, JobView, LoopRequest
+from reelforge.studio.pricing import Quote
+from reelforge.studio.results import job_result, model_rows, usage_guide
+from reelforge.studio.views import job_view
+
+log = logging.getLogger(__name__)
+
+INSTRUCTIONS = (
+    "reelforge makes video files. Start work with generate_video, extend_video, make_loop or compose_timeline; "
+    "each waits up to wait_seconds, then returns a job handle: call get_job(job_id, wait_seconds=40) until "
+    "status is succeeded, and never start the same paid job twice (pass an idempotency_key). Quote first with "
+    "estimate_cost. The 'preview' provider is a free offline animatic, labelled as a preview."
+)
+
+
+@dataclass
+class AppState:
+    studio: Studio
+
+
+PAID = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
+LOCAL_WORK = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+
+
+class Estimate(BaseModel):
+    quotes: list[Quote] = Field(description="One quote, or every eligible provider/model ranked cheapest first.")
+    currency: str = "USD"
+
+
+class ModelList(BaseModel):
+    models: list[dict[str, Any]]
+
+
+def build_server(settings: Settings | None = None) -> MCPServer:
+    """A server bound to `settings` (default: read from the environment when it starts)."""
+
+    live: list[Studio] = []  # the running studio, for static resources (which get no Context)
+
+    @asynccontextmanager
+    async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
+        studio = Studio(settings or Settings())
+        live.append(studio)
+        try:
+            async with anyio.create_task_group() as tg:
+                await tg.start(studio.runner.serve)
+                try:
+                    yield AppState(studio)
+                finally:
+                    tg.cancel_scope.cancel()
+        finally:
+            live.remove(studio)
+            await studio.aclose()
+
+    mcp = MCPServer("reelforge", title="reelforge", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
+    _register_tools(mcp)
+    _register_resources(mcp, live)
+    return mcp
+
+
+def _studio(ctx: Context) -> Studio:
+    return ctx.request_context.lifespan_context.studio
+
+
+async def _await_job(ctx: Context, studio: Studio, job_id: str, wait_seconds: float | None) -> CallToolResult:
+    """Wait (bounded) with progress notifications, then shape the job as a tool result."""
+    seconds = studio.settings.wait_seconds if wait_seconds is None else wait_seconds
+    last = 0.0
+
+    async def on_change(job: Any) -> None:
+        nonlocal last
+        value = max(last + 0.001, (job.progress or 0.0) * 100)  # must strictly increase; doubles as heartbeat
+        last = value
+        await ctx.report_progress(min(value, 100.0), 100.0, job.stage or job.status.value)
+
+    job = await studio.wait(job_id, seconds, on_change)
+    return job_result(job)
+
+
+def _guard(exc: ReelforgeError) -> ToolError:
+    return ToolError(to_tool_message(exc))
+
+
+def _register_tools(mcp: MCPServer) -> None:
+    from reelforge.studio.compose import start_compose
+    from reelforge.studio.operations import estimate, start_extend, start_generate, start_loop
+
+    @mcp.tool(title="Generate a video", annotations=PAID)
+    async def generate_video(request: GenerateRequest, ctx: Context) -> Annotated[CallToolResult, JobView]:
+        """Text-to-video or image-to-video with any provider ('auto' picks one; 'preview' is free and offline).
+
+        Waits up to wait_seconds, then returns the job; if it is still running, call get_job.
+        """
+        studio = _studio(ctx)
+        try:
+            job = await start_generate(studio, request)
+        except ReelforgeError as exc:
+            raise _guard(exc) from exc
+        return await _await_job(ctx, studio, job.id, request.wait_seconds)
+
+    @mcp.tool(title="Estimate the cost", annotations=READ_ONLY)
+    async def estimate_cost(request: GenerateRequest, ctx: Context, compare: bool = False) -> Estimate:
+        """Quote a generation before paying (from the catalog's price table, with source and date).
+
+        compare=true quotes every eligible provider and model, cheapest first.
+        """
+        try:
+            return Estimate(quotes=estimate(_studio(ctx), request, compare=compare))
+        except ReelforgeError as exc:
+            raise _guard(exc) from exc
+
+    @mcp.tool(title="Extend a video", annotations=PAID)
+    async def extend_video(request: ExtendRequest, ctx: Context) -> Annotated[CallToolResult, JobView]:
+        """Continue a clip: the provider's native extend where it has one, else the exact last frame →
+        image-to-video → a seamless join (no repeated frame)."""
+        studio = _studio(ctx)
+        try:
+            job = await start_extend(studio, request)
+        except ReelforgeError as exc:
+            raise _guard(exc) from exc
+        return await _await_job(ctx, studio, job.id, request.wait_seconds)
+
+    @mcp.tool(title="Make a seamless loop", annotations=PAID)
+    async def make_loop(request: LoopRequest, ctx: Context) -> Annotated[CallToolResult, JobView]:
+        """Make a seamless loop from a clip (loop-point search or crossfade), or generate one natively.
+        Reports the seam score measured on the written file (seam_ratio near 1 is invisible)."""
+        studio = _studio(ctx)
+        try:
+            job = await start_loop(studio, request)
+        except ReelforgeError as exc:
+            raise _guard(exc) from exc
+        return await _await_job(ctx, studio, job.id, request.wait_seconds)
+
+    @mcp.tool(title="Compose a timeline", annotations=PAID)
+    async def compose_timeline(request: ComposeRequest, ctx: Context) -> Annotated[CallToolResult, JobView]:
+        """Render clips (job ids, files, or inline generation requests) with trims, transitions, an audio bed,
+        titles and an output preset into one MP4, plus an OpenTimelineIO (.otio) sidecar."""
+        studio = _studio(ctx)
+        try:
+            job = await start_compose(studio, request)
+        except ReelforgeError as exc:
+            raise _guard(exc) from exc
+        return await _await_job(ctx, studio, job.id, request.wait_seconds)
+
+    @mcp.tool(title="Get a job", annotations=READ_ONLY)
+    async def get_job(
+        job_id: Annotated[str, Field(description="The job id from a previous call.")],
+        ctx: Context,
+        wait_seconds: Annotated[float, Field(ge=0, le=300, description="Wait up to this long for it to finish.")] = 0,
+    ) -> Annotated[CallToolResult, JobView]:
+        """A job's status, progress, cost and result; optionally wait a bounded time for it to finish."""
+        studio = _studio(ctx)
+        try:
+            studio.store.require(job_id)
+        except ReelforgeError as exc:
+            raise _guard(exc) from exc
+        return await _await_job(ctx, studio, job_id, wait_seconds)
+
+    @mcp.tool(title="List jobs", annotations=READ_ONLY)
+    async def list_jobs(
+        ctx: Context,
+        status: Annotated[str | None, Field(description="Only jobs with this status.")] = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 20,
+    ) -> JobList:
+        """Recent jobs, newest first."""
+        return JobList(jobs=[job_view(j) for j in _studio(ctx).store.list(status=status, limit=limit)])
+
+    @mcp.tool(
+        title="Cancel a job",
+        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True),
+    )
+    async def cancel_job(job_id: Annotated[str, Field(description="The job to stop.")], ctx: Context) -> JobView:
+        """Stop a job: cancels it at the provider where the API allows, kills local rendering, keeps the record."""
+        try:
+            return job_view(await _studio(ctx).cancel(job_id))
+        except ReelforgeError as exc:
+            raise _guard(exc) from exc
+
+    @mcp.tool(title="List models", annotations=READ_ONLY)
+    async def list_models(
+        ctx: Context,
+        provider: Annotated[str | None, Field(description="Only this provider.")] = None,
+        input: Annotated[str | None, Field(description="Only models accepting: text, image, first_last, video.")] = None,
+        include_retired: bool = False,
+    ) -> ModelList:
+        """The catalog: every model with what it accepts, its price (source and date), status and readiness."""
+        studio = _studio(ctx)
+        return ModelList(models=model_rows(studio.catalog, studio.settings, provider=provider, input_kind=input,
+                                           include_retired=include_retired))
+
+
+def _register_resources(mcp: MCPServer, live: list[Studio]) -> None:
+    def current() -> Studio:
+        if not live:
+            raise ResourceNotFoundError("reelforge is still starting; read again in a moment")
+        return live[-1]
+
+    @mcp.resource("reelforge://models", mime_type="application/json", title="Model catalog")
+    def models_resource() -> dict[str, Any]:
+        studio = current()
+        return {"models": model_rows(studio.catalog, studio.settings, include_retired=True)}
+
+    @mcp.resource("reelforge://models/{provider}/{model}", mime_type="application/json", title="One model")
+    def model_resource(provider: str, model: str, ctx: Context) -> dict[str, Any]:
+        studio = _studio(ctx)
+        entry = studio.catalog.find(provider, model)
+        if entry is None:
+            raise ResourceNotFoundError(f"No model {provider}/{model}")
+        return entry.model_dump(mode="json")
+
+    @mcp.resource("reelforge://jobs", mime_type="application/json", title="Recent jobs")
+    def jobs_resource() -> dict[str, Any]:
+        return JobList(jobs=[job_view(j) for j in current().store.list(limit=50)]).model_dump(mode="json")
+
+    @mcp.resource("reelforge://jobs/{id}", mime_type="application/json", title="Job status")
+    def job_resource(id: str, ctx: Context) -> dict[str, Any]:
+        job = _studio(ctx).store.get(id)
+        if job is None:
+            raise ResourceNotFoundError(f"No job {id}")
+        return job_view(job).model_dump(mode="json")
+
+    @mcp.resource("reelforge://guide", mime_type="text/markdown", title="How to use reelforge")
+    def guide() -> str:
+        return usage_guide()
+
+    @mcp.prompt(title="Storyboard an idea")
+    def storyboard(idea: Annotated[str, Field(description="The video idea, in a sentence or two.")],
+                   shots: Annotated[int, Field(ge=2, le=12)] = 4) -> str:
+        """Turn an idea into a shot list and a compose_timeline request."""
+        return (
+            f"Plan a {shots}-shot video for this idea: {idea}\n"
+            "1. Write each shot as a one-line prompt with a duration (3-6 s) and a transition to the next.\n"
+            "2. Quote it with estimate_cost(compare=true) for the first shot, and tell me the total.\n"
+            "3. Render a free draft with compose_timeline, each clip as {\"generate\": {\"prompt\": ..., "
+            "\"provider\": \"preview\", \"duration_s\": ...}}, preset 'draft', and show me the poster.\n"
+            "4. Only after I approve, re-render with a real provider."
+        )
+
+
+mcp = build_server()
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m reelforge.server`
+    mcp.run()

@@ -1,0 +1,90 @@
+"""Turning a rendered or downloaded file into a result the user can open and trust.
+
+Every output is probed (a file that does not decode is a failure, not a success), hashed, given a
+poster frame and a 4x4 contact sheet, and a provenance receipt (request, provider, model, seed,
+remote id, cost, parents, SHA-256) written beside it. Receipts never hold secrets or signed URLs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from reelforge import __version__
+from reelforge.jobs.models import Job, JobStatus
+from reelforge.jobs.runner import JobContext
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _describe(video: Path, out_dir: Path) -> dict[str, Any]:
+    from reelforge.media.frames import contact_sheet, poster
+    from reelforge.media.probe import probe
+
+    info = probe(video)
+    return {
+        "path": str(video),
+        "file_uri": video.as_uri(),
+        "sha256": sha256_file(video),
+        "poster_path": str(poster(video, out_dir / "poster.jpg")),
+        "contact_sheet_path": str(contact_sheet(video, out_dir / "contact_sheet.jpg")),
+        "duration_s": info.duration_s,
+        "frames": info.frames,
+        "fps": info.fps,
+        "width": info.width,
+        "height": info.height,
+        "codec": info.codec,
+        "has_audio": info.has_audio,
+        "size_bytes": info.size_bytes,
+    }
+
+
+def write_receipt(job: Job, output: dict[str, Any], path: Path) -> Path:
+    receipt = {
+        "reelforge_version": __version__,
+        "job_id": job.id,
+        "kind": job.kind,
+        "provider": job.provider,
+        "model": job.model,
+        "remote_id": job.remote_id,
+        "request": job.request,
+        "seed": job.request.get("seed"),
+        "quote": job.quote,
+        "cost_usd": job.cost_usd,
+        "parents": job.parents,
+        "notes": job.notes,
+        "output": {k: output[k] for k in ("path", "sha256", "duration_s", "frames", "fps", "width", "height", "codec")},
+        "created_at": job.created_at,
+        "finished_at": time.time(),
+    }
+    tmp = path.with_suffix(".json.partial")
+    tmp.write_text(json.dumps(receipt, indent=2, default=str), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+async def finalize(ctx: JobContext, video: Path, *, extra: dict[str, Any] | None = None,
+                   cost_usd: float | None = None, attach: dict[str, str] | None = None) -> Job:
+    """Probe, hash and illustrate `video`, write the receipt, and mark the job succeeded."""
+    await ctx.progress(None, "checking output")
+    out_dir = video.parent
+    output = await anyio.to_thread.run_sync(_describe, video, out_dir)
+    output["extra"] = extra or {}
+    output.update(attach or {})
+    job = ctx.job
+    if cost_usd is None:
+        cost_usd = job.quote_usd if job.kind == "generate" else job.cost_usd
+    job = ctx.update(cost_usd=cost_usd)
+    output["receipt_path"] = str(write_receipt(job, output, out_dir / "receipt.json"))
+    return ctx.update(status=JobStatus.SUCCEEDED, progress=1.0, stage="done", outputs=output, eta_s=0)

@@ -1,0 +1,108 @@
+"""compose_timeline: plan the clips (job outputs, files, inline generations), then render.
+
+Inline generations are planned and quoted when the request arrives (the whole timeline's cost is
+checked against the budget before anything starts); the handler creates them as child jobs,
+checkpointed so a restart waits for the same children.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reelforge.errors import InvalidRequest
+from reelforge.jobs.models import Job, JobStatus
+from reelforge.jobs.runner import JobContext
+from reelforge.requests import GenerationSpec
+from reelforge.security import AUDIO_TYPES, VIDEO_TYPES, check_local_path
+from reelforge.studio.artifacts import finalize
+from reelforge.studio.core import Studio
+from reelforge.studio.models import CallOptions, VideoSource
+from reelforge.timeline.spec import TimelineSpec
+
+
+class ComposeRequest(CallOptions):
+    """A timeline to render, with the usual call options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeline: TimelineSpec = Field(description="Clips, transitions, audio bed, titles and output preset.")
+    name: str = Field(default="timeline", pattern=r"^[A-Za-z0-9._-]{1,64}$", description="Output file name (no extension).")
+
+
+def _check_side_files(studio: Studio, spec: TimelineSpec) -> dict[str, Any]:
+    """Vet the audio bed, subtitles and OTIO paths against the allowed roots."""
+    updates: dict[str, Any] = {}
+    if spec.audio_bed is not None:
+        bed = check_local_path(spec.audio_bed.path, studio.settings, param="timeline.audio_bed.path")
+        if bed.suffix.lower() not in {**AUDIO_TYPES, **VIDEO_TYPES}:
+            raise InvalidRequest(f"timeline.audio_bed.path: '{bed.name}' is not an audio file.", param="timeline.audio_bed.path")
+        updates["audio_bed"] = spec.audio_bed.model_copy(update={"path": str(bed)})
+    if spec.subtitles_path is not None:
+        updates["subtitles_path"] = str(check_local_path(spec.subtitles_path, studio.settings, param="timeline.subtitles_path"))
+    if spec.otio_path is not None:
+        updates["otio_path"] = str(check_local_path(spec.otio_path, studio.settings, param="timeline.otio_path"))
+    return updates
+
+
+async def start_compose(studio: Studio, req: ComposeRequest) -> Job:
+    from reelforge.studio.operations import generation_from_inline
+
+    spec = req.timeline.model_copy(update=_check_side_files(studio, req.timeline))
+    clips: list[dict[str, Any]] = []
+    parents: list[str] = []
+    total = 0.0
+    notes: list[str] = []
+    for i, clip in enumerate(spec.clips or []):
+        where = f"timeline.clips[{i}]"
+        if clip.generate is not None:
+            plan = generation_from_inline(studio, dict(clip.generate), where)
+            total += plan.quote.usd
+            notes += [f"clip {i}: {n}" for n in plan.notes]
+            clips.append({"step": plan.to_state()})
+        else:
+            try:
+                path, job = studio.resolve_source(VideoSource(job_id=clip.job_id, path=clip.path))
+            except InvalidRequest as exc:
+                raise InvalidRequest(f"{where}: {exc.message}", param=f"{where}.{exc.param or 'path'}", hint=exc.hint) from exc
+            clips.append({"path": str(path)})
+            if job is not None:
+                parents.append(job.id)
+    studio.check_budget(total, req, "This timeline's generated clips")
+    request = {"timeline": spec.model_dump(mode="json"), "clips": clips, "name": req.name}
+    return studio.create_job("compose", request=request, call=req, quote_usd=total, quote_detail=None,
+                             provider=None, model=None, parents=parents, notes=notes, eta_s=30)
+
+
+async def run_compose(studio: Studio, ctx: JobContext) -> None:
+    from reelforge.studio.handlers import run_step
+    from reelforge.timeline.render import render_timeline
+
+    job = ctx.job
+    req = job.request
+    spec = TimelineSpec.model_validate(req["timeline"])
+    paths: list[str] = []
+    children: list[Job] = []
+    for i, clip in enumerate(req["clips"]):
+        if "step" in clip:
+            child_spec = GenerationSpec.model_validate(clip["step"]["spec"])
+            child = await run_step(studio, ctx, f"clip_{i}", clip["step"], child_spec)
+            children.append(child)
+            paths.append(child.outputs["path"])
+        else:
+            paths.append(clip["path"])
+    if spec.clips is not None:
+        spec = spec.with_clip_paths(paths)
+    ctx.update(status=JobStatus.RUNNING, stage="rendering the timeline")
+
+    async def on_progress(fraction: float) -> None:
+        await ctx.progress(fraction, "rendering the timeline")
+
+    out_dir = studio.job_dir(job.id)
+    result = await render_timeline(spec, out_dir, cache_dir=studio.settings.cache_dir / "segments",
+                                   progress=on_progress, name=req.get("name", "timeline"))
+    cost = round(sum(c.cost_usd or 0.0 for c in children), 4)
+    extra = result.model_dump(mode="json")
+    await finalize(ctx, Path(result.path), extra=extra, cost_usd=cost, attach={"otio_path": result.otio_path})

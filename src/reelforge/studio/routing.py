@@ -1,0 +1,47 @@
+"""'auto' routing: which provider and model serve a request, and which ones could.
+
+Policy: the configured default provider; else the first cloud provider whose key is set, in a
+stable preference order; else the free offline `preview`. Only models whose catalog entry accepts
+the request's inputs are eligible, so routing never picks a model that would refuse the call.
+"""
+
+from __future__ import annotations
+
+from reelforge.catalog import Catalog, ModelEntry, ProviderEntry
+from reelforge.errors import InvalidRequest
+from reelforge.settings import Settings
+
+#: Cloud providers tried by 'auto' when their key is present, in this order.
+CLOUD_PREFERENCE = ("runway", "luma", "minimax", "replicate")
+
+
+def provider_ready(entry: ProviderEntry, settings: Settings) -> bool:
+    """Keyless providers are ready; keyed ones need their official variable set."""
+    return entry.key_env is None or settings.key_for(entry.key_env) is not None
+
+
+def accepts_inputs(model: ModelEntry, kinds: list[str]) -> bool:
+    return model.status != "retired" and all(k in model.capabilities.inputs for k in kinds)
+
+
+def choose_provider(catalog: Catalog, settings: Settings, requested: str, kinds: list[str]) -> str:
+    if requested != "auto":
+        if requested not in catalog.providers:
+            known = ", ".join(sorted(catalog.providers))
+            raise InvalidRequest(f"Unknown provider '{requested}'. Known: {known}.", param="provider")
+        return requested
+    if settings.default_provider and settings.default_provider in catalog.providers:
+        return settings.default_provider
+    for name in CLOUD_PREFERENCE:
+        entry = catalog.providers.get(name)
+        if entry and provider_ready(entry, settings) and any(accepts_inputs(m, kinds) for m in entry.models):
+            return name
+    return "preview"
+
+
+def default_model_for(entry: ProviderEntry, kinds: list[str]) -> ModelEntry | None:
+    """The provider's first usable model that accepts these inputs."""
+    for model in entry.models:
+        if model.status in ("ga", "preview") and accepts_inputs(model, kinds):
+            return model
+    return None

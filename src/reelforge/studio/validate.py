@@ -1,0 +1,145 @@
+"""Check a request against a model's catalog entry and build the `GenerationSpec`.
+
+Runs before any job row or request exists. An unsupported parameter is refused with a message
+naming the parameter and what the model accepts; nothing is ever dropped silently.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from reelforge.catalog import RESOLUTION_SHORT_EDGE, Catalog, ModelEntry
+from reelforge.errors import InvalidRequest, ModelRetired, UnsupportedParameter
+from reelforge.requests import GenerationSpec, MediaRef, size_for
+from reelforge.studio.models import GenerationOptions
+
+
+def _unsupported(model: ModelEntry, param: str, what: str, accepted: str) -> UnsupportedParameter:
+    return UnsupportedParameter(
+        f"{model.key} does not accept {param}={what}; it accepts {accepted}.",
+        param=param,
+        hint="Change the value, or pick another model with list_models.",
+    )
+
+
+def resolve_model(catalog: Catalog, provider: str, model_id: str | None) -> tuple[ModelEntry, list[str]]:
+    """Find the model (default: the provider's first), following retirement redirects."""
+    entry = catalog.providers.get(provider)
+    if entry is None:
+        known = ", ".join(sorted(catalog.providers))
+        raise InvalidRequest(f"Unknown provider '{provider}'. Known: {known}.", param="provider")
+    notes: list[str] = []
+    if model_id is None:
+        usable = [m for m in entry.models if m.status not in ("retired", "deprecated")]
+        return (usable or entry.models)[0], notes
+    model = catalog.find(provider, model_id)
+    if model is None:
+        known = ", ".join(m.id for m in entry.models)
+        raise InvalidRequest(f"Unknown model '{model_id}' for {provider}. Models: {known}.", param="model")
+    if model.status == "retired":
+        if not model.replacement:
+            raise ModelRetired(f"{model.key} is retired and has no replacement.", param="model")
+        repl = catalog.find(provider, model.replacement)
+        if repl is None:
+            raise ModelRetired(f"{model.key} is retired; its replacement {model.replacement} is not in the catalog.", param="model")
+        notes.append(f"{model.key} is retired; using its replacement {repl.key} instead.")
+        model = repl
+    elif model.status == "deprecated":
+        notes.append(f"{model.key} is deprecated" + (f"; consider {model.replacement}." if model.replacement else "."))
+    return model, notes
+
+
+def input_kinds(first: MediaRef | None, last: MediaRef | None, video: MediaRef | None) -> list[str]:
+    kinds = []
+    if video is not None:
+        kinds.append("video")
+    if first is not None and last is not None:
+        kinds.append("first_last")
+    elif first is not None:
+        kinds.append("image")
+    elif last is not None:
+        kinds.append("last_only")
+    if not kinds:
+        kinds.append("text")
+    return kinds
+
+
+def _check_inputs(model: ModelEntry, kinds: list[str]) -> None:
+    accepted = model.capabilities.inputs
+    for kind in kinds:
+        if kind == "last_only":
+            raise InvalidRequest("last_image needs image (the first frame) too.", param="last_image")
+        if kind not in accepted:
+            param = {"image": "image", "first_last": "last_image", "video": "source", "text": "image"}[kind]
+            label = {"text": "text-only requests (give image)", "image": "a first-frame image",
+                     "first_last": "first and last frames", "video": "a video input"}[kind]
+            raise UnsupportedParameter(
+                f"{model.key} does not accept {label}; it accepts: {', '.join(accepted)}.",
+                param=param, hint="Pick another model with list_models.",
+            )
+
+
+def build_spec(
+    opts: GenerationOptions,
+    model: ModelEntry,
+    *,
+    first_frame: MediaRef | None = None,
+    last_frame: MediaRef | None = None,
+    video: MediaRef | None = None,
+    loop: bool = False,
+    continue_remote_id: str | None = None,
+    continue_direction: str = "forward",
+    default_duration: float | None = None,
+) -> GenerationSpec:
+    caps = model.capabilities
+    _check_inputs(model, input_kinds(first_frame, last_frame, video if continue_remote_id is None else None))
+
+    prompt = opts.prompt.strip()
+    if not prompt and caps.prompt_required:
+        raise InvalidRequest(f"{model.key} needs a prompt.", param="prompt")
+    if len(prompt) > caps.max_prompt_chars:
+        raise InvalidRequest(f"prompt is {len(prompt)} characters; {model.key} takes at most {caps.max_prompt_chars}.", param="prompt")
+
+    duration = opts.duration_s if opts.duration_s is not None else (default_duration or caps.durations.default)
+    if not caps.durations.accepts(duration):
+        if opts.duration_s is None and default_duration is not None:
+            duration = caps.durations.default
+        else:
+            raise _unsupported(model, "duration_s", f"{duration:g}", caps.durations.describe())
+
+    aspect = opts.aspect_ratio or caps.aspect_ratios[0]
+    if aspect not in caps.aspect_ratios:
+        raise _unsupported(model, "aspect_ratio", aspect, ", ".join(caps.aspect_ratios))
+    resolution = (opts.resolution or caps.resolutions[0]).lower()
+    if resolution not in [r.lower() for r in caps.resolutions]:
+        raise _unsupported(model, "resolution", resolution, ", ".join(caps.resolutions))
+    fps = opts.fps or caps.fps[0]
+    if fps not in caps.fps:
+        raise _unsupported(model, "fps", str(fps), ", ".join(map(str, caps.fps)))
+
+    seed = opts.seed
+    if seed is not None and not caps.seed:
+        raise _unsupported(model, "seed", str(seed), "no seed (results are not reproducible)")
+    if seed is None and caps.seed and model.provider in ("preview", "local"):
+        seed = random.randrange(2**31)  # recorded in the receipt so the clip can be reproduced
+    if opts.negative_prompt and not caps.negative_prompt:
+        raise _unsupported(model, "negative_prompt", "…", "no negative prompt")
+    if opts.audio and not caps.audio:
+        raise _unsupported(model, "audio", "true", "silent output only")
+    if loop and caps.loop == "none":
+        raise _unsupported(model, "loop", "true", "no native loop (use make_loop, which loops any clip)")
+    if opts.camera_move and opts.camera_move not in caps.camera_moves:
+        accepted = ", ".join(caps.camera_moves) or "no camera moves"
+        raise _unsupported(model, "camera_move", opts.camera_move, accepted)
+
+    short = RESOLUTION_SHORT_EDGE.get(resolution, 720)
+    width, height = size_for(aspect, short)
+    extra: dict[str, Any] = dict(opts.options)
+    return GenerationSpec(
+        provider=model.provider, model=model.id, prompt=prompt, negative_prompt=opts.negative_prompt,
+        duration_s=float(duration), aspect_ratio=aspect, resolution=resolution, width=width, height=height,
+        fps=fps, seed=seed, first_frame=first_frame, last_frame=last_frame, video=video,
+        continue_remote_id=continue_remote_id, continue_direction=continue_direction,  # type: ignore[arg-type]
+        loop=loop, audio=opts.audio, camera_move=opts.camera_move, extra=extra,
+    )

@@ -1,0 +1,51 @@
+"""Shared fixtures: an isolated data directory, settings, and an in-memory MCP client.
+
+Every test gets its own home (ledger, outputs), no provider keys from the developer's
+environment, and fast polling. `make_client(settings)` connects a fresh in-memory `Client` to a
+server built for those settings (each connection runs the server's lifespan, so a second client on
+the same settings is a restarted server).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from reelforge.server import build_server
+from reelforge.settings import Settings
+
+PROVIDER_ENV = ("RUNWAYML_API_SECRET", "LUMAAI_API_KEY", "MINIMAX_API_KEY", "REPLICATE_API_TOKEN")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    for var in list(os.environ):
+        if var.startswith("REELFORGE_") or var in PROVIDER_ENV:
+            monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return Settings(
+        home=tmp_path / "home", allowed_input_roots=[tmp_path], wait_seconds=60,
+        poll_min_interval_s=0.02, poll_max_interval_s=0.1,
+    )
+
+
+@asynccontextmanager
+async def make_client(settings: Settings, **kwargs: object) -> AsyncIterator[Client]:
+    async with Client(build_server(settings), raise_exceptions=True, **kwargs) as client:
+        yield client
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[Client]:
+    async with make_client(settings) as c:
+        yield c
