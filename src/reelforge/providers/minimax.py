@@ -34,7 +34,14 @@ from reelforge.errors import (
     UnsupportedParameter,
 )
 from reelforge.providers.base import RemoteProvider, RemoteState, RemoteStatus
-from reelforge.providers.http import DEFAULT_RETRY, RetryPolicy, error_for_status, parse_retry_after, send
+from reelforge.providers.http import (
+    RetryPolicy,
+    download_video,
+    error_for_status,
+    parse_retry_after,
+    policy_from_settings,
+    send,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -143,9 +150,9 @@ class MiniMaxProvider(RemoteProvider):
     key_env: ClassVar[str] = "MINIMAX_API_KEY"
 
     def __init__(self, settings: Settings, http: httpx.AsyncClient | None = None, *,
-                 retry: RetryPolicy = DEFAULT_RETRY) -> None:
+                 retry: RetryPolicy | None = None) -> None:
         super().__init__(settings, http)
-        self.retry = retry
+        self.retry = retry or policy_from_settings(settings)
 
     # --- rules -----------------------------------------------------------------------------------
 
@@ -247,9 +254,12 @@ class MiniMaxProvider(RemoteProvider):
         body = await self.create_body(spec, model)
         response = await send(
             self.client, "POST", self._url("/v1/video_generation"), headers=headers, json=body,
-            retry_reads=False, error_map=_http_error, provider=PROVIDER,
+            retry_reads=False, error_map=_http_error, provider=PROVIDER, expect_json=True,
         )
-        data = _json_after_create(response)
+        data = response.json()
+        if not isinstance(data, dict):
+            raise OutcomeUnknown("MiniMax answered the create request with JSON that is not an object, so the "
+                                 "task id is unknown.", hint="Do not submit again: check the MiniMax console first.")
         code, msg = _base_resp(data)
         if code:
             raise _code_error(code, msg)  # MiniMax refused outright: no task exists
@@ -295,8 +305,6 @@ class MiniMaxProvider(RemoteProvider):
 
     async def download(self, status: RemoteStatus, model: ModelEntry, dest: Path) -> None:
         """Fetch the finished video (size-capped by REELFORGE_DOWNLOAD_MAX_MB, type-checked, atomic)."""
-        from reelforge.providers.http import download_video
-
         if not status.output_urls:
             raise ProviderFailure("MiniMax reported success but returned no output file.")
         await download_video(self.client, status.output_urls[0], dest, max_bytes=self.settings.download_max_mb << 20,
@@ -308,13 +316,10 @@ class MiniMaxProvider(RemoteProvider):
         for attempt in range(1, self.retry.max_attempts + 1):
             response = await send(
                 self.client, "GET", self._url(path), headers=self._headers(), params=params,
-                retry_reads=True, error_map=_http_error, provider=PROVIDER, policy=self.retry,
+                retry_reads=True, error_map=_http_error, provider=PROVIDER, policy=self.retry, expect_json=True,
             )
-            try:
-                data = response.json()
-                if not isinstance(data, dict):
-                    raise ValueError("not an object")
-            except ValueError:
+            data = response.json()
+            if not isinstance(data, dict):
                 last = ProviderFailure(f"MiniMax returned a malformed answer to {path}.")
             else:
                 code, msg = _base_resp(data)
@@ -327,17 +332,3 @@ class MiniMaxProvider(RemoteProvider):
                 await anyio.sleep(self.retry.backoff(attempt))
         raise last
 
-
-def _json_after_create(response: httpx.Response) -> dict[str, Any]:
-    """The create answer's JSON; an unreadable 2xx means the task may exist: outcome unknown."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise OutcomeUnknown(
-            "MiniMax answered the create request with an unreadable body, so it is unknown whether a task "
-            "was started (and billed).",
-            hint="Do not submit again: check the MiniMax console's task list first.",
-        )
-    return data
