@@ -1,0 +1,50 @@
+"""Content-addressed cache of rendered pieces (video segments, timeline audio).
+
+A piece's key is the hash of the exact ffmpeg arguments that make it, with every input file
+path replaced by that file's content fingerprint, plus the ffmpeg binary. Fonts, title text and
+subtitle files are already stashed under content-hash names, so their contents are in the key
+too. Re-rendering an edited timeline therefore re-encodes only the pieces whose inputs or
+settings changed; everything else is reused as is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+
+from reelforge.media.ffmpeg import ffmpeg_exe
+
+logger = logging.getLogger(__name__)
+
+#: Bump when the meaning of the arguments changes in a way the argv itself does not show.
+_CACHE_VERSION = "timeline-cache-1"
+
+
+def piece_key(args: Sequence[str], fingerprints: Mapping[str, str]) -> str:
+    """Cache key of the piece `args` would produce; input paths count by content, not name."""
+    canonical = [f"file:{fingerprints[a]}" if a in fingerprints else a for a in args]
+    blob = json.dumps([_CACHE_VERSION, ffmpeg_exe(), canonical], separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class PieceCache:
+    """A directory of finished pieces named by key; writes are atomic (by `run_ffmpeg`)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, key: str, suffix: str) -> Path:
+        return self.root / f"{key[:40]}{suffix}"
+
+    async def get_or_make(self, key: str, suffix: str, make: Callable[[Path], Awaitable[object]]) -> tuple[Path, bool]:
+        """(path, was_cached): reuse the piece for `key`, or call `make(path)` to render it."""
+        path = self.path_for(key, suffix)
+        if path.is_file() and path.stat().st_size > 0:
+            logger.debug("cache hit %s", path.name)
+            return path, True
+        await make(path)
+        return path, False

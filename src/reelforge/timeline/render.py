@@ -1,0 +1,246 @@
+"""Render a composed timeline: inspect, validate, model in OTIO, plan, encode, join, export.
+
+`render_timeline` is the engine behind the `compose_timeline` tool. Every ffmpeg call goes
+through `run_ffmpeg` (atomic output, process-group kill on cancel), so cancelling the task stops
+ffmpeg at once and leaves no partial output; finished segments stay in the cache and make a
+retry cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+
+from reelforge.errors import InvalidRequest, MediaError
+from reelforge.media.ffmpeg import run_ffmpeg
+from reelforge.timeline.audio import timeline_audio_args
+from reelforge.timeline.cache import PieceCache, piece_key
+from reelforge.timeline.edit import Edit
+from reelforge.timeline.filters import concat_list
+from reelforge.timeline.otio_model import build_otio, edit_from_otio, load_otio_spec, write_otio
+from reelforge.timeline.planner import Plan, VideoSegment, make_plan
+from reelforge.timeline.presets import OutputFormat, output_format
+from reelforge.timeline.progress import ProgressFn, ProgressTracker
+from reelforge.timeline.segments import gif_args, join_args, segment_args, webm_args
+from reelforge.timeline.sources import AudioSource, SourceMedia, inspect_audio, inspect_source
+from reelforge.timeline.spec import ComposeResult, TimelineSpec
+from reelforge.timeline.titles import (
+    TitleOverlay,
+    drawtext_filters,
+    install_subtitle_fonts,
+    install_subtitles,
+    prepare_title,
+    subtitles_filter,
+)
+from reelforge.timeline.validate import validate
+
+logger = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+#: Relative cost of steps for progress: an export re-encodes the whole output.
+_AUDIO_WEIGHT, _JOIN_WEIGHT, _EXPORT_WEIGHT = 0.08, 0.03, 0.6
+
+
+def _timeout_s(frames: int) -> float:
+    # 4K60 veryfast encodes at ~25 fps on two cores; allow 10x slack over a 10 fps floor.
+    return 120.0 + frames
+
+
+@dataclass
+class _Job:
+    """Everything one render needs, gathered before the first ffmpeg call."""
+
+    spec: TimelineSpec
+    fmt: OutputFormat
+    sources: list[SourceMedia]
+    bed: AudioSource | None
+    edit: Edit
+    plan: Plan
+    cache: PieceCache
+    cache_dir: Path
+    tracker: ProgressTracker
+    parallel: int
+    rendered: int = 0
+    cached: int = 0
+
+    @property
+    def fingerprints(self) -> dict[str, str]:
+        prints = {str(s.path): s.fingerprint for s in self.sources}
+        if self.bed is not None:
+            prints[str(self.bed.path)] = self.bed.fingerprint
+        return prints
+
+
+async def _inspect(spec: TimelineSpec) -> tuple[list[SourceMedia], AudioSource | None]:
+    sources = []
+    for i, clip in enumerate(spec.clips or []):
+        if clip.path is None:
+            raise InvalidRequest(
+                f"clips[{i}] has no local path yet; resolve job_id/generate first.", param=f"clips[{i}].path"
+            )
+        try:
+            sources.append(await anyio.to_thread.run_sync(inspect_source, clip.path))
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"clips[{i}]: {exc.message}", param=f"clips[{i}].path", hint=exc.hint) from None
+        except MediaError as exc:
+            raise MediaError(f"clips[{i}]: {exc.message}", hint=exc.hint) from None
+    bed = None
+    if spec.audio_bed is not None:
+        bed = await anyio.to_thread.run_sync(inspect_audio, spec.audio_bed.path)
+    return sources, bed
+
+
+def _step_weights(plan: Plan, exports: int) -> float:
+    video = sum(s.frames * len(s.inputs) for s in plan.segments) or plan.total_frames * 0.05
+    return video + plan.total_frames * (_AUDIO_WEIGHT + _JOIN_WEIGHT + _EXPORT_WEIGHT * exports)
+
+
+async def render_timeline(
+    spec: TimelineSpec,
+    out_dir: Path,
+    *,
+    cache_dir: Path,
+    progress: ProgressFn | None = None,
+    name: str = "timeline",
+    parallel: int | None = None,
+) -> ComposeResult:
+    """Render `spec` to `out_dir/<name>.mp4` (+ `<name>.otio`, exports); see the module docstring.
+
+    Every clip must have a local `path` (the core resolves job ids and generations first), or
+    the spec must name an `otio_path`. Raises `InvalidRequest` naming the clip and field for
+    any timeline error, before anything is rendered; `MediaError` when ffmpeg fails.
+    """
+    if not _NAME.match(name):
+        raise InvalidRequest(f"name {name!r} must be letters, digits, '.', '_' or '-' (max 100).", param="name")
+    if spec.otio_path is not None:
+        spec = await anyio.to_thread.run_sync(load_otio_spec, spec)
+    fmt = output_format(spec.preset, spec.orientation, spec.fps)
+    sources, bed = await _inspect(spec)
+    total = validate(spec, sources, fmt, bed)
+    timeline = build_otio(spec, [s.available_frames(fmt.fps) for s in sources], fmt.fps, name=name)
+    edit = edit_from_otio(timeline, fmt.fps)
+    if edit.total_frames != total:  # the OTIO round trip must not change a single frame
+        raise MediaError(f"internal: OTIO model has {edit.total_frames} frames, validation counted {total}.")
+    plan = make_plan(edit, spec, sources, fmt)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    job = _Job(
+        spec, fmt, sources, bed, edit, plan, PieceCache(cache_dir / "pieces"), cache_dir,
+        ProgressTracker(progress, _step_weights(plan, len(spec.exports))),
+        parallel or _default_parallel(),
+    )
+    logger.info("timeline %s: %d clips, %d frames, plan %s", name, len(edit.clips), total, plan.kind)
+    out = await _render_plan(job, out_dir / f"{name}.mp4")
+    exports = await _exports(job, out, out_dir, name)
+    otio_path = await anyio.to_thread.run_sync(write_otio, timeline, out_dir / f"{name}.otio")
+    await job.tracker.finish()
+    return ComposeResult(
+        path=str(out), otio_path=str(otio_path), exports=exports, expected_frames=total, plan=plan.kind,
+        segments_rendered=job.rendered, segments_cached=job.cached, duration_s=total / fmt.fps,
+        width=fmt.width, height=fmt.height, fps=fmt.fps,
+    )
+
+
+def _default_parallel() -> int:
+    # x264 already uses every core; a second job mainly overlaps decode and start-up costs.
+    return max(1, min(4, (os.cpu_count() or 1) // 2))
+
+
+async def _render_plan(job: _Job, out: Path) -> Path:
+    frames = job.plan.total_frames
+    audio = None
+    if job.plan.kind != "copy":
+        audio = await _timeline_audio(job)
+    if job.plan.kind == "segments":
+        video_parts = await _render_segments(job)
+    else:
+        video_parts = [s.path for s in job.sources]
+    with tempfile.TemporaryDirectory(dir=job.cache_dir, prefix="join-") as tmp:
+        list_file = Path(tmp) / "parts.txt"
+        list_file.write_text(concat_list([str(p) for p in video_parts]))
+        await run_ffmpeg(
+            join_args(str(list_file), str(audio) if audio else None), out,
+            duration_s=frames / job.fmt.fps, progress=job.tracker.step(frames * _JOIN_WEIGHT),
+            timeout_s=_timeout_s(frames),
+        )
+    return out
+
+
+async def _timeline_audio(job: _Job) -> Path:
+    has_audio = [s.has_audio for s in job.sources]
+    bed_path = job.bed.path if job.bed else None
+    args = timeline_audio_args(job.edit, has_audio, job.spec.audio_bed, bed_path)
+    frames = job.plan.total_frames
+    step = job.tracker.step(frames * _AUDIO_WEIGHT)
+
+    async def make(path: Path) -> None:
+        await run_ffmpeg(args, path, duration_s=frames / job.fmt.fps, progress=step, timeout_s=_timeout_s(frames))
+
+    path, cached = await job.cache.get_or_make(piece_key(args, job.fingerprints), ".m4a", make)
+    if cached:
+        await step(1.0)
+    return path
+
+
+def _overlays(job: _Job) -> tuple[list[TitleOverlay], str | None]:
+    duration = job.plan.total_frames / job.fmt.fps
+    titles = [prepare_title(t, job.fmt, job.cache_dir, duration, j) for j, t in enumerate(job.spec.titles)]
+    subs = None
+    if job.spec.subtitles_path:
+        sub_file = install_subtitles(Path(job.spec.subtitles_path), job.cache_dir)
+        subs = subtitles_filter(sub_file, install_subtitle_fonts(job.cache_dir), job.fmt)
+    return titles, subs
+
+
+def _segment_overlays(seg: VideoSegment, fps: int, titles: list[TitleOverlay], subs: str | None) -> list[str]:
+    """The overlay filters that touch this segment (only those: unchanged segments stay cached)."""
+    start, end = seg.start_frame / fps, (seg.start_frame + seg.frames) / fps
+    filters = [f for t in titles if t.start_s < end and t.end_s > start for f in drawtext_filters(t)]
+    return filters + ([subs] if subs else [])
+
+
+async def _render_segments(job: _Job) -> list[Path]:
+    titles, subs = await anyio.to_thread.run_sync(_overlays, job)
+    parts: list[Path | None] = [None] * len(job.plan.segments)
+    limiter = anyio.CapacityLimiter(job.parallel)
+
+    async def one(k: int, seg: VideoSegment) -> None:
+        args = segment_args(seg, job.fmt, job.spec.fit, _segment_overlays(seg, job.fmt.fps, titles, subs))
+        step = job.tracker.step(seg.frames * len(seg.inputs))
+
+        async def make(path: Path) -> None:
+            async with limiter:
+                await run_ffmpeg(
+                    args, path, duration_s=seg.frames / job.fmt.fps, progress=step, timeout_s=_timeout_s(seg.frames)
+                )
+
+        parts[k], cached = await job.cache.get_or_make(piece_key(args, job.fingerprints), ".mp4", make)
+        if cached:
+            job.cached += 1
+            await step(1.0)
+        else:
+            job.rendered += 1
+
+    async with anyio.create_task_group() as tg:
+        for k, seg in enumerate(job.plan.segments):
+            tg.start_soon(one, k, seg)
+    return [p for p in parts if p is not None]
+
+
+async def _exports(job: _Job, mp4: Path, out_dir: Path, name: str) -> dict[str, str]:
+    exports: dict[str, str] = {}
+    frames = job.plan.total_frames
+    for fmt_name in dict.fromkeys(job.spec.exports):
+        args = webm_args(str(mp4), job.fmt) if fmt_name == "webm" else gif_args(str(mp4), job.fmt)
+        target = out_dir / f"{name}.{fmt_name}"
+        await run_ffmpeg(
+            args, target, duration_s=frames / job.fmt.fps, progress=job.tracker.step(frames * _EXPORT_WEIGHT),
+            timeout_s=_timeout_s(frames) * 3,
+        )
+        exports[fmt_name] = str(target)
+    return exports

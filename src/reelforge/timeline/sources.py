@@ -1,0 +1,131 @@
+"""What the engine needs to know about each input file, measured once per render.
+
+`probe` (PyAV) gives duration, rate, size and audio. The stream-copy planner also needs the
+exact encoder signature: two H.264 streams can be joined with `-c copy` only when codec,
+profile, size, pixel format, rate, time base, sample aspect ratio and the parameter sets
+(extradata) are identical. ffmpeg itself happily copy-joins mismatched streams (rc 0) into a
+file players choke on, so the gate has to be exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from reelforge.errors import InvalidRequest
+from reelforge.media.probe import MediaInfo, probe
+
+
+@dataclass(frozen=True)
+class StreamSignature:
+    """Everything that must be equal for two files to be stream-copy joinable."""
+
+    codec: str
+    profile: str | None
+    width: int
+    height: int
+    pix_fmt: str | None
+    rate: Fraction
+    time_base: Fraction
+    sar: Fraction
+    extradata_sha: str
+    audio: tuple[str, int, int] | None  # (codec, sample rate, channels)
+
+
+@dataclass(frozen=True)
+class SourceMedia:
+    """One input: its probe, its copy signature, and a cheap fingerprint for cache keys."""
+
+    path: Path
+    info: MediaInfo
+    signature: StreamSignature
+    fingerprint: str
+
+    def available_frames(self, fps: int) -> int:
+        """Whole output-rate frames the video stream covers."""
+        return int(self.info.duration_s * fps + 1e-6)
+
+    @property
+    def has_audio(self) -> bool:
+        return self.info.has_audio
+
+
+def file_fingerprint(path: Path) -> str:
+    """A content fingerprint: size, mtime and hashes of the first and last MiB.
+
+    Hashing whole multi-GB videos on every render would cost more than many segment renders;
+    size + mtime + head/tail bytes changes whenever the file is re-rendered or replaced.
+    """
+    st = path.stat()
+    h = hashlib.sha256(f"{st.st_size}:{st.st_mtime_ns}".encode())
+    with path.open("rb") as f:
+        h.update(f.read(1 << 20))
+        if st.st_size > 2 << 20:
+            f.seek(-(1 << 20), 2)
+            h.update(f.read(1 << 20))
+    return h.hexdigest()
+
+
+def read_signature(path: Path) -> StreamSignature:
+    """The stream-copy signature of a file's first video (and audio) stream."""
+    with av.open(str(path)) as container:
+        v = container.streams.video[0]
+        ctx = v.codec_context
+        audio = None
+        if container.streams.audio:
+            a = container.streams.audio[0].codec_context
+            audio = (a.name, a.sample_rate, a.channels)
+        # Copy every value out inside the block: touching a stream after close crashes.
+        return StreamSignature(
+            codec=ctx.name,
+            profile=ctx.profile,
+            width=ctx.width,
+            height=ctx.height,
+            pix_fmt=ctx.pix_fmt,
+            rate=Fraction(v.average_rate or 0),
+            time_base=Fraction(v.time_base or 0),
+            sar=Fraction(v.sample_aspect_ratio or 1) or Fraction(1),
+            extradata_sha=hashlib.sha256(bytes(ctx.extradata or b"")).hexdigest(),
+            audio=audio,
+        )
+
+
+@dataclass(frozen=True)
+class AudioSource:
+    """An audio bed: any file with an audio stream (music, voice-over, or a video's sound)."""
+
+    path: Path
+    duration_s: float
+    fingerprint: str
+
+
+def inspect_audio(path: Path | str, param: str = "audio_bed.path") -> AudioSource:
+    """Check that a file has an audio stream and measure it (blocking)."""
+    path = Path(path).absolute()
+    if not path.is_file():
+        raise InvalidRequest(f"{param} {path} does not exist or is not a file.", param=param)
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise InvalidRequest(f"{param} {path.name} has no audio stream.", param=param)
+            stream = container.streams.audio[0]
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            else:
+                duration = (container.duration or 0) / 1e6
+    except av.error.FFmpegError:
+        raise InvalidRequest(f"{param} {path.name} could not be read as audio.", param=param) from None
+    if duration <= 0:
+        raise InvalidRequest(f"{param} {path.name} has an empty audio stream.", param=param)
+    return AudioSource(path=path, duration_s=duration, fingerprint=file_fingerprint(path))
+
+
+def inspect_source(path: Path | str) -> SourceMedia:
+    """Probe one input file (blocking; run it in a worker thread)."""
+    path = Path(path).absolute()
+    info = probe(path)
+    return SourceMedia(path=path, info=info, signature=read_signature(path), fingerprint=file_fingerprint(path))

@@ -1,0 +1,204 @@
+"""Titles and burned-in subtitles: fonts, line wrapping and the ffmpeg filters that draw them.
+
+Fonts never come from the system's fontconfig (a font-less machine makes `drawtext` fail with
+"Cannot find a valid font for the family Sans"): DejaVu Sans ships inside this package, and a
+caller's own font file is checked with Pillow. Fonts, text and subtitle files are copied into the
+cache directory under content-hash names, so filter strings contain only safe paths and the
+segment cache key changes whenever any of them does. `drawtext` neither wraps nor fits text, so
+lines are measured and wrapped with Pillow first and drawn one `drawtext` per line, reading the
+text from a file (`textfile=` + `expansion=none`: no escaping of `:` `'` `%` `\\`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from PIL import ImageFont
+
+from reelforge.errors import InvalidRequest
+from reelforge.timeline.filters import escape_value
+from reelforge.timeline.presets import OutputFormat
+from reelforge.timeline.spec import TitleSpec
+
+SHIPPED_FONTS = {"sans": "DejaVuSans.ttf", "sans-bold": "DejaVuSans-Bold.ttf"}
+#: The family name libass looks up for subtitles (the shipped regular font).
+SUBTITLE_FONT_FAMILY = "DejaVu Sans"
+_MARGIN = 0.05  # of the frame height, around title blocks
+_LINE_SPACING = 1.25
+
+
+def shipped_font(name: str) -> Path:
+    """Path of a font shipped in the package (`sans` or `sans-bold`)."""
+    ref = resources.files("reelforge.timeline") / "fonts" / SHIPPED_FONTS[name]
+    return Path(str(ref))
+
+
+def resolve_font(font: str, *, param: str) -> Path:
+    """The font file a title asks for, checked to load; raises `InvalidRequest` naming `param`."""
+    if font in SHIPPED_FONTS:
+        return shipped_font(font)
+    path = Path(font).expanduser()
+    if not path.is_file():
+        raise InvalidRequest(
+            f"{param}: font file {font!r} does not exist; use 'sans', 'sans-bold' or a path to a .ttf/.otf file.",
+            param=param,
+        )
+    try:
+        ImageFont.truetype(str(path), 12)
+    except OSError:
+        raise InvalidRequest(f"{param}: {path.name} is not a TrueType/OpenType font.", param=param) from None
+    return path
+
+
+def _stash(data: bytes, directory: Path, suffix: str) -> Path:
+    """Write `data` once under its content hash in `directory`; return the path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{hashlib.sha256(data).hexdigest()[:24]}{suffix}"
+    if not path.exists():
+        tmp = path.with_name(f".partial-{path.name}")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path
+
+
+def install_font(font_path: Path, cache_dir: Path) -> Path:
+    """Copy a font into `cache_dir/fonts` under its content hash (safe, cache-keyed path)."""
+    return _stash(font_path.read_bytes(), cache_dir / "fonts", font_path.suffix.lower())
+
+
+def install_subtitle_fonts(cache_dir: Path) -> Path:
+    """A directory holding only the shipped fonts, for libass's `fontsdir`."""
+    directory = cache_dir / "fonts" / "libass"
+    directory.mkdir(parents=True, exist_ok=True)
+    for key, filename in SHIPPED_FONTS.items():
+        target = directory / filename
+        if not target.exists():
+            shutil.copyfile(shipped_font(key), target)
+    return directory
+
+
+def install_subtitles(path: Path, cache_dir: Path) -> Path:
+    """Copy a subtitle file into the cache under its content hash."""
+    return _stash(path.read_bytes(), cache_dir / "subtitles", path.suffix.lower())
+
+
+@lru_cache(maxsize=32)
+def _font(path: str, px: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(path, px)
+
+
+def wrap_lines(text: str, font_path: Path, px: int, max_width: int) -> list[str]:
+    """Greedy word wrap measured with the real font; words wider than a line are split."""
+    font = _font(str(font_path), px)
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        current = ""
+        for word in paragraph.split():
+            candidate = f"{current} {word}" if current else word
+            if font.getlength(candidate) <= max_width:
+                current = candidate
+                continue
+            if current:
+                lines.append(current)
+            current = ""
+            for ch in word:  # a single word too wide for the frame: break it by characters
+                if current and font.getlength(current + ch) > max_width:
+                    lines.append(current)
+                    current = ""
+                current += ch
+        lines.append(current)
+    return [line for line in lines if line.strip()] or [text.strip()]
+
+
+@dataclass(frozen=True)
+class TitleOverlay:
+    """One wrapped title, ready to draw: text files per line, font, size, place and timing."""
+
+    line_files: tuple[Path, ...]
+    font_file: Path
+    px: int
+    color: str
+    outline: bool
+    box: bool
+    position: str
+    start_s: float
+    end_s: float
+    fade_s: float
+
+
+def prepare_title(title: TitleSpec, fmt: OutputFormat, cache_dir: Path, timeline_s: float, index: int) -> TitleOverlay:
+    """Wrap a title for the output size and stash its lines and font in the cache."""
+    font_path = resolve_font(title.font, param=f"titles[{index}].font")
+    px = max(8, round(title.size * fmt.height))
+    max_width = int(fmt.width * (1 - 2 * _MARGIN))
+    lines = wrap_lines(title.text, font_path, px, max_width)
+    files = tuple(_stash(line.encode("utf-8"), cache_dir / "text", ".txt") for line in lines)
+    end = min(title.end_s if title.end_s is not None else timeline_s, timeline_s)
+    fade = min(title.fade_s, (end - title.start_s) / 2)
+    return TitleOverlay(
+        line_files=files, font_file=install_font(font_path, cache_dir), px=px, color=_ffmpeg_colour(title.color),
+        outline=title.outline, box=title.box, position=title.position, start_s=title.start_s, end_s=end, fade_s=fade,
+    )
+
+
+def _ffmpeg_colour(colour: str) -> str:
+    if colour.startswith("#"):
+        rgb, alpha = colour[1:7], colour[7:9]
+        return f"0x{rgb}" + (f"@{int(alpha, 16) / 255:.3f}" if alpha else "")
+    return colour.lower().replace("grey", "gray")
+
+
+def _line_xy(overlay: TitleOverlay, k: int) -> tuple[str, str]:
+    """drawtext x/y expressions for line k of the block, anchored by the title's position."""
+    n = len(overlay.line_files)
+    lh = round(overlay.px * _LINE_SPACING)
+    block = lh * n
+    margin = f"h*{_MARGIN}"
+    vertical, _, horizontal = overlay.position.partition("_")
+    if overlay.position == "center":
+        vertical, horizontal = "center", ""
+    y = {"top": f"{margin}+{k * lh}", "bottom": f"h-{margin}-{block}+{k * lh}", "center": f"(h-{block})/2+{k * lh}"}
+    x = {"left": margin, "right": f"w-text_w-{margin}"}.get(horizontal, "(w-text_w)/2")
+    return x, y[vertical]
+
+
+def _alpha(o: TitleOverlay) -> str | None:
+    if o.fade_s <= 0:
+        return None
+    s, e, f = o.start_s, o.end_s, o.fade_s
+    return f"if(lt(t,{s + f:.6f}),(t-{s:.6f})/{f:.6f},if(gt(t,{e - f:.6f}),({e:.6f}-t)/{f:.6f},1))"
+
+
+def drawtext_filters(overlay: TitleOverlay) -> list[str]:
+    """One drawtext per line; `t` is timeline time (the segment graph shifts PTS to it)."""
+    filters = []
+    for k, line in enumerate(overlay.line_files):
+        x, y = _line_xy(overlay, k)
+        opts = {
+            "fontfile": str(overlay.font_file), "textfile": str(line), "expansion": "none",
+            "fontsize": str(overlay.px), "fontcolor": overlay.color, "x": x, "y": y,
+            "enable": f"between(t,{overlay.start_s:.6f},{overlay.end_s:.6f})",
+        }
+        if overlay.outline:
+            opts |= {"borderw": str(max(1, overlay.px // 16)), "bordercolor": "black@0.8"}
+        if overlay.box:
+            opts |= {"box": "1", "boxcolor": "black@0.5", "boxborderw": str(max(2, overlay.px // 5))}
+        if (alpha := _alpha(overlay)) is not None:
+            opts["alpha"] = alpha
+        filters.append("drawtext=" + ":".join(f"{k}={escape_value(v)}" for k, v in opts.items()))
+    return filters
+
+
+def subtitles_filter(sub_file: Path, fonts_dir: Path, fmt: OutputFormat) -> str:
+    """libass burn-in with the shipped font only (fontsdir), sized for the output height."""
+    # libass scales SRT styles from a 288-line canvas; 16 of 288 is about 5.5 % of the height.
+    style = f"FontName={SUBTITLE_FONT_FAMILY},FontSize=16,Outline=1.5,MarginV=18"
+    return (
+        f"subtitles=filename={escape_value(str(sub_file))}:fontsdir={escape_value(str(fonts_dir))}"
+        f":original_size={fmt.width}x{fmt.height}:force_style={escape_value(style)}"
+    )
