@@ -144,11 +144,12 @@ class EmulatedJob:
 
     @property
     def state_index(self) -> int:
-        return 0 if self.held else min(self.polls, len(self.states) - 1)
+        """The first status read sees `states[0]`; each further read moves one step."""
+        return 0 if self.held else min(max(self.polls - 1, 0), len(self.states) - 1)
 
     @property
     def finished(self) -> bool:
-        return self.canceled or (not self.held and self.polls >= len(self.states) - 1)
+        return self.canceled or (not self.held and self.polls >= len(self.states))
 
     @property
     def progress(self) -> float:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 # The emulators package lives in tests/; make it importable however pytest was started.
@@ -34,3 +35,10 @@ def bare_emulator() -> Iterator[Emulator]:
     """A base emulator with no provider routes (only `/files/...`), for HTTP-layer tests."""
     with Emulator() as emu:
         yield emu
+
+
+
+@pytest.fixture
+async def http_client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0)) as client:
+        yield client
