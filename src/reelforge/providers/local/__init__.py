@@ -1,0 +1,7 @@
+"""The local GPU backend: open video models through diffusers, on this machine.
+
+Importing this package is cheap and never imports torch, diffusers or transformers: the model
+registry (`specs`), request planning (`plan`) and weight lookup (`store`) are pure python, and
+the modules that need torch (`loading`, `runner`, `execute`) are imported inside the GPU worker
+thread on its first job. See docs/local-gpu.md.
+"""

@@ -1,0 +1,188 @@
+"""The local provider end to end on tiny random-weight pipelines, on the CPU, offline.
+
+Each test calls the real provider (normalize, check_available, render), which loads through
+`from_pretrained(local_files_only=True)` in the GPU worker thread. Outputs are checked by decoding
+the written file with PyAV; the frames are noise (random weights), so content is never asserted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import av
+import numpy as np
+import pytest
+
+from reelforge.catalog import load_catalog
+from reelforge.errors import LocalBackendUnavailable
+from reelforge.providers.local.provider import LocalDiffusersProvider
+from reelforge.providers.local.worker import gpu_worker
+from reelforge.requests import GenerationSpec, MediaRef
+from tests.media_utils import make_clip, make_image
+
+pytestmark = pytest.mark.local_gpu
+
+LTX, WAN_T2V, WAN_I2V = "ltx-video-0.9.8-distilled", "wan2.2-t2v-a14b", "wan2.2-i2v-a14b"
+
+
+def probe_file(path: Path) -> dict:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        return {"codec": stream.codec_context.name, "pix_fmt": stream.codec_context.pix_fmt,
+                "size": (stream.width, stream.height), "fps": float(stream.average_rate), "frames": frames}
+
+
+def spec_for(model: str, **kw: object) -> GenerationSpec:
+    base: dict[str, object] = dict(provider="local", model=model, prompt="a red cat runs on the beach",
+                                   duration_s=1.0, aspect_ratio="16:9", resolution="360p", width=640,
+                                   height=360, fps=24, seed=7)
+    base.update(kw)
+    return GenerationSpec(**base)  # type: ignore[arg-type]
+
+
+def image_ref(path: Path) -> MediaRef:
+    return MediaRef(kind="file", path=str(path), mime="image/png")
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[float | None, str]] = []
+
+    async def __call__(self, fraction: float | None, stage: str) -> None:
+        self.events.append((fraction, stage))
+
+    @property
+    def stages(self) -> list[str]:
+        return [s for _, s in self.events]
+
+
+async def render(settings, spec: GenerationSpec, dest: Path, progress=None) -> Recorder:
+    provider = LocalDiffusersProvider(settings)
+    model = load_catalog().find("local", spec.model)
+    assert model is not None
+    spec, _ = provider.normalize(spec, model)
+    recorder = progress or Recorder()
+    await provider.render(spec, model, dest, recorder)
+    return recorder
+
+
+async def test_ltx_text_to_video_by_hub_id_offline(local_env, tmp_path: Path, capfd) -> None:
+    dest = tmp_path / "t2v.mp4"
+    rec = await render(local_env, spec_for(LTX), dest)
+    info = probe_file(dest)
+    assert info["codec"] == "h264" and info["pix_fmt"] == "yuv420p"
+    assert info["size"] == (32, 32)  # 640x360 capped to 1024 px, sides multiples of 32
+    assert len(info["frames"]) == 25 and info["fps"] == 24  # 1 s -> 8k+1 = 25 frames
+    fractions = [f for f, _ in rec.events if f is not None]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert [s for s in rec.stages if s.startswith("denoising")] == [f"denoising step {i}/8" for i in range(1, 9)]
+    for stage in ("encoding prompt", "decoding", "writing mp4", "done"):
+        assert stage in rec.stages
+    assert rec.stages.index("decoding") < rec.stages.index("writing mp4")
+    assert capfd.readouterr().out == ""  # stdout is the MCP wire: nothing may be printed there
+
+
+async def test_same_seed_same_frames(local_env, tmp_path: Path) -> None:
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    await render(local_env, spec_for(LTX, seed=11), a)
+    await render(local_env, spec_for(LTX, seed=11), b)
+    await render(local_env, spec_for(LTX, seed=12), c := tmp_path / "c.mp4")
+    fa, fb, fc = (np.stack(probe_file(p)["frames"]) for p in (a, b, c))
+    assert np.array_equal(fa, fb)
+    assert not np.array_equal(fa, fc)
+
+
+async def test_ltx_keyframes_first_last_and_middle(local_env, tmp_path: Path) -> None:
+    first = make_image(tmp_path / "first.png", (64, 48), "red")
+    last = make_image(tmp_path / "last.png", (64, 48), "blue")
+    middle = make_image(tmp_path / "mid.png", (64, 48), "green")
+    spec = spec_for(LTX, duration_s=1.5, first_frame=image_ref(first), last_frame=image_ref(last),
+                    extra={"keyframes": [{"path": str(middle), "frame": 13}]})
+    dest = tmp_path / "kf.mp4"
+    await render(local_env, spec, dest)
+    assert len(probe_file(dest)["frames"]) == 33  # 1.5 s at 24 fps = 36 -> nearest 8k+1 = 33
+
+
+async def test_ltx_extension_returns_the_continuation(local_env, tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "src.mp4", 1.0, size=(64, 48), audio=False)
+    spec = spec_for(LTX, duration_s=1.0, video=MediaRef(kind="file", path=str(source), mime="video/mp4"))
+    dest = tmp_path / "ext.mp4"
+    await render(local_env, spec, dest)
+    assert len(probe_file(dest)["frames"]) == 24  # new frames only, in steps of 8
+
+
+async def test_ltx_loop_drops_the_repeated_frame(local_env, tmp_path: Path) -> None:
+    still = make_image(tmp_path / "loop.png", (64, 64), "orange")
+    spec = spec_for(LTX, duration_s=1.0, loop=True, first_frame=image_ref(still))
+    dest = tmp_path / "loop.mp4"
+    await render(local_env, spec, dest)
+    assert len(probe_file(dest)["frames"]) == 24  # 25 rendered, the duplicate of frame 0 dropped
+
+
+async def test_wan_text_then_image_switches_resident_model(local_env, tmp_path: Path) -> None:
+    t2v = tmp_path / "wan_t2v.mp4"
+    await render(local_env, spec_for(WAN_T2V, fps=16, extra={"steps": 2}), t2v)
+    assert gpu_worker().resident.model_id == WAN_T2V
+    info = probe_file(t2v)
+    assert len(info["frames"]) == 17 and info["fps"] == 16  # 16 frames -> 4k+1 = 17
+    assert info["size"] == (32, 32)
+    first = make_image(tmp_path / "f.png", (64, 48), "red")
+    last = make_image(tmp_path / "l.png", (64, 48), "blue")
+    flf = tmp_path / "wan_flf.mp4"
+    spec = spec_for(WAN_I2V, fps=16, extra={"steps": 2}, first_frame=image_ref(first), last_frame=image_ref(last))
+    await render(local_env, spec, flf)
+    assert gpu_worker().resident.model_id == WAN_I2V  # one resident pipeline at a time
+    assert len(probe_file(flf)["frames"]) == 17
+
+
+async def test_cancel_stops_within_a_step_and_frees_the_worker(local_env, tmp_path: Path) -> None:
+    dest = tmp_path / "cancelled.mp4"
+    rec = Recorder()
+
+    async def cancel_on_first_step(fraction: float | None, stage: str) -> None:
+        await rec(fraction, stage)
+        if stage.startswith("denoising step 1/"):
+            scope.cancel()
+
+    with anyio.CancelScope() as scope:
+        await render(local_env, spec_for(LTX, extra={"steps": 60}), dest, cancel_on_first_step)
+    assert scope.cancelled_caught
+    worker = gpu_worker()
+    assert worker.running is None  # the awaiting side returned only once the worker had stopped
+    assert not dest.exists() and not list(tmp_path.glob(".*part*"))
+    steps = [s for s in rec.stages if s.startswith("denoising")]
+    assert len(steps) < 60 and "decoding" not in rec.stages
+    # The same resident pipeline renders the next job normally.
+    after = tmp_path / "after.mp4"
+    await render(local_env, spec_for(LTX), after)
+    assert len(probe_file(after)["frames"]) == 25
+
+
+async def test_cancel_while_queued_withdraws_the_job(local_env, tmp_path: Path) -> None:
+    first_done = anyio.Event()
+    second_events = Recorder()
+
+    async def first() -> None:
+        await render(local_env, spec_for(LTX, extra={"steps": 20}), tmp_path / "one.mp4")
+        first_done.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(first)
+        await anyio.sleep(0.05)  # the first job is on the worker
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await render(local_env, spec_for(LTX), tmp_path / "two.mp4", second_events)
+    assert first_done.is_set() and (tmp_path / "one.mp4").exists()
+    assert not (tmp_path / "two.mp4").exists()
+    assert not any(s.startswith("denoising") for s in second_events.stages)
+
+
+async def test_missing_weights_are_reported_with_the_pull_command(local_env, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    provider = LocalDiffusersProvider(local_env)
+    model = load_catalog().find("local", LTX)
+    with pytest.raises(LocalBackendUnavailable) as err:
+        provider.check_available(model)
+    assert "reelforge models pull ltx-video-0.9.8-distilled" in str(err.value)
