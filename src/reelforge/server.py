@@ -60,8 +60,11 @@ class ModelList(BaseModel):
     models: list[dict[str, Any]]
 
 
-def build_server(settings: Settings | None = None) -> MCPServer:
-    """A server bound to `settings` (default: read from the environment when it starts)."""
+def build_server(settings: Settings | None = None, **auth: Any) -> MCPServer:
+    """A server bound to `settings` (default: read from the environment when it starts).
+
+    `auth` takes `token_verifier=` and `auth=` for the HTTP transport (see `http_app`).
+    """
 
     live: list[Studio] = []  # the running studio, for static resources (which get no Context)
 
@@ -80,7 +83,8 @@ def build_server(settings: Settings | None = None) -> MCPServer:
             live.remove(studio)
             await studio.aclose()
 
-    mcp = MCPServer("reelforge", title="reelforge", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
+    mcp = MCPServer("reelforge", title="reelforge", version=__version__, instructions=INSTRUCTIONS,
+                    lifespan=lifespan, **auth)
     _register_tools(mcp)
     _register_resources(mcp, live)
     return mcp
@@ -265,8 +269,9 @@ def _register_resources(mcp: MCPServer, live: list[Studio]) -> None:
         )
 
 
-mcp = build_server()
+def main() -> None:  # pragma: no cover - `python -m reelforge.server`, same as `reelforge serve`
+    build_server().run()
 
 
-def main() -> None:  # pragma: no cover - console entry for `python -m reelforge.server`
-    mcp.run()
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,262 @@
+"""The `reelforge` command: serve, demo, generate, estimate, jobs, models, doctor.
+
+`generate` and `estimate` run the same studio code path as the MCP tools, in-process; `demo` drives
+the real server through a real MCP client session over stdio. Human output goes to stdout here
+(the CLI is not the stdio wire; `serve` never prints).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+# -- serve -----------------------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from reelforge.server import build_server
+    from reelforge.settings import Settings
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    if args.transport == "stdio":
+        build_server(settings).run()
+        return 0
+    from reelforge.http_app import run_http
+
+    return run_http(settings, host=args.host, port=args.port)
+
+
+# -- in-process studio helpers -------------------------------------------------------------------------
+async def _with_studio(fn):
+    from reelforge.settings import Settings
+    from reelforge.studio.core import Studio
+
+    studio = Studio(Settings())
+    try:
+        async with anyio.create_task_group() as tg:
+            await tg.start(studio.runner.serve)
+            try:
+                return await fn(studio)
+            finally:
+                tg.cancel_scope.cancel()
+    finally:
+        await studio.aclose()
+
+
+def _generate_request(args: argparse.Namespace):
+    from reelforge.studio.models import GenerateRequest
+
+    return GenerateRequest(
+        prompt=args.prompt, provider=args.provider, model=args.model, duration_s=args.duration,
+        aspect_ratio=args.aspect, resolution=args.resolution, fps=args.fps, seed=args.seed,
+        image=args.image, last_image=args.last_image, loop=args.loop, confirm=getattr(args, "confirm", False),
+        idempotency_key=getattr(args, "idempotency_key", None),
+    )
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from reelforge.errors import ReelforgeError, to_tool_message
+    from reelforge.studio.operations import start_generate
+    from reelforge.studio.views import job_view
+
+    console = _console()
+
+    async def run(studio) -> int:
+        job = await start_generate(studio, _generate_request(args))
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                      TimeElapsedColumn(), console=console, transient=True) as bar:
+            task = bar.add_task(f"{job.id} queued", total=100)
+
+            async def on_change(j) -> None:
+                bar.update(task, completed=(j.progress or 0) * 100, description=f"{j.id} {j.stage or j.status.value}")
+
+            job = await studio.wait(job.id, 24 * 3600, on_change)
+        view = job_view(job)
+        if args.json:
+            print(json.dumps(view.model_dump(mode="json"), indent=2))
+        elif view.output:
+            console.print(f"[green]done[/green] {view.output.path}  ({view.output.duration_s:.2f} s, {view.output.frames} frames)")
+            console.print(f"poster: {view.output.poster_path}")
+        else:
+            console.print(f"[red]{job.status.value}[/red] [{job.error_code}] {job.error_message}")
+        return 0 if job.status.value == "succeeded" else 1
+
+    try:
+        return anyio.run(_with_studio, run)
+    except ReelforgeError as exc:
+        console.print(f"[red]error[/red] {to_tool_message(exc)}")
+        return 2
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from reelforge.errors import ReelforgeError, to_tool_message
+    from reelforge.settings import Settings
+    from reelforge.studio.core import Studio
+    from reelforge.studio.operations import estimate
+
+    studio = Studio(Settings())
+    try:
+        quotes = estimate(studio, _generate_request(args), compare=args.compare)
+    except ReelforgeError as exc:
+        _console().print(f"[red]error[/red] {to_tool_message(exc)}")
+        return 2
+    finally:
+        studio.store.close()
+    table = Table("provider/model", "USD", "how", "source (as of)")
+    for q in quotes:
+        table.add_row(f"{q.provider}/{q.model}", f"{q.usd:.2f}" + (" ~" if q.estimate else ""), q.breakdown,
+                      f"{q.source} ({q.as_of})")
+    _console().print(table)
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from reelforge.jobs.store import JobStore
+    from reelforge.settings import Settings
+    from reelforge.studio.views import job_view
+
+    store = JobStore(Settings().ledger)
+    try:
+        if args.job_id:
+            print(json.dumps(job_view(store.require(args.job_id)).model_dump(mode="json"), indent=2))
+            return 0
+        table = Table("id", "kind", "status", "provider/model", "cost", "output")
+        for job in store.list(status=args.status, limit=args.limit):
+            table.add_row(job.id, job.kind, job.status.value, f"{job.provider or '-'}/{job.model or '-'}",
+                          f"{job.cost_usd:.2f}" if job.cost_usd is not None else "-", job.outputs.get("path", ""))
+        _console().print(table)
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from reelforge.catalog import load_catalog
+    from reelforge.settings import Settings
+    from reelforge.studio.results import model_rows
+
+    if args.action == "pull":
+        from reelforge.providers.local.pull import pull_model
+
+        return pull_model(args.name)
+    table = Table("provider/model", "status", "ready", "inputs", "durations", "price", "as of")
+    for row in model_rows(load_catalog(), Settings(), provider=args.provider, include_retired=True):
+        p = row["price"]
+        table.add_row(f"{row['provider']}/{row['model']}", row["status"], "yes" if row["ready"] else row["needs"],
+                      ",".join(row["inputs"]), row["durations"], f"{p['usd']:g} {p['unit']}", p["as_of"])
+    _console().print(table)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from reelforge.doctor import run_doctor
+
+    report = run_doctor()
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        from reelforge.doctor import print_report
+
+        print_report(report, _console())
+    return 0 if report["ok"] else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from reelforge.demo import run_demo
+
+    return anyio.run(run_demo, Path(args.home) if args.home else None)
+
+
+# -- parser -----------------------------------------------------------------------------------------------
+def _add_generation_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("prompt", help="What the clip shows.")
+    p.add_argument("--provider", default="auto")
+    p.add_argument("--model")
+    p.add_argument("--duration", type=float)
+    p.add_argument("--aspect")
+    p.add_argument("--resolution")
+    p.add_argument("--fps", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--image", help="First frame (path inside an allowed folder, or https URL).")
+    p.add_argument("--last-image", dest="last_image")
+    p.add_argument("--loop", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reelforge", description="An MCP server that makes video.")
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="Run the MCP server (default: stdio).")
+    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.set_defaults(fn=cmd_serve)
+
+    demo = sub.add_parser("demo", help="Generate, extend, loop and compose preview clips through a real MCP session.")
+    demo.add_argument("--home", help="Data directory for the demo (default: the configured one).")
+    demo.set_defaults(fn=cmd_demo)
+
+    gen = sub.add_parser("generate", help="Generate a clip (same path as the generate_video tool).")
+    _add_generation_args(gen)
+    gen.add_argument("--confirm", action="store_true", help="Approve a quoted cost above the threshold.")
+    gen.add_argument("--idempotency-key", dest="idempotency_key")
+    gen.add_argument("--json", action="store_true")
+    gen.set_defaults(fn=cmd_generate)
+
+    est = sub.add_parser("estimate", help="Quote a generation before paying.")
+    _add_generation_args(est)
+    est.add_argument("--compare", action="store_true", help="Rank every eligible provider and model.")
+    est.set_defaults(fn=cmd_estimate)
+
+    jobs = sub.add_parser("jobs", help="List jobs, or show one.")
+    jobs.add_argument("job_id", nargs="?")
+    jobs.add_argument("--status")
+    jobs.add_argument("--limit", type=int, default=20)
+    jobs.set_defaults(fn=cmd_jobs)
+
+    models = sub.add_parser("models", help="List the catalog, or `models pull NAME` to download local weights.")
+    models.add_argument("action", nargs="?", choices=["list", "pull"], default="list")
+    models.add_argument("name", nargs="?")
+    models.add_argument("--provider")
+    models.set_defaults(fn=cmd_models)
+
+    doctor = sub.add_parser("doctor", help="Check ffmpeg, the ledger, keys and the GPU.")
+    doctor.add_argument("--json", action="store_true")
+    doctor.set_defaults(fn=cmd_doctor)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if args.command is None:  # `uvx reelforge` in a host config: serve over stdio
+        args = build_parser().parse_args(["serve"])
+    if args.command == "models" and args.action == "pull" and not args.name:
+        build_parser().error("models pull needs a model name (see `reelforge models --provider local`)")
+    sys.exit(args.fn(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+
+__all__: list[Any] = ["main", "build_parser"]

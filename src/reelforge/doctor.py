@@ -1,0 +1,106 @@
+"""`reelforge doctor`: is this machine ready? ffmpeg, PyAV, ledger, folders, keys, GPU.
+
+Key values are never printed: only whether each official variable is set.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+from reelforge import __version__
+
+
+def _ffmpeg() -> dict[str, Any]:
+    try:
+        from reelforge.media.ffmpeg import ffmpeg_exe
+
+        exe = ffmpeg_exe()
+        out = subprocess.run([exe, "-hide_banner", "-version"], capture_output=True, text=True, timeout=20)
+        return {"ok": out.returncode == 0, "path": exe, "version": out.stdout.splitlines()[0] if out.stdout else ""}
+    except Exception as exc:  # report, do not crash the doctor
+        return {"ok": False, "error": str(exc)}
+
+
+def _pyav() -> dict[str, Any]:
+    try:
+        import av
+
+        return {"ok": True, "version": av.__version__}
+    except Exception as exc:
+        return {"ok": False, "error": str(exc)}
+
+
+def _ledger(settings) -> dict[str, Any]:
+    from reelforge.jobs.store import JobStore
+
+    try:
+        settings.ensure_dirs()
+        store = JobStore(settings.ledger)
+        try:
+            jobs = store.list(limit=10_000)
+            unfinished = len(store.unfinished())
+        finally:
+            store.close()
+        return {"ok": True, "path": str(settings.ledger), "jobs": len(jobs), "unfinished": unfinished}
+    except Exception as exc:
+        return {"ok": False, "path": str(settings.ledger), "error": str(exc)}
+
+
+def _keys(settings) -> dict[str, bool]:
+    from reelforge.catalog import load_catalog
+
+    return {
+        f"{p.name} ({p.key_env})": settings.key_for(p.key_env) is not None
+        for p in load_catalog().providers.values() if p.key_env
+    }
+
+
+def _gpu() -> dict[str, Any]:
+    try:
+        from reelforge.providers.local.gpu import gpu_report
+    except ImportError as exc:
+        return {"ok": False, "error": f"local GPU backend not available: {exc}"}
+    try:
+        return gpu_report()
+    except Exception as exc:
+        return {"ok": False, "error": str(exc)}
+
+
+def run_doctor() -> dict[str, Any]:
+    from reelforge.settings import Settings
+
+    settings = Settings()
+    report: dict[str, Any] = {
+        "version": __version__,
+        "ffmpeg": _ffmpeg(),
+        "pyav": _pyav(),
+        "ledger": _ledger(settings),
+        "outputs_dir": str(settings.outputs),
+        "allowed_input_roots": [str(r) for r in settings.allowed_input_roots],
+        "keys": _keys(settings),
+        "gpu": _gpu(),
+        "budget": {"per_call_usd": settings.max_cost_per_call_usd, "per_day_usd": settings.max_cost_per_day_usd,
+                   "confirm_above_usd": settings.confirm_above_usd},
+    }
+    report["ok"] = report["ffmpeg"]["ok"] and report["pyav"]["ok"] and report["ledger"]["ok"]
+    return report
+
+
+def print_report(report: dict[str, Any], console) -> None:
+    def mark(ok: bool) -> str:
+        return "[green]ok[/green]" if ok else "[red]missing[/red]"
+
+    console.print(f"reelforge {report['version']}")
+    f = report["ffmpeg"]
+    console.print(f"ffmpeg   {mark(f['ok'])} {f.get('version') or f.get('error', '')}  {f.get('path', '')}")
+    console.print(f"PyAV     {mark(report['pyav']['ok'])} {report['pyav'].get('version', '')}")
+    led = report["ledger"]
+    console.print(f"ledger   {mark(led['ok'])} {led['path']} ({led.get('jobs', '?')} jobs, {led.get('unfinished', '?')} unfinished)")
+    console.print(f"outputs  {report['outputs_dir']}")
+    for name, present in report["keys"].items():
+        console.print(f"key      {name}: {'set' if present else 'not set'}")
+    gpu = report["gpu"]
+    console.print(f"GPU      {gpu}")
+    b = report["budget"]
+    console.print(f"budget   per call {b['per_call_usd']}, per day {b['per_day_usd']}, confirm above {b['confirm_above_usd']}")
