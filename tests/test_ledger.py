@@ -1,0 +1,71 @@
+"""The ledger: WAL, migrations once, idempotency, duplicates, spend; the studio's money checks."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from reelforge.errors import BudgetExceeded, ConfirmationRequired
+from reelforge.jobs.migrations import MIGRATIONS
+from reelforge.jobs.models import Job, JobStatus
+from reelforge.jobs.store import JobStore
+from reelforge.settings import Settings
+from reelforge.studio.core import Studio
+from reelforge.studio.models import CallOptions
+
+
+def test_wal_and_migrations_run_once(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    first = JobStore(path)
+    assert first.applied_migrations == [m.__name__ for m in MIGRATIONS]
+    first.close()
+    second = JobStore(path)
+    assert second.applied_migrations == []
+    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    second.close()
+
+
+def test_row_round_trip_and_terminal_timestamp(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "l.db")
+    job = store.insert(Job(kind="generate", request={"prompt": "x"}, provider="preview", quote_usd=0.0))
+    got = store.require(job.id)
+    assert got.request == {"prompt": "x"} and got.status is JobStatus.QUEUED
+    done = store.update(job.id, status=JobStatus.SUCCEEDED, outputs={"path": "/a.mp4"})
+    assert done.finished_at is not None and done.outputs == {"path": "/a.mp4"}
+    assert [j.id for j in store.unfinished()] == []
+
+
+def test_idempotency_key_conflict_returns_first(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "l.db")
+    a = store.insert(Job(kind="generate", idempotency_key="k1"))
+    b = store.insert(Job(kind="generate", idempotency_key="k1"))
+    assert a.id == b.id
+    assert len(store.list()) == 1
+
+
+def test_spend_counts_live_quotes_and_actual_costs(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "l.db")
+    store.insert(Job(kind="generate", quote_usd=1.0))  # running: its quote is committed money
+    done = store.insert(Job(kind="generate", quote_usd=1.0))
+    store.update(done.id, status=JobStatus.SUCCEEDED, cost_usd=0.5)
+    failed = store.insert(Job(kind="generate", quote_usd=3.0))
+    store.update(failed.id, status=JobStatus.FAILED)
+    assert store.spent_since(time.time() - 60) == pytest.approx(1.5)
+
+
+def test_budget_and_confirmation(tmp_path: Path) -> None:
+    studio = Studio(Settings(home=tmp_path, max_cost_per_call_usd=2.0, max_cost_per_day_usd=3.0, confirm_above_usd=0.5))
+    studio.check_budget(0.4, CallOptions(), "cheap")
+    with pytest.raises(ConfirmationRequired, match="confirm=true"):
+        studio.check_budget(1.0, CallOptions(), "mid")
+    studio.check_budget(1.0, CallOptions(confirm=True), "mid")
+    with pytest.raises(BudgetExceeded, match="per-call limit"):
+        studio.check_budget(2.5, CallOptions(confirm=True), "big")
+    studio.store.insert(Job(kind="generate", quote_usd=2.5))
+    with pytest.raises(BudgetExceeded, match="daily limit"):
+        studio.check_budget(1.0, CallOptions(confirm=True), "more")
+    studio.store.close()
