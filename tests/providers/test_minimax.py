@@ -92,7 +92,7 @@ async def test_text_to_video_end_to_end(emu, provider, tmp_path):
         seen.append(status.raw_status)
         if status.state.terminal:
             break
-    assert seen == ["Queueing", "Processing", "Success"]
+    assert seen == ["Preparing", "Queueing", "Processing", "Success"]
     assert status.state is RemoteState.SUCCEEDED and status.progress is None  # MiniMax gives none; never invented
 
     dest = tmp_path / "out" / "clip.mp4"

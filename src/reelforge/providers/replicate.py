@@ -1,0 +1,284 @@
+"""Replicate adapter, through the official `replicate` package, on reelforge's HTTP rules.
+
+The SDK builds the bodies and paths (official models: `POST /v1/models/{owner}/{name}/predictions`;
+community models pinned to a version: `POST /v1/predictions` with `version`), parses predictions
+and files, and reads progress from the model's logs. Its HTTP goes through `_ReelforgeSdkClient`,
+which routes every call into `providers/http.send`: so a create is sent exactly once (the SDK's own
+retry transport is never built), reads and cancels are retried on 429/5xx with backoff and
+`Retry-After`, problem-JSON errors are mapped here, and the shared pooled client is used.
+
+Model facts live in each catalog row's `adapter` dict: `endpoint` ("model" or "version"),
+`version` (64-hex, for community models), `fields` (our parameter → the model's input name),
+`frames` (frame-count field with `choices` or `min`/`max`, optionally an `enum` of values),
+`fixed` inputs, `options` (extra inputs a caller may pass), `prefer_wait` (seconds).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import httpx
+import replicate
+
+from reelforge.errors import (
+    AuthFailed,
+    ContentRejected,
+    InvalidRequest,
+    MissingCredentials,
+    OutcomeUnknown,
+    ProviderFailure,
+    ReelforgeError,
+    UnsupportedParameter,
+)
+from reelforge.providers.base import RemoteProvider, RemoteState, RemoteStatus
+from reelforge.providers.http import (
+    RetryPolicy,
+    download_video,
+    error_for_status,
+    parse_retry_after,
+    policy_from_settings,
+    send,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from reelforge.catalog import ModelEntry
+    from reelforge.requests import GenerationSpec, MediaRef
+    from reelforge.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PROVIDER = "Replicate"
+STATES = {
+    "starting": RemoteState.QUEUED,
+    "processing": RemoteState.RUNNING,
+    "succeeded": RemoteState.SUCCEEDED,
+    "failed": RemoteState.FAILED,
+    "canceled": RemoteState.CANCELED,
+}
+#: Local inputs up to this size go inline as data URIs; larger ones through `POST /v1/files`.
+MAX_DATA_URI_BYTES = 256 * 1024
+#: Upload limit of Replicate's file API for one input.
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+#: How long a create may hold the connection with `Prefer: wait` (short: the job id is what we need).
+DEFAULT_PREFER_WAIT_S = 5
+#: Spec fields copied straight to a model input when the row names a field for them.
+_PLAIN_FIELDS = ("negative_prompt", "seed", "aspect_ratio", "resolution", "fps", "width", "height")
+_MODERATION_MARKERS = ("e005", "flagged as sensitive", "nsfw", "safety checker")
+
+
+def _is_create(method: str, path: str) -> bool:
+    """Creates are the only billed calls: prediction POSTs that are not cancels."""
+    return method == "POST" and path.endswith("/predictions")
+
+
+def _http_error(response: httpx.Response) -> ReelforgeError:
+    """Map a problem-JSON answer (`{"type","title","status","detail"}`) onto our errors."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    detail = str(body.get("detail") or body.get("title") or "").strip()
+    status = response.status_code
+    if status in (401, 403):
+        return AuthFailed(f"Replicate refused the API token (HTTP {status}: {detail}).",
+                          hint="Check REPLICATE_API_TOKEN (an r8_... token from replicate.com/account/api-tokens).")
+    if status == 422:
+        fields = [str(f.get("field", "")) for f in body.get("invalid_fields") or [] if isinstance(f, dict)]
+        param = fields[0].removeprefix("input.") if fields else None
+        return InvalidRequest(f"Replicate rejected the input: {detail}", param=param)
+    if status == 404:
+        return InvalidRequest(f"Replicate does not know this model or prediction: {detail}", param="model",
+                              hint="The catalog's version hash may be outdated; try another model.")
+    return error_for_status(status, detail, provider=PROVIDER, retry_after=parse_retry_after(response.headers))
+
+
+def _failure_error(message: str) -> ReelforgeError:
+    """The error for a prediction that ended `failed`, from Replicate's error text."""
+    text = message.strip()[:400] or "no reason given"
+    if any(marker in text.lower() for marker in _MODERATION_MARKERS):
+        return ContentRejected(f"Replicate's safety filter rejected the input or output: {text}",
+                               hint="Rephrase the prompt or use another image.")
+    return ProviderFailure(f"The Replicate prediction failed: {text}")
+
+
+class _ReelforgeSdkClient(replicate.Client):
+    """The official client with its one HTTP seam (`_async_request`) routed through reelforge's layer."""
+
+    def __init__(self, provider: ReplicateProvider) -> None:
+        super().__init__(api_token=None, base_url=provider.settings.replicate_base_url)
+        self._provider = provider
+
+    async def _async_request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await self._provider.request(method, path, **kwargs)
+
+
+class ReplicateProvider(RemoteProvider):
+    """Video models hosted on Replicate (official by owner/name, community pinned by version)."""
+
+    name: ClassVar[str] = "replicate"
+    key_env: ClassVar[str] = "REPLICATE_API_TOKEN"
+
+    def __init__(self, settings: Settings, http: httpx.AsyncClient | None = None, *,
+                 retry: RetryPolicy | None = None) -> None:
+        super().__init__(settings, http)
+        self.retry = retry or policy_from_settings(settings)
+        self.sdk = _ReelforgeSdkClient(self)
+
+    # --- HTTP ------------------------------------------------------------------------------------
+
+    def _token(self) -> str:
+        token = self.settings.key_for(self.key_env)
+        if not token:
+            raise MissingCredentials("Replicate", self.key_env)
+        return token
+
+    async def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
+                      timeout: httpx.Timeout | None = None, **kwargs: Any) -> httpx.Response:
+        """One SDK call: a create is sent once; anything else is retried per the shared policy."""
+        url = self.settings.replicate_base_url.rstrip("/") + path
+        all_headers = {"Authorization": f"Bearer {self._token()}", **(headers or {})}
+        return await send(
+            self.client, method, url, headers=all_headers, retry_reads=not _is_create(method, path),
+            error_map=_http_error, provider=PROVIDER, policy=self.retry, timeout=timeout, expect_json=True, **kwargs,
+        )
+
+    # --- rules -----------------------------------------------------------------------------------
+
+    def normalize(self, spec: GenerationSpec, model: ModelEntry) -> tuple[GenerationSpec, list[str]]:
+        """Refuse what the model has no input for, and snap the duration to a frame count it takes."""
+        fields: dict[str, str] = model.adapter.get("fields", {})  # type: ignore[assignment]
+        if spec.prompt and "prompt" not in fields:
+            raise UnsupportedParameter(f"{model.key} takes no prompt (image only); leave prompt empty.", param="prompt")
+        if spec.camera_move:
+            raise UnsupportedParameter(f"{model.key} accepts no camera_move; describe the motion in the prompt.",
+                                       param="camera_move")
+        allowed = list(model.adapter.get("options", []))  # type: ignore[call-overload]
+        unknown = sorted(set(spec.extra) - set(allowed))
+        if unknown:
+            raise UnsupportedParameter(
+                f"{model.key} does not accept options {', '.join(unknown)}; it accepts "
+                f"{', '.join(allowed) or 'no extra options'}.", param="options",
+            )
+        return _snap_frames(spec, model)
+
+    # --- submit / poll / cancel ------------------------------------------------------------------
+
+    async def build_input(self, spec: GenerationSpec, model: ModelEntry) -> dict[str, Any]:
+        """The model's `input` object for `spec` (local files inlined or uploaded here, before the create)."""
+        adapter = model.adapter
+        fields: dict[str, str] = adapter.get("fields", {})  # type: ignore[assignment]
+        inputs: dict[str, Any] = dict(adapter.get("fixed", {}))  # type: ignore[call-overload]
+        if spec.prompt and "prompt" in fields:
+            inputs[fields["prompt"]] = spec.prompt
+        for name in _PLAIN_FIELDS:
+            value = getattr(spec, name)
+            if name in fields and value is not None:
+                inputs[fields[name]] = value
+        if "duration" in fields:
+            inputs[fields["duration"]] = int(round(spec.duration_s))
+        frames_rule: dict[str, Any] | None = adapter.get("frames")  # type: ignore[assignment]
+        if frames_rule:
+            enum = frames_rule.get("enum", {})
+            inputs[frames_rule["field"]] = enum.get(str(spec.frame_count), spec.frame_count)
+        for ref, name, param in ((spec.first_frame, "first_frame", "image"), (spec.last_frame, "last_frame", "last_image")):
+            if ref is not None and name in fields:
+                inputs[fields[name]] = await self._file_input(ref, param)
+        inputs.update(spec.extra)
+        return inputs
+
+    async def _file_input(self, ref: MediaRef, param: str) -> str:
+        """A public URL as is; a small local file as a data URI; a larger one uploaded to Replicate's files."""
+        if ref.kind == "url" and ref.url:
+            return ref.url
+        from reelforge.providers.inputs import check_kind, data_uri, input_size
+
+        mime = check_kind(ref, expected="image", param=param)
+        size = input_size(ref, param=param)
+        if size <= MAX_DATA_URI_BYTES:
+            return await data_uri(ref, max_bytes=MAX_DATA_URI_BYTES, param=param, provider=PROVIDER)
+        if size > MAX_UPLOAD_BYTES:
+            raise InvalidRequest(f"The file for '{param}' is {size / 1e6:.0f} MB; Replicate takes at most "
+                                 f"{MAX_UPLOAD_BYTES >> 20} MB.", param=param)
+        data = ref.local_path.read_bytes()
+        uploaded = await self.sdk.files.async_create(io.BytesIO(data), filename=ref.local_path.name, content_type=mime)
+        log.info("uploaded %s (%d bytes) to Replicate files as %s", ref.local_path.name, size, uploaded.id)
+        return uploaded.urls["get"]
+
+    async def submit(self, spec: GenerationSpec, model: ModelEntry) -> str:
+        """Send the one create request (with a short `Prefer: wait`); return the prediction id."""
+        self._token()  # refuse before reading or uploading anything
+        inputs = await self.build_input(spec, model)
+        wait = int(model.adapter.get("prefer_wait", DEFAULT_PREFER_WAIT_S))  # type: ignore[call-overload]
+        try:
+            if model.adapter.get("endpoint") == "version":
+                prediction = await self.sdk.predictions.async_create(
+                    version=str(model.adapter["version"]), input=inputs, wait=wait)
+            else:
+                prediction = await self.sdk.models.predictions.async_create(
+                    model=model.remote_name, input=inputs, wait=wait)
+        except (TypeError, ValueError, KeyError) as exc:  # the SDK could not parse a 2xx answer
+            raise OutcomeUnknown(
+                f"Replicate answered the create request with a prediction that could not be read ({type(exc).__name__}), "
+                "so its id is unknown (it may have started and be billed).",
+                hint="Do not submit again: check replicate.com/predictions first.",
+            ) from None
+        log.info("Replicate prediction %s created for %s (%s)", prediction.id, model.key, prediction.status)
+        return prediction.id
+
+    async def poll(self, remote_id: str, model: ModelEntry) -> RemoteStatus:
+        """One status read; progress comes from the model's own progress lines when it prints them."""
+        prediction = await self.sdk.predictions.async_get(remote_id)
+        state = STATES.get(prediction.status, RemoteState.RUNNING)
+        progress = prediction.progress.percentage if prediction.progress is not None else None
+        if state is RemoteState.FAILED:
+            return RemoteStatus(state, error=_failure_error(prediction.error or ""), raw_status=prediction.status)
+        if state is RemoteState.SUCCEEDED:
+            urls = _output_urls(prediction.output)
+            if not urls:
+                return RemoteStatus(RemoteState.FAILED, raw_status=prediction.status,
+                                    error=ProviderFailure("Replicate reported success but the output has no file URL."))
+            return RemoteStatus(state, progress=1.0, output_urls=urls, raw_status=prediction.status)
+        return RemoteStatus(state, progress=progress, raw_status=prediction.status)
+
+    async def cancel(self, remote_id: str, model: ModelEntry) -> None:
+        """Ask Replicate to stop the prediction (safe to repeat; a finished one stays as it is)."""
+        prediction = await self.sdk.predictions.async_cancel(remote_id)
+        log.info("Replicate prediction %s is now %s", remote_id, prediction.status)
+
+    async def download(self, status: RemoteStatus, model: ModelEntry, dest: Path) -> None:
+        """Fetch the first output file (size-capped by REELFORGE_DOWNLOAD_MAX_MB, type-checked, atomic)."""
+        if not status.output_urls:
+            raise ProviderFailure("Replicate reported success but returned no output file.")
+        await download_video(self.client, status.output_urls[0], dest, max_bytes=self.settings.download_max_mb << 20,
+                             provider=PROVIDER, policy=self.retry)
+
+    async def aclose(self) -> None:
+        """Nothing to close: the SDK's own HTTP clients are never built (all calls go through `request`)."""
+
+
+def _output_urls(output: Any) -> list[str]:
+    """Output URLs from a model's output: a URL string, or a list of them (other shapes are ignored)."""
+    items = output if isinstance(output, list) else [output]
+    return [item for item in items if isinstance(item, str) and item.startswith(("http://", "https://"))]
+
+
+def _snap_frames(spec: GenerationSpec, model: ModelEntry) -> tuple[GenerationSpec, list[str]]:
+    """Move the duration to the nearest frame count the model takes, with a note saying so."""
+    rule: dict[str, Any] | None = model.adapter.get("frames")  # type: ignore[assignment]
+    if not rule:
+        return spec, []
+    wanted = spec.frame_count
+    if "choices" in rule:
+        frames = min(rule["choices"], key=lambda n: (abs(n - wanted), n))
+    else:
+        frames = max(rule["min"], min(rule["max"], wanted))
+    if frames == wanted and abs(frames / spec.fps - spec.duration_s) < 1e-9:
+        return spec, []
+    seconds = frames / spec.fps
+    note = f"duration {spec.duration_s:g} s -> {frames} frames at {spec.fps} fps = {seconds:.2f} s ({model.key} takes whole frame counts)."
+    return spec.model_copy(update={"duration_s": seconds}), [note]
