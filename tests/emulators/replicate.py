@@ -101,6 +101,8 @@ class ReplicateEmulator(Emulator):
         self.route("POST", r"/v1/predictions", "create", self._create_versioned)
         self.route("GET", r"/v1/predictions/(?P<id>[^/]+)", "poll", self._get)
         self.route("POST", r"/v1/predictions/(?P<id>[^/]+)/cancel", "cancel", self._cancel)
+        self.route("GET", r"/v1/models/(?P<owner>[^/]+)/(?P<name>[^/]+)/versions/(?P<id>[0-9a-f]{64})", "version",
+                   self._version)
         self.route("POST", r"/v1/files", "upload", self._upload)
         self.route("GET", r"/v1/files/(?P<id>[^/]+)", "file", self._file)
 
@@ -208,6 +210,16 @@ class ReplicateEmulator(Emulator):
         if job is None:
             return problem(404, "Prediction not found")
         return Reply(200, self._view(job))
+
+    def _version(self, req: Recorded, match: re.Match[str]) -> Reply:
+        schema = COMMUNITY.get(match["id"])
+        if schema is None or schema["model"] != f"{match['owner']}/{match['name']}":
+            return problem(404, "Version not found")
+        uri = {"type": "string", "format": "uri"}
+        output = {"type": "array", "items": uri} if schema["output"] == "list" else uri
+        inputs = {"type": "object", "required": schema["required"], "properties": {k: {} for k in schema["fields"]}}
+        return Reply(200, {"id": match["id"], "created_at": "2024-01-01T00:00:00.000000Z", "cog_version": "0.9.4",
+                           "openapi_schema": {"components": {"schemas": {"Input": inputs, "Output": output}}}})
 
     def _upload(self, req: Recorded, match: re.Match[str]) -> Reply:
         head = f"Content-Type: {req.headers.get('content-type', '')}\r\n\r\n".encode()
