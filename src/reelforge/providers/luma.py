@@ -1,0 +1,189 @@
+"""Luma adapter: the Dream Machine generations API (ray-2, ray-flash-2) and the Agents API (ray-3.2).
+
+Dream Machine (lumaai SDK 1.21, `providers.md` §2.1): `POST /generations/video` returns the whole
+Generation; `GET /generations/{id}` moves queued -> dreaming -> completed | failed; the video is
+`assets.video`. Keyframes do everything: `frame0`/`frame1` are `{"type": "image", "url"}` or
+`{"type": "generation", "id"}`, so image-to-video, end frames, native extend (frame0 = the earlier
+generation), reverse extend (frame1 = it) and interpolation are one field. `loop: true` is the
+native seamless loop; camera moves are `concepts` keys. This API takes images by public URL only
+(no data URIs, no upload endpoint), so local images are refused with what to do instead.
+
+The Agents API (ray-3.2) lives in `luma_agents`; models choose their API through the catalog's
+`adapter.api`. Luma reports no progress numbers, so none are passed on.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import httpx
+
+from reelforge.errors import (
+    InsufficientCredits,
+    InvalidRequest,
+    ProviderFailure,
+    ReelforgeError,
+    UnsupportedParameter,
+)
+from reelforge.providers import luma_agents
+from reelforge.providers.base import RemoteState
+from reelforge.providers.http import ErrorMap, error_for_status, parse_retry_after, response_message
+from reelforge.providers.luma_common import check_frame_roles, failure_error, with_camera_phrase
+from reelforge.providers.remote import HttpProvider, TrackedStatus
+
+if TYPE_CHECKING:
+    from reelforge.catalog import ModelEntry
+    from reelforge.requests import GenerationSpec, MediaRef
+
+log = logging.getLogger(__name__)
+
+_STATES = {
+    "queued": RemoteState.QUEUED,
+    "dreaming": RemoteState.RUNNING,
+    "completed": RemoteState.SUCCEEDED,
+    "failed": RemoteState.FAILED,
+}
+
+
+class LumaProvider(HttpProvider):
+    name: ClassVar[str] = "luma"
+    title: ClassVar[str] = "Luma"
+    key_env: ClassVar[str] = "LUMAAI_API_KEY"
+
+    def normalize(self, spec: GenerationSpec, model: ModelEntry) -> tuple[GenerationSpec, list[str]]:
+        """Refuse what Luma's rules forbid beyond the catalog's generic checks."""
+        if _is_agents(model):
+            luma_agents.check(spec, model)
+            return spec, []
+        for param, ref in (("first_frame", spec.first_frame), ("last_frame", spec.last_frame)):
+            if ref is not None and ref.kind == "file":
+                raise UnsupportedParameter(
+                    f"{model.key} (Luma's Dream Machine API) takes '{param}' only as a public HTTPS image URL; "
+                    "it has no upload for local files. Pass an image URL, or use luma/ray-3.2, which accepts "
+                    "local images.",
+                    param=param,
+                )
+        check_frame_roles(spec, model)
+        if not spec.prompt and spec.first_frame is None and not spec.continue_remote_id:
+            raise InvalidRequest("A prompt is required for text-to-video with Luma.", param="prompt")
+        return spec, []
+
+    async def submit(self, spec: GenerationSpec, model: ModelEntry) -> str:
+        """Send the one create request (Dream Machine or Agents API) and return the generation id."""
+        key = self.api_key()
+        if _is_agents(model):
+            body = await luma_agents.request_body(spec, model, provider=self.title)
+            url = self.settings.luma_agents_base_url.rstrip("/") + "/generations"
+        else:
+            body = dream_machine_body(spec, model)
+            url = self._url("/generations/video")
+        remote_id, _ = await self.create(url, body, _auth(key))
+        log.info("luma generation %s created (%s)", remote_id, model.id)
+        return remote_id
+
+    async def poll(self, remote_id: str, model: ModelEntry) -> TrackedStatus:
+        key = self.api_key()
+        if _is_agents(model):
+            url = self.settings.luma_agents_base_url.rstrip("/") + f"/generations/{remote_id}"
+            return luma_agents.generation_status(await self.read("GET", url, _auth(key)) or {}, remote_id)
+        generation = await self.read("GET", self._url(f"/generations/{remote_id}"), _auth(key))
+        return generation_status(generation or {}, remote_id)
+
+    async def cancel(self, remote_id: str, model: ModelEntry) -> None:
+        """Dream Machine: DELETE the generation (stops and removes it). The Agents API has no cancel."""
+        if _is_agents(model):
+            log.info("luma agents API has no cancel; generation %s runs to its end", remote_id)
+            return
+        try:
+            await self.read("DELETE", self._url(f"/generations/{remote_id}"), _auth(self.api_key()))
+        except InvalidRequest as exc:  # already gone
+            log.info("luma delete of %s: %s", remote_id, exc)
+
+    def _url(self, path: str) -> str:
+        return self.settings.luma_base_url.rstrip("/") + path
+
+    def error_map(self) -> ErrorMap:
+        return luma_error
+
+
+def dream_machine_body(spec: GenerationSpec, model: ModelEntry) -> dict[str, Any]:
+    """The Dream Machine create body: snake_case, durations as "5s", keyframes for every image role."""
+    body: dict[str, Any] = {
+        "model": model.remote_name, "generation_type": "video", "aspect_ratio": spec.aspect_ratio,
+        "resolution": spec.resolution, "duration": f"{spec.duration_s:g}s",
+    }  # fmt: skip
+    prompt = spec.prompt
+    if spec.camera_move:
+        if model.adapter.get("camera") == "concepts":
+            body["concepts"] = [{"key": spec.camera_move}]
+        else:
+            prompt = with_camera_phrase(prompt, spec.camera_move)
+    if prompt:
+        body["prompt"] = prompt
+    if spec.loop:
+        body["loop"] = True
+    keyframes = _keyframes(spec)
+    if keyframes:
+        body["keyframes"] = keyframes
+    return body
+
+
+def _keyframes(spec: GenerationSpec) -> dict[str, dict[str, str]]:
+    frames: dict[str, dict[str, str]] = {}
+    if spec.first_frame is not None:
+        frames["frame0"] = _image_keyframe(spec.first_frame)
+    if spec.last_frame is not None:
+        frames["frame1"] = _image_keyframe(spec.last_frame)
+    if spec.continue_remote_id:
+        slot = "frame0" if spec.continue_direction == "forward" else "frame1"
+        frames[slot] = {"type": "generation", "id": spec.continue_remote_id}
+    return frames
+
+
+def _image_keyframe(ref: MediaRef) -> dict[str, str]:
+    if ref.kind != "url" or not ref.url:
+        raise UnsupportedParameter("Luma's Dream Machine API takes images only by public URL.", param="first_frame")
+    return {"type": "image", "url": ref.url}
+
+
+def generation_status(generation: dict[str, Any], remote_id: str) -> TrackedStatus:
+    """A Dream Machine Generation in our vocabulary."""
+    raw = str(generation.get("state", ""))
+    state = _STATES.get(raw)
+    if state is None:
+        raise ProviderFailure(f"Luma returned an unknown generation state '{raw[:40]}'.")
+    assets = generation.get("assets") or {}
+    video = assets.get("video") if isinstance(assets, dict) else None
+    return TrackedStatus(
+        remote_id=remote_id,
+        state=state,
+        output_urls=[video] if isinstance(video, str) and state is RemoteState.SUCCEEDED else [],
+        error=failure_error(str(generation.get("failure_reason") or "")) if state is RemoteState.FAILED else None,
+        raw_status=raw,
+    )
+
+
+def luma_error(response: httpx.Response) -> ReelforgeError:
+    """Luma's `{"detail": ...}` answers, refined from the shared status classification."""
+    message = response_message(response)
+    status = response.status_code
+    if "credit" in message.lower() and status in (400, 402, 403):
+        return InsufficientCredits(f"Luma says the account has too few credits: {message}", hint="Add credits at lumalabs.ai.")
+    if status == 401:
+        return error_for_status(401, f"{message} (check LUMAAI_API_KEY)", provider="Luma")
+    param = next((p for p in ("prompt", "aspect_ratio", "duration", "resolution", "keyframes", "loop", "concepts")
+                  if p in message), None)  # fmt: skip
+    return error_for_status(status, message, provider="Luma", retry_after=parse_retry_after(response.headers),
+                            param=_PARAMS.get(param or "", param))  # fmt: skip
+
+
+_PARAMS = {"duration": "duration_s", "keyframes": "first_frame", "concepts": "camera_move"}
+
+
+def _is_agents(model: ModelEntry) -> bool:
+    return model.adapter.get("api") == "agents"
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
