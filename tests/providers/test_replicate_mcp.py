@@ -1,0 +1,143 @@
+"""Replicate through the MCP tools (in-memory client) against the loopback emulator.
+
+Text-to-video, image-to-video from a local file, extend and loop (last-frame and loop fallbacks:
+no Replicate model here has them natively) give probed files; faults end in definite states; a
+server stopped during submit, poll and download ends each job with exactly one create request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import anyio
+import pytest
+from emulators.replicate import TOKEN, ReplicateEmulator
+from media_utils import make_image
+from pydantic import SecretStr
+
+from reelforge.media.probe import probe
+from reelforge.settings import Settings
+from tests.conftest import make_client
+
+TERMINAL = {"succeeded", "failed", "canceled", "unknown"}
+VIDEO_01 = {"provider": "replicate", "model": "minimax-video-01", "prompt": "a paper boat on a river"}
+
+
+@pytest.fixture
+def emu() -> Iterator[ReplicateEmulator]:
+    with ReplicateEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def rep_settings(settings: Settings, emu: ReplicateEmulator) -> Settings:
+    return settings.model_copy(update={"replicate_api_token": SecretStr(TOKEN), "replicate_base_url": emu.url,
+                                       "allow_private_urls": True})
+
+
+async def settle(client, job_id: str) -> dict:
+    for _ in range(20):
+        job = (await client.call_tool("get_job", {"job_id": job_id, "wait_seconds": 10})).structured_content
+        if job["status"] in TERMINAL:
+            return job
+    raise AssertionError(f"job {job_id} never finished")
+
+
+async def start(client, tool: str, request: dict) -> str:
+    result = await client.call_tool(tool, {"request": {**request, "wait_seconds": 0}})
+    assert not result.is_error, result.content[0].text
+    return result.structured_content["job_id"]
+
+
+async def test_text_to_video_official_model(emu, rep_settings):
+    async with make_client(rep_settings) as client:
+        job = await settle(client, await start(client, "generate_video", VIDEO_01))
+    assert job["status"] == "succeeded", job
+    info = probe(job["output"]["path"])
+    assert info.codec == "h264" and info.frames == 24
+    assert emu.requests_to("create")[0].path == "/v1/models/minimax/video-01/predictions"
+
+
+async def test_image_to_video_from_a_local_file_with_frame_note(emu, rep_settings, tmp_path):
+    image = make_image(tmp_path / "first.png", (320, 180), "orange")
+    async with make_client(rep_settings) as client:
+        job = await settle(client, await start(client, "generate_video", {
+            "provider": "replicate", "model": "wan-2.2-i2v-fast", "prompt": "slow zoom", "image": str(image),
+            "duration_s": 5}))
+    assert job["status"] == "succeeded", job
+    assert probe(job["output"]["path"]).frames == 24
+    assert any("81 frames at 16 fps" in note for note in job["notes"]), job["notes"]
+    inputs = emu.requests_to("create")[0].json["input"]
+    assert inputs["image"].startswith("data:image/png;base64,") and inputs["num_frames"] == 81
+
+
+async def test_extend_uses_the_last_frame_path(emu, rep_settings):
+    async with make_client(rep_settings) as client:
+        source = await settle(client, await start(client, "generate_video", VIDEO_01))
+        extended = await settle(client, await start(client, "extend_video", {
+            **VIDEO_01, "prompt": "the boat drifts on", "source": {"job_id": source["job_id"]}}))
+    assert extended["status"] == "succeeded", extended
+    creates = emu.requests_to("create")
+    assert len(creates) == 2 and creates[1].json["input"]["first_frame_image"].startswith("data:image/png;base64,")
+    assert probe(extended["output"]["path"]).duration_s > probe(source["output"]["path"]).duration_s
+
+
+async def test_make_loop_of_a_generated_clip(emu, rep_settings):
+    async with make_client(rep_settings) as client:
+        job = await settle(client, await start(client, "make_loop", {"generate": VIDEO_01}))
+    assert job["status"] == "succeeded", job
+    assert probe(job["output"]["path"]).frames > 0 and emu.count("create") == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [({"status": 402}, "failed", "insufficient_credits"), ({"status": 429, "retry_after": 30}, "failed", "rate_limited"),
+     ({"status": 502}, "unknown", "outcome_unknown"), ({"drop": True, "process": True}, "unknown", "outcome_unknown")],
+)
+async def test_create_faults_end_in_definite_states(emu, rep_settings, fault, status, code):
+    emu.inject("create", **fault)
+    async with make_client(rep_settings) as client:
+        job = await settle(client, await start(client, "generate_video", VIDEO_01))
+    assert job["status"] == status and job["error"]["code"] == code, job
+    assert emu.count("create") == 1
+
+
+async def test_moderation_failure_and_poll_faults(emu, rep_settings):
+    emu.inject("poll", status=429, retry_after=0.05)
+    emu.inject("poll", malformed=True)
+    emu.fail_with("E005", "The input or output was flagged as sensitive.")
+    async with make_client(rep_settings) as client:
+        job = await settle(client, await start(client, "generate_video", VIDEO_01))
+    assert job["status"] == "failed" and job["error"]["code"] == "moderation", job
+
+
+async def test_server_stopped_during_submit_is_unknown(emu, rep_settings):
+    emu.inject("create", delay_s=1.0)
+    async with make_client(rep_settings) as client:
+        job_id = await start(client, "generate_video", VIDEO_01)
+        with anyio.fail_after(10):
+            while emu.count("create") == 0:
+                await anyio.sleep(0.02)
+    async with make_client(rep_settings) as client:
+        job = await settle(client, job_id)
+    assert job["status"] == "unknown" and emu.count("create") == 1
+
+
+async def test_server_stopped_during_poll_and_download_resumes(emu, rep_settings):
+    emu.hold_jobs = True
+    emu.inject("download", chunk_pause_s=0.3)
+    async with make_client(rep_settings) as client:
+        job_id = await start(client, "generate_video", VIDEO_01)
+        with anyio.fail_after(10):
+            while emu.count("poll") < 2:
+                await anyio.sleep(0.02)
+    for job in emu.jobs.values():
+        job.held = False
+    async with make_client(rep_settings) as client:  # restarted: polls, then starts the slow download
+        with anyio.fail_after(10):
+            while emu.count("download") == 0:
+                await anyio.sleep(0.02)
+    async with make_client(rep_settings) as client:  # restarted again mid-download
+        job = await settle(client, job_id)
+    assert job["status"] == "succeeded" and probe(job["output"]["path"]).frames == 24
+    assert emu.count("create") == 1 and emu.count("download") == 2
