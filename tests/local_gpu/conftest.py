@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("diffusers", reason="the [local] extra (torch, diffusers, transformers) is not installed")
-
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).parent))  # tiny_pipelines, also used by the benchmark
@@ -32,6 +30,7 @@ WAN_I2V = "wan2.2-i2v-a14b"
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Build and save the tiny pipelines once; returns {"hf_cache": dir, model id: dir}."""
+    pytest.importorskip("diffusers", reason="the [local] extra (torch, diffusers, transformers) is not installed")
     import tiny_pipelines
 
     root = tmp_path_factory.mktemp("tiny-models")
@@ -44,7 +43,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def local_env(settings, tiny_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch):
+def local_env(settings, tiny_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     """Settings plus the environment a user with pulled weights has, offline, tiny frame area."""
     import json
 

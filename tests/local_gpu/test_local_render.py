@@ -14,6 +14,8 @@ import av
 import numpy as np
 import pytest
 
+pytest.importorskip("diffusers", reason="the [local] extra is not installed")
+
 from reelforge.catalog import load_catalog
 from reelforge.errors import LocalBackendUnavailable
 from reelforge.providers.local.provider import LocalDiffusersProvider

@@ -18,6 +18,7 @@ from typing import Any
 
 import diffusers
 import torch
+import transformers
 
 from reelforge.errors import LocalBackendUnavailable
 from reelforge.providers.local.options import LocalOptions
@@ -25,6 +26,12 @@ from reelforge.providers.local.specs import ModelSpec
 from reelforge.providers.local.store import hf_hub_cache, locate
 
 log = logging.getLogger(__name__)
+
+# Loading bars and info chatter go to stderr, harmless on stdio but noise in the server log.
+diffusers.utils.logging.set_verbosity_error()
+diffusers.utils.logging.disable_progress_bar()
+transformers.utils.logging.set_verbosity_error()
+transformers.utils.logging.disable_progress_bar()
 
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 

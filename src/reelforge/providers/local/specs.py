@@ -164,22 +164,22 @@ def snap_fps(fps: int, spec: ModelSpec) -> int:
 
 
 def snap_size(width: int, height: int, spec: ModelSpec, max_area: int | None = None) -> tuple[int, int]:
-    """Sides rounded to the model's multiple with the aspect ratio kept, area capped.
+    """Sides on the model's multiple, area capped, choosing the grid point closest in aspect ratio.
 
     The cap is the model's training size, or `max_area` when smaller (a user limit for small GPUs).
+    Rounding each side on its own can turn 16:9 into 3:1 at small sizes, so the four neighbouring
+    grid points are compared by aspect ratio (then by area).
     """
     m = spec.dims_multiple
     cap = max(m * m, min(spec.max_area, max_area or spec.max_area))
     scale = min(1.0, math.sqrt(cap / max(1, width * height)))
-    w = max(m, round(width * scale / m) * m)
-    h = max(m, round(height * scale / m) * m)
-    # Rounding both sides up can push the area just over the cap; step the longer side down.
-    while w * h > cap:
-        if w >= h:
-            w -= m
-        else:
-            h -= m
-    return w, h
+    w, h = width * scale / m, height * scale / m
+    candidates = {
+        (max(1, a) * m, max(1, b) * m) for a in (math.floor(w), math.ceil(w)) for b in (math.floor(h), math.ceil(h))
+    }
+    fitting = [c for c in candidates if c[0] * c[1] <= cap] or [(m, m)]
+    target = width / max(1, height)
+    return min(fitting, key=lambda c: (round(abs(math.log(c[0] / c[1] / target)), 6), -c[0] * c[1]))
 
 
 def continuation_frames(seconds: float, fps: int, spec: ModelSpec) -> int:
