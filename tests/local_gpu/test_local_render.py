@@ -129,7 +129,7 @@ async def test_wan_text_then_image_switches_resident_model(local_env, tmp_path: 
     assert gpu_worker().resident.model_id == WAN_T2V
     info = probe_file(t2v)
     assert len(info["frames"]) == 17 and info["fps"] == 16  # 16 frames -> 4k+1 = 17
-    assert info["size"] == (32, 32)
+    assert info["size"] == (32, 16)  # 16:9 within 1024 px on the 16-pixel grid
     first = make_image(tmp_path / "f.png", (64, 48), "red")
     last = make_image(tmp_path / "l.png", (64, 48), "blue")
     flf = tmp_path / "wan_flf.mp4"
