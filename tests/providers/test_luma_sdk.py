@@ -1,14 +1,16 @@
-"""Luma's official Dream Machine SDK (lumaai) against the emulator: the emulator is held to Luma's own client.
+"""Luma's official SDKs against the emulator: `lumaai` (Dream Machine) and `luma-agents` (ray-3.2).
 
-The Agents API SDK (`luma-agents`) is not installed here, so ray-3.2 is covered by the adapter
-tests only (see docs/providers.md).
+The emulator is held to Luma's own clients, not only to our adapter.
 """
 
 from __future__ import annotations
 
+import base64
+
 import httpx
 import pytest
 from emulators.luma import LumaEmulator
+from media_utils import make_image
 
 lumaai = pytest.importorskip("lumaai")
 
@@ -85,3 +87,49 @@ def test_sdk_retries_429_and_5xx(sdk, emu):
     emu.inject("poll", status=503, retry_after_ms=10)
     assert sdk.generations.get(created.id).state == "queued"
     assert emu.count("poll") == 3
+
+
+# --- Agents API (luma-agents SDK) -------------------------------------------------------------------
+
+
+@pytest.fixture
+def agents(emu):
+    luma_agents = pytest.importorskip("luma_agents")
+    with luma_agents.Luma(auth_token=emu.api_key, base_url=emu.agents_url, max_retries=2) as client:
+        yield client
+
+
+def finish_agents(agents, generation_id: str, limit: int = 10):
+    for _ in range(limit):
+        generation = agents.generations.get(generation_id)
+        if generation.state in ("completed", "failed"):
+            return generation
+    raise AssertionError("generation never finished")
+
+
+def test_agents_video_with_inline_start_frame_then_extend(agents, emu, tmp_path):
+    png = make_image(tmp_path / "s.png").read_bytes()
+    created = agents.generations.create(
+        model="ray-3.2", type="video", prompt="a lantern drifting", aspect_ratio="16:9",
+        video={"duration": "5s", "resolution": "540p", "loop": True,
+               "start_frame": {"data": base64.b64encode(png).decode(), "media_type": "image/png"}},
+    )  # fmt: skip
+    assert created.state == "queued" and created.type == "video"
+    done = finish_agents(agents, created.id)
+    assert done.state == "completed" and done.output[0].type == "video"
+    assert httpx.get(done.output[0].url).content[4:8] == b"ftyp"
+    extended = agents.generations.create(
+        model="ray-3.2", type="video", prompt="it drifts on", video={"start_frame": {"generation_id": done.id}}
+    )
+    assert finish_agents(agents, extended.id).state == "completed"
+
+
+def test_agents_failures_and_errors(agents, emu):
+    luma_agents = pytest.importorskip("luma_agents")
+    emu.fail_next = ("content_moderated", "Prompt rejected")
+    failed = finish_agents(agents, agents.generations.create(model="ray-3.2", type="video", prompt="x").id)
+    assert failed.state == "failed" and failed.failure_code == "content_moderated"
+    with pytest.raises(luma_agents.UnprocessableEntityError):
+        agents.generations.create(model="ray-3.2", type="video", prompt="x", video={"duration": "7s"})
+    with pytest.raises(luma_agents.BadRequestError):
+        agents.generations.create(model="ray-3.2", type="video", prompt="x", video={"duration": "10s", "loop": True})

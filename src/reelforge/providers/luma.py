@@ -21,6 +21,7 @@ import httpx
 
 from reelforge.errors import (
     InsufficientCredits,
+    MissingCredentials,
     InvalidRequest,
     ProviderFailure,
     ReelforgeError,
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
     from reelforge.requests import GenerationSpec, MediaRef
 
 log = logging.getLogger(__name__)
+
+#: The official Agents SDK's key variable (luma-agents 0.5 reads LUMA_AGENTS_API_KEY).
+AGENTS_KEY_ENV = "LUMA_AGENTS_API_KEY"
 
 _STATES = {
     "queued": RemoteState.QUEUED,
@@ -69,9 +73,20 @@ class LumaProvider(HttpProvider):
             raise InvalidRequest("A prompt is required for text-to-video with Luma.", param="prompt")
         return spec, []
 
+    def key_for_model(self, model: ModelEntry) -> str:
+        """Dream Machine uses LUMAAI_API_KEY; the Agents API its own LUMA_AGENTS_API_KEY (the SDK's name),
+        falling back to LUMAAI_API_KEY while settings do not read the Agents variable."""
+        if not _is_agents(model):
+            return self.api_key()
+        key = self.settings.key_for(AGENTS_KEY_ENV) or self.settings.key_for(self.key_env)
+        if not key:
+            readable = AGENTS_KEY_ENV if "luma_agents_api_key" in type(self.settings).model_fields else self.key_env
+            raise MissingCredentials("Luma's Agents API (ray-3.2)", readable)
+        return key
+
     async def submit(self, spec: GenerationSpec, model: ModelEntry) -> str:
         """Send the one create request (Dream Machine or Agents API) and return the generation id."""
-        key = self.api_key()
+        key = self.key_for_model(model)
         if _is_agents(model):
             body = await luma_agents.request_body(spec, model, provider=self.title)
             url = self.settings.luma_agents_base_url.rstrip("/") + "/generations"
@@ -83,7 +98,7 @@ class LumaProvider(HttpProvider):
         return remote_id
 
     async def poll(self, remote_id: str, model: ModelEntry) -> TrackedStatus:
-        key = self.api_key()
+        key = self.key_for_model(model)
         if _is_agents(model):
             url = self.settings.luma_agents_base_url.rstrip("/") + f"/generations/{remote_id}"
             return luma_agents.generation_status(await self.read("GET", url, _auth(key)) or {}, remote_id)

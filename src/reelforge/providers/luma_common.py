@@ -9,6 +9,7 @@ from reelforge.errors import (
     InsufficientCredits,
     InvalidRequest,
     ProviderFailure,
+    RateLimited,
     ReelforgeError,
     UnsupportedParameter,
 )
@@ -42,6 +43,8 @@ def failure_error(reason: str, code: str = "") -> ReelforgeError:
     said = reason[:300] or "no reason given"
     if code == "content_moderated" or any(word in reason.lower() for word in MODERATION_WORDS):
         return ContentRejected(f"Luma's moderation refused the generation: {said}.", hint="Rephrase the prompt or change the image.")
+    if code == "rate_limited":
+        return RateLimited(f"Luma refused the generation for rate limits: {said}.", retry_after=60.0)
     if code == "budget_exhausted":
         return InsufficientCredits(f"Luma says the account's budget is used up: {said}.", hint="Add credits at lumalabs.ai.")
     if code in ("image_too_large", "unsupported_format", "corrupt_input", "invalid_request"):
