@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 
 from reelforge.media.probe import probe
-from tests.media_utils import make_image
+from media_utils import make_image
 
 TERMINAL = {"succeeded", "failed", "canceled", "unknown"}
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import anyio
 from mcp.server import MCPServer
-from mcp.server.mcpserver import Context
+from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
@@ -49,6 +49,63 @@ class AppState:
 PAID = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 LOCAL_WORK = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+
+
+class CostApproval(BaseModel):
+    """The user's answer to a cost question (flat, so every elicitation-capable client can render it)."""
+
+    approve: bool = Field(description="Spend this amount?")
+
+
+async def _ask_approval(prepare: Any, request: Any, ctx: Context) -> CostApproval | Elicit[CostApproval]:
+    """Ask the user (elicitation) to approve a quoted cost above the threshold.
+
+    Hosts without elicitation get no question; the tool then refuses with a message telling the
+    model to ask the user and call again with confirm=true.
+    """
+    studio = _studio(ctx)
+    if request.confirm:
+        return CostApproval(approve=True)
+    try:
+        prepared = prepare(studio, request)
+    except ReelforgeError:
+        return CostApproval(approve=False)  # the tool body reports the real error
+    if prepared.quote_usd <= studio.settings.confirm_above_usd:
+        return CostApproval(approve=False)
+    if request.idempotency_key and studio.store.find_by_idempotency_key(request.idempotency_key):
+        return CostApproval(approve=False)  # re-attaching costs nothing
+    caps = ctx.client_capabilities
+    if caps is None or getattr(caps, "elicitation", None) is None:
+        return CostApproval(approve=False)
+    return Elicit(f"{prepared.what} costs about ${prepared.quote_usd:.2f} (list price). Spend it?", CostApproval)
+
+
+async def approve_generate(request: GenerateRequest, ctx: Context) -> CostApproval | Elicit[CostApproval]:
+    from reelforge.studio.operations import prepare_generate
+
+    return await _ask_approval(prepare_generate, request, ctx)
+
+
+async def approve_extend(request: ExtendRequest, ctx: Context) -> CostApproval | Elicit[CostApproval]:
+    from reelforge.studio.operations import prepare_extend
+
+    return await _ask_approval(prepare_extend, request, ctx)
+
+
+async def approve_loop(request: LoopRequest, ctx: Context) -> CostApproval | Elicit[CostApproval]:
+    from reelforge.studio.operations import prepare_loop
+
+    return await _ask_approval(prepare_loop, request, ctx)
+
+
+async def approve_compose(request: ComposeRequest, ctx: Context) -> CostApproval | Elicit[CostApproval]:
+    from reelforge.studio.compose import prepare_compose
+
+    return await _ask_approval(prepare_compose, request, ctx)
+
+
+def _approved(request: Any, approval: CostApproval) -> Any:
+    return request.model_copy(update={"confirm": True}) if approval.approve else request
 
 
 class Estimate(BaseModel):
@@ -118,14 +175,17 @@ def _register_tools(mcp: MCPServer) -> None:
     from reelforge.studio.operations import estimate, start_extend, start_generate, start_loop
 
     @mcp.tool(title="Generate a video", annotations=PAID)
-    async def generate_video(request: GenerateRequest, ctx: Context) -> Annotated[CallToolResult, JobView]:
+    async def generate_video(
+        request: GenerateRequest, ctx: Context,
+        approval: Annotated[CostApproval, Resolve(approve_generate)],
+    ) -> Annotated[CallToolResult, JobView]:
         """Text-to-video or image-to-video with any provider ('auto' picks one; 'preview' is free and offline).
 
         Waits up to wait_seconds, then returns the job; if it is still running, call get_job.
         """
         studio = _studio(ctx)
         try:
-            job = await start_generate(studio, request)
+            job = await start_generate(studio, _approved(request, approval))
         except ReelforgeError as exc:
             raise _guard(exc) from exc
         return await _await_job(ctx, studio, job.id, request.wait_seconds)
@@ -142,34 +202,43 @@ def _register_tools(mcp: MCPServer) -> None:
             raise _guard(exc) from exc
 
     @mcp.tool(title="Extend a video", annotations=PAID)
-    async def extend_video(request: ExtendRequest, ctx: Context) -> Annotated[CallToolResult, JobView]:
+    async def extend_video(
+        request: ExtendRequest, ctx: Context,
+        approval: Annotated[CostApproval, Resolve(approve_extend)],
+    ) -> Annotated[CallToolResult, JobView]:
         """Continue a clip: the provider's native extend where it has one, else the exact last frame →
         image-to-video → a seamless join (no repeated frame)."""
         studio = _studio(ctx)
         try:
-            job = await start_extend(studio, request)
+            job = await start_extend(studio, _approved(request, approval))
         except ReelforgeError as exc:
             raise _guard(exc) from exc
         return await _await_job(ctx, studio, job.id, request.wait_seconds)
 
     @mcp.tool(title="Make a seamless loop", annotations=PAID)
-    async def make_loop(request: LoopRequest, ctx: Context) -> Annotated[CallToolResult, JobView]:
+    async def make_loop(
+        request: LoopRequest, ctx: Context,
+        approval: Annotated[CostApproval, Resolve(approve_loop)],
+    ) -> Annotated[CallToolResult, JobView]:
         """Make a seamless loop from a clip (loop-point search or crossfade), or generate one natively.
         Reports the seam score measured on the written file (seam_ratio near 1 is invisible)."""
         studio = _studio(ctx)
         try:
-            job = await start_loop(studio, request)
+            job = await start_loop(studio, _approved(request, approval))
         except ReelforgeError as exc:
             raise _guard(exc) from exc
         return await _await_job(ctx, studio, job.id, request.wait_seconds)
 
     @mcp.tool(title="Compose a timeline", annotations=PAID)
-    async def compose_timeline(request: ComposeRequest, ctx: Context) -> Annotated[CallToolResult, JobView]:
+    async def compose_timeline(
+        request: ComposeRequest, ctx: Context,
+        approval: Annotated[CostApproval, Resolve(approve_compose)],
+    ) -> Annotated[CallToolResult, JobView]:
         """Render clips (job ids, files, or inline generation requests) with trims, transitions, an audio bed,
         titles and an output preset into one MP4, plus an OpenTimelineIO (.otio) sidecar."""
         studio = _studio(ctx)
         try:
-            job = await start_compose(studio, request)
+            job = await start_compose(studio, _approved(request, approval))
         except ReelforgeError as exc:
             raise _guard(exc) from exc
         return await _await_job(ctx, studio, job.id, request.wait_seconds)

@@ -110,4 +110,6 @@ class Settings(BaseSettings):
             "MINIMAX_API_KEY": self.minimax_api_key,
             "REPLICATE_API_TOKEN": self.replicate_api_token,
         }.get(env_var)
-        return field.get_secret_value() if field else None
+        if isinstance(field, SecretStr):
+            return field.get_secret_value() or None
+        return field or None  # a plain str (e.g. set through model_copy, which skips validation)

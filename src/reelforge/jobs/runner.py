@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -37,6 +38,7 @@ class JobContext:
         self.job_id = job_id
         self.resumed = resumed
         self.cancel_requested = False
+        self._started = time.monotonic()
 
     @property
     def store(self) -> JobStore:
@@ -61,7 +63,11 @@ class JobContext:
         fields: dict[str, Any] = {"stage": stage}
         if fraction is not None and not math.isnan(fraction):
             current = self.job.progress or 0.0
-            fields["progress"] = max(current, min(1.0, max(0.0, fraction)))
+            done = max(current, min(1.0, max(0.0, fraction)))
+            fields["progress"] = done
+            if done >= 0.05:  # an honest ETA from the observed rate, once there is one
+                elapsed = time.monotonic() - self._started
+                fields["eta_s"] = round(elapsed / done * (1.0 - done), 1)
         self.update(**fields)
 
     async def wait_for(self, child_id: str) -> Job:

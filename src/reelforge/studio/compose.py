@@ -47,8 +47,8 @@ def _check_side_files(studio: Studio, spec: TimelineSpec) -> dict[str, Any]:
     return updates
 
 
-async def start_compose(studio: Studio, req: ComposeRequest) -> Job:
-    from reelforge.studio.operations import generation_from_inline
+def prepare_compose(studio: Studio, req: ComposeRequest):
+    from reelforge.studio.operations import Prepared, generation_from_inline
 
     spec = req.timeline.model_copy(update=_check_side_files(studio, req.timeline))
     clips: list[dict[str, Any]] = []
@@ -70,10 +70,15 @@ async def start_compose(studio: Studio, req: ComposeRequest) -> Job:
             clips.append({"path": str(path)})
             if job is not None:
                 parents.append(job.id)
-    studio.check_budget(total, req, "This timeline's generated clips")
     request = {"timeline": spec.model_dump(mode="json"), "clips": clips, "name": req.name}
-    return studio.create_job("compose", request=request, call=req, quote_usd=total, quote_detail=None,
-                             provider=None, model=None, parents=parents, notes=notes, eta_s=30)
+    return Prepared(kind="compose", request=request, quote_usd=round(total, 4), what="This timeline's generated clips",
+                    parents=parents, notes=notes, eta_s=30)
+
+
+async def start_compose(studio: Studio, req: ComposeRequest) -> Job:
+    from reelforge.studio.operations import launch
+
+    return launch(studio, prepare_compose(studio, req), req)
 
 
 async def run_compose(studio: Studio, ctx: JobContext) -> None:

@@ -149,12 +149,12 @@ class Studio:
         if key:
             existing = self.store.find_by_idempotency_key(key)
             if existing is not None:
-                return self._reattached(existing, f"idempotency_key '{key}' matches job {existing.id}; no new job was started.")
+                return self.reattach(existing, f"idempotency_key '{key}' matches job {existing.id}; no new job was started.")
         digest = hashlib.sha256(json.dumps([kind, request, parents], sort_keys=True, default=str).encode()).hexdigest()
         if call is not None:
             dup = self.store.find_recent_duplicate(digest, DUPLICATE_WINDOW_S)
             if dup is not None:
-                return self._reattached(dup, f"an identical {kind} request started job {dup.id} moments ago; re-attached "
+                return self.reattach(dup, f"an identical {kind} request started job {dup.id} moments ago; re-attached "
                                              "to it instead of paying twice (change the request or pass a new "
                                              "idempotency_key to make another).")
         job = Job(kind=kind, request=request, quote_usd=quote_usd, quote=quote_detail, provider=provider,
@@ -164,7 +164,7 @@ class Studio:
         self.runner.start(job.id)
         return job
 
-    def _reattached(self, job: Job, note: str) -> Job:
+    def reattach(self, job: Job, note: str) -> Job:
         if note not in job.notes:
             job = self.store.update(job.id, notes=[*job.notes, note])
         return job

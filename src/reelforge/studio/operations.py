@@ -1,28 +1,71 @@
-"""Starting work: each tool request becomes checked, quoted job rows (and nothing else).
+"""Starting work: each tool request is prepared (checked and quoted, no side effects), then
+launched (budget, confirmation, ledger row, runner).
 
 The derived operations (extend, loop, compose) plan their generation steps up front, so the whole
 cost is quoted and budget-checked before anything starts; the handlers create those step jobs
-later from the stored plans.
+later from the stored plans. Preparing twice is harmless, which lets the server ask the user to
+approve a quoted cost (elicitation) before the call goes ahead.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from reelforge.errors import InvalidRequest
-from reelforge.jobs.models import Job
+from reelforge.jobs.models import Job, JobKind
 from reelforge.requests import MediaRef
 from reelforge.studio.core import Plan, Studio
-from reelforge.studio.models import ExtendRequest, GenerateRequest, GenerationOptions, LoopRequest
+from reelforge.studio.models import CallOptions, ExtendRequest, GenerateRequest, GenerationOptions, LoopRequest
 from reelforge.studio.pricing import Quote
 
 
-async def start_generate(studio: Studio, req: GenerateRequest) -> Job:
+@dataclass
+class Prepared:
+    """A checked, quoted job that does not exist yet."""
+
+    kind: JobKind
+    request: dict[str, Any]
+    quote_usd: float
+    what: str
+    quote_detail: dict[str, Any] | None = None
+    provider: str | None = None
+    model: str | None = None
+    parents: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    eta_s: float | None = None
+
+
+def from_plan(kind: JobKind, plan: Plan, what: str, request: dict[str, Any], *, parents: list[str] | None = None,
+              extra_eta: float = 0.0) -> Prepared:
+    return Prepared(kind=kind, request=request, quote_usd=plan.quote.usd, what=what,
+                    quote_detail=plan.quote.model_dump(mode="json"), provider=plan.model.provider,
+                    model=plan.model.id, parents=parents or [], notes=plan.notes,
+                    eta_s=plan.model.typical_seconds + extra_eta)
+
+
+def launch(studio: Studio, prepared: Prepared, call: CallOptions) -> Job:
+    """Budget and confirmation, then the ledger row and the runner. A known idempotency key re-attaches."""
+    if call.idempotency_key:
+        existing = studio.store.find_by_idempotency_key(call.idempotency_key)
+        if existing is not None:
+            return studio.reattach(existing, f"idempotency_key '{call.idempotency_key}' matches job {existing.id}; "
+                                             "no new job was started.")
+    studio.check_budget(prepared.quote_usd, call, prepared.what)
+    return studio.create_job(prepared.kind, request=prepared.request, call=call, quote_usd=prepared.quote_usd,
+                             quote_detail=prepared.quote_detail, provider=prepared.provider, model=prepared.model,
+                             parents=prepared.parents, notes=prepared.notes, eta_s=prepared.eta_s)
+
+
+def prepare_generate(studio: Studio, req: GenerateRequest) -> Prepared:
     first = studio.resolve_image(req.image, "image")
     last = studio.resolve_image(req.last_image, "last_image")
     plan = studio.plan(req, first=first, last=last, loop=req.loop)
-    studio.check_budget(plan.quote.usd, req, f"This {plan.model.key} clip")
-    return studio.create_generation(plan, call=req, parents=[])
+    return from_plan("generate", plan, f"This {plan.model.key} clip", plan.spec.model_dump(mode="json"))
+
+
+async def start_generate(studio: Studio, req: GenerateRequest) -> Job:
+    return launch(studio, prepare_generate(studio, req), req)
 
 
 def estimate(studio: Studio, req: GenerateRequest, *, compare: bool) -> list[Quote]:
@@ -44,7 +87,7 @@ def estimate(studio: Studio, req: GenerateRequest, *, compare: bool) -> list[Quo
     return sorted(quotes, key=lambda q: (q.usd, q.provider, q.model))
 
 
-async def start_extend(studio: Studio, req: ExtendRequest) -> Job:
+def prepare_extend(studio: Studio, req: ExtendRequest) -> Prepared:
     source_path, source_job = studio.resolve_source(req.source)
     native_plan = _native_extend_plan(studio, req, source_job)
     if native_plan is not None:
@@ -58,14 +101,14 @@ async def start_extend(studio: Studio, req: ExtendRequest) -> Job:
         placeholder = MediaRef(kind="file", path=str(source_path.with_name("last_frame.png")), mime="image/png")
         plan = studio.plan(req, first=placeholder)
         mode = "last_frame"
-    studio.check_budget(plan.quote.usd, req, f"Extending with {plan.model.key}")
     request = {"source_path": str(source_path), "source_job_id": source_job.id if source_job else None,
                "mode": mode, "step": plan.to_state()}
     parents = [source_job.id] if source_job else []
-    return studio.create_job("extend", request=request, call=req, quote_usd=plan.quote.usd,
-                             quote_detail=plan.quote.model_dump(mode="json"), provider=plan.model.provider,
-                             model=plan.model.id, parents=parents, notes=plan.notes,
-                             eta_s=plan.model.typical_seconds + 10)
+    return from_plan("extend", plan, f"Extending with {plan.model.key}", request, parents=parents, extra_eta=10)
+
+
+async def start_extend(studio: Studio, req: ExtendRequest) -> Job:
+    return launch(studio, prepare_extend(studio, req), req)
 
 
 def _native_extend_plan(studio: Studio, req: ExtendRequest, source_job: Job | None) -> Plan | None:
@@ -82,24 +125,22 @@ def _native_extend_plan(studio: Studio, req: ExtendRequest, source_job: Job | No
     return studio.plan(opts, continue_remote_id=source_job.remote_id, direction=req.direction, provider=wanted)
 
 
-async def start_loop(studio: Studio, req: LoopRequest) -> Job:
+def prepare_loop(studio: Studio, req: LoopRequest) -> Prepared:
     request: dict[str, Any] = {"strategy": req.strategy, "crossfade_s": req.crossfade_s, "repeat": req.repeat}
-    parents: list[str] = []
     if req.source is not None:
         path, source_job = studio.resolve_source(req.source)
         request["source_path"] = str(path)
-        parents = [source_job.id] if source_job else []
-        return studio.create_job("loop", request=request, call=req, quote_usd=0.0, quote_detail=None,
-                                 provider=None, model=None, parents=parents, notes=[], eta_s=15)
+        return Prepared(kind="loop", request=request, quote_usd=0.0, what="This loop",
+                        parents=[source_job.id] if source_job else [], eta_s=15)
     assert req.generate is not None
     plan = _loop_generation_plan(studio, req.generate, req.image, req.strategy)
     request["native"] = plan.spec.loop
     request["step"] = plan.to_state()
-    studio.check_budget(plan.quote.usd, req, f"Generating a loop with {plan.model.key}")
-    return studio.create_job("loop", request=request, call=req, quote_usd=plan.quote.usd,
-                             quote_detail=plan.quote.model_dump(mode="json"), provider=plan.model.provider,
-                             model=plan.model.id, parents=parents, notes=plan.notes,
-                             eta_s=plan.model.typical_seconds + 15)
+    return from_plan("loop", plan, f"Generating a loop with {plan.model.key}", request, extra_eta=15)
+
+
+async def start_loop(studio: Studio, req: LoopRequest) -> Job:
+    return launch(studio, prepare_loop(studio, req), req)
 
 
 def _loop_generation_plan(studio: Studio, opts: GenerationOptions, image: str | None, strategy: str) -> Plan:
