@@ -161,9 +161,18 @@ async def _await_job(ctx: Context, studio: Studio, job_id: str, wait_seconds: fl
         value = max(last + 0.001, (job.progress or 0.0) * 100)  # must strictly increase; doubles as heartbeat
         last = value
         await ctx.report_progress(min(value, 100.0), 100.0, job.stage or job.status.value)
+        await _push_resource_update(ctx, job.uri)
 
     job = await studio.wait(job_id, seconds, on_change)
     return job_result(job)
+
+
+async def _push_resource_update(ctx: Context, uri: str) -> None:
+    """Tell subscribed clients the job resource changed (2026 subscriptions and legacy sessions)."""
+    try:
+        await ctx.notify_resource_updated(uri)
+    except Exception:  # no subscription bus in this transport: nothing to tell
+        log.debug("resource update not delivered", exc_info=True)
 
 
 def _guard(exc: ReelforgeError) -> ToolError:

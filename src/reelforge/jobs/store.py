@@ -126,6 +126,12 @@ class JobStore:
             rows = self._db.execute(sql, args).fetchall()
         return [self._from_row(r) for r in rows]
 
+    def children(self, job_id: str) -> list[Job]:
+        """Jobs that name `job_id` as a parent (the steps of a derived job)."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM jobs WHERE parents LIKE ?", (f'%"{job_id}"%',)).fetchall()
+        return [j for j in (self._from_row(r) for r in rows) if job_id in j.parents]
+
     def unfinished(self) -> list[Job]:
         marks = ", ".join("?" for _ in TERMINAL)
         with self._lock:

@@ -192,4 +192,9 @@ class Studio:
         return job
 
     async def cancel(self, job_id: str) -> Job:
-        return await self.runner.cancel(job_id)
+        """Cancel a job and its unfinished step jobs (a canceled extend must not keep paying for its step)."""
+        job = await self.runner.cancel(job_id)
+        for child in self.store.children(job_id):
+            if child.kind == "generate" and not child.status.terminal and job.status is JobStatus.CANCELED:
+                await self.runner.cancel(child.id)
+        return self.store.require(job_id)
