@@ -7,10 +7,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from adapter_helpers import file_ref, make_spec, model_entry, poll_to_end
 from emulators.minimax import API_KEY, MiniMaxEmulator
 from media_utils import make_image
 
-from reelforge.catalog import load_catalog
 from reelforge.errors import (
     AuthFailed,
     ContentRejected,
@@ -55,29 +55,19 @@ def provider(emu: MiniMaxEmulator, http: httpx.AsyncClient, tmp_path: Path) -> M
 
 
 def model(model_id: str = "hailuo-02"):
-    entry = load_catalog().find("minimax", model_id)
-    assert entry is not None
-    return entry
+    return model_entry("minimax", model_id)
 
 
 def spec(model_id: str = "hailuo-02", **kw) -> GenerationSpec:
-    fields = dict(provider="minimax", model=model_id, prompt="a lighthouse at dusk", duration_s=6, aspect_ratio="16:9",
-                  resolution="768p", width=1366, height=768, fps=24)
-    fields.update(kw)
-    return GenerationSpec(**fields)
+    return make_spec("minimax", model_id, **{"prompt": "a lighthouse at dusk", **kw})
 
 
 def image_ref(tmp_path: Path) -> MediaRef:
-    path = make_image(tmp_path / "first.png", (320, 180), "teal")
-    return MediaRef(kind="file", path=str(path), mime="image/png")
+    return file_ref(make_image(tmp_path / "first.png", (320, 180), "teal"))
 
 
-async def run_to_end(provider: MiniMaxProvider, task_id: str, entry, max_polls: int = 10) -> RemoteStatus:
-    for _ in range(max_polls):
-        status = await provider.poll(task_id, entry)
-        if status.state.terminal:
-            return status
-    raise AssertionError("job never finished")
+async def run_to_end(provider: MiniMaxProvider, task_id: str, entry) -> RemoteStatus:
+    return (await poll_to_end(provider, task_id, entry))[-1]
 
 
 async def test_text_to_video_end_to_end(emu, provider, tmp_path):
@@ -132,7 +122,7 @@ async def test_first_and_last_frame_on_hailuo_02(emu, provider, tmp_path):
 
 async def test_director_models_send_no_duration_or_resolution(emu, provider):
     entry = model("t2v-01-director")
-    s, _ = provider.normalize(spec("t2v-01-director", resolution="720p", camera_move="push_in"), entry)
+    s, _ = provider.normalize(spec("t2v-01-director", camera_move="push_in"), entry)
     await provider.submit(s, entry)
     assert emu.requests_to("create")[0].json == {"model": "T2V-01-Director", "prompt": "[Push in] a lighthouse at dusk"}
 
@@ -156,7 +146,7 @@ async def test_wrong_key_names_the_variable_and_the_region_host(emu, http, tmp_p
 @pytest.mark.parametrize(
     ("model_id", "changes", "param"),
     [
-        ("hailuo-02", {"duration_s": 10, "resolution": "1080p", "width": 1920, "height": 1080}, "duration_s"),
+        ("hailuo-02", {"duration_s": 10, "resolution": "1080p"}, "duration_s"),
         ("hailuo-2.3", {"duration_s": 10, "resolution": "1080p"}, "duration_s"),
         ("hailuo-02", {"resolution": "512p"}, "resolution"),
         ("hailuo-2.3-fast", {}, "image"),

@@ -46,12 +46,14 @@ async def settle(client, job_id: str) -> dict:
 
 
 async def start(client, tool: str, request: dict) -> str:
+    """Call a work-starting tool without waiting; return the job id."""
     result = await client.call_tool(tool, {"request": {**request, "wait_seconds": 0}})
     assert not result.is_error, result.content[0].text
     return result.structured_content["job_id"]
 
 
 async def until(predicate, timeout: float = 10.0) -> None:
+    """Wait (bounded) until `predicate()` holds, e.g. until the emulator saw a request."""
     with anyio.fail_after(timeout):
         while not predicate():
             await anyio.sleep(0.02)

@@ -8,11 +8,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from adapter_helpers import make_spec, model_entry, poll_to_end
 from emulators.replicate import TOKEN, ReplicateEmulator, decode_data_uri
 from media_utils import make_image
 from PIL import Image
 
-from reelforge.catalog import load_catalog
 from reelforge.errors import (
     AuthFailed,
     ContentRejected,
@@ -59,26 +59,15 @@ def provider(emu, http, tmp_path) -> ReplicateProvider:
 
 
 def model(model_id: str = "minimax-video-01"):
-    entry = load_catalog().find("replicate", model_id)
-    assert entry is not None
-    return entry
+    return model_entry("replicate", model_id)
 
 
 def spec(model_id: str = "minimax-video-01", **kw) -> GenerationSpec:
-    entry = model(model_id)
-    caps = entry.capabilities
-    fields = dict(provider="replicate", model=model_id, prompt="a paper boat on a river", duration_s=caps.durations.default,
-                  aspect_ratio=caps.aspect_ratios[0], resolution=caps.resolutions[0], width=320, height=180, fps=caps.fps[0])
-    fields.update(kw)
-    return GenerationSpec(**fields)
+    return make_spec("replicate", model_id, **{"prompt": "a paper boat on a river", **kw})
 
 
-async def run_to_end(provider, remote_id: str, entry, max_polls: int = 10) -> RemoteStatus:
-    for _ in range(max_polls):
-        status = await provider.poll(remote_id, entry)
-        if status.state.terminal:
-            return status
-    raise AssertionError("prediction never finished")
+async def run_to_end(provider, remote_id: str, entry) -> RemoteStatus:
+    return (await poll_to_end(provider, remote_id, entry))[-1]
 
 
 async def generate(provider, entry, s: GenerationSpec, dest: Path) -> RemoteStatus:

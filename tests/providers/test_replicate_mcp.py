@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import anyio
 import pytest
 from emulators.replicate import TOKEN, ReplicateEmulator
 from media_utils import make_image
 from pydantic import SecretStr
+from test_minimax_mcp import settle, start, until  # the MCP job helpers, shared with the MiniMax tests
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
 from tests.conftest import make_client
 
-TERMINAL = {"succeeded", "failed", "canceled", "unknown"}
 VIDEO_01 = {"provider": "replicate", "model": "minimax-video-01", "prompt": "a paper boat on a river"}
 
 
@@ -33,20 +32,6 @@ def emu() -> Iterator[ReplicateEmulator]:
 def rep_settings(settings: Settings, emu: ReplicateEmulator) -> Settings:
     return settings.model_copy(update={"replicate_api_token": SecretStr(TOKEN), "replicate_base_url": emu.url,
                                        "allow_private_urls": True})
-
-
-async def settle(client, job_id: str) -> dict:
-    for _ in range(20):
-        job = (await client.call_tool("get_job", {"job_id": job_id, "wait_seconds": 10})).structured_content
-        if job["status"] in TERMINAL:
-            return job
-    raise AssertionError(f"job {job_id} never finished")
-
-
-async def start(client, tool: str, request: dict) -> str:
-    result = await client.call_tool(tool, {"request": {**request, "wait_seconds": 0}})
-    assert not result.is_error, result.content[0].text
-    return result.structured_content["job_id"]
 
 
 async def test_text_to_video_official_model(emu, rep_settings):
@@ -115,9 +100,7 @@ async def test_server_stopped_during_submit_is_unknown(emu, rep_settings):
     emu.inject("create", delay_s=1.0)
     async with make_client(rep_settings) as client:
         job_id = await start(client, "generate_video", VIDEO_01)
-        with anyio.fail_after(10):
-            while emu.count("create") == 0:
-                await anyio.sleep(0.02)
+        await until(lambda: emu.count("create") == 1)
     async with make_client(rep_settings) as client:
         job = await settle(client, job_id)
     assert job["status"] == "unknown" and emu.count("create") == 1
@@ -128,15 +111,11 @@ async def test_server_stopped_during_poll_and_download_resumes(emu, rep_settings
     emu.inject("download", chunk_pause_s=0.3)
     async with make_client(rep_settings) as client:
         job_id = await start(client, "generate_video", VIDEO_01)
-        with anyio.fail_after(10):
-            while emu.count("poll") < 2:
-                await anyio.sleep(0.02)
+        await until(lambda: emu.count("poll") >= 2)
     for job in emu.jobs.values():
         job.held = False
     async with make_client(rep_settings) as client:  # restarted: polls, then starts the slow download
-        with anyio.fail_after(10):
-            while emu.count("download") == 0:
-                await anyio.sleep(0.02)
+        await until(lambda: emu.count("download") == 1)
     async with make_client(rep_settings) as client:  # restarted again mid-download
         job = await settle(client, job_id)
     assert job["status"] == "succeeded" and probe(job["output"]["path"]).frames == 24

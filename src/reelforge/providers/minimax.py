@@ -83,37 +83,36 @@ _TRANSIENT_CODES = frozenset({1000, 1001, 1002})
 _RATE_LIMIT_WAIT_S = 20.0
 
 
+_KEY_HINT = (
+    "Check MINIMAX_API_KEY. Keys from the mainland-China platform (minimaxi.com) only work with "
+    "MINIMAX_API_HOST=https://api.minimaxi.com; global keys with https://api.minimax.io."
+)
+#: base_resp.status_code → (error class, what happened, what to do). Codes not listed: ProviderFailure.
+_CODE_ERRORS: dict[int, tuple[type[ReelforgeError], str, str | None]] = {
+    1001: (ProviderTimeout, "MiniMax timed out", "Try again later."),
+    1004: (AuthFailed, "MiniMax refused the API key", _KEY_HINT),
+    2049: (AuthFailed, "MiniMax refused the API key", _KEY_HINT),
+    2038: (AuthFailed, "MiniMax requires real-name verification for this account",
+           "Complete verification in the MiniMax console, then try again."),
+    1008: (InsufficientCredits, "The MiniMax account balance is too low",
+           "Top up at the MiniMax console, or choose another provider."),
+    2056: (RateLimited, "The MiniMax plan's usage limit is reached",
+           "Wait for the limit to reset or upgrade the plan; retrying now will fail."),
+    1026: (ContentRejected, "MiniMax flagged the prompt or input image as sensitive",
+           "Rephrase the prompt or use another image."),
+    1027: (ContentRejected, "MiniMax flagged the generated video as sensitive",
+           "Rephrase the prompt; this attempt produced no usable video."),
+    2013: (InvalidRequest, "MiniMax rejected the parameters", None),
+}
+
+
 def _code_error(code: int, msg: str) -> ReelforgeError:
-    """The `reelforge.errors` class for a non-zero `base_resp.status_code`."""
+    """The `reelforge.errors` instance for a non-zero `base_resp.status_code`."""
     said = f"MiniMax error {code}: {msg}" if msg else f"MiniMax error {code}"
-    if code in (1004, 2049):
-        return AuthFailed(
-            f"MiniMax refused the API key ({said}).",
-            hint="Check MINIMAX_API_KEY. Keys from the mainland-China platform (minimaxi.com) only work with "
-            "MINIMAX_API_HOST=https://api.minimaxi.com; global keys with https://api.minimax.io.",
-        )
-    if code == 2038:
-        return AuthFailed(f"MiniMax requires real-name verification for this account ({said}).",
-                          hint="Complete verification in the MiniMax console, then try again.")
-    if code == 1008:
-        return InsufficientCredits(f"The MiniMax account balance is too low ({said}).",
-                                   hint="Top up at the MiniMax console, or choose another provider.")
-    if code == 1002:
+    if code == 1002:  # MiniMax names no wait; suggest one so the caller knows when to come back
         return RateLimited(f"MiniMax is rate limiting this account ({said}).", retry_after=_RATE_LIMIT_WAIT_S)
-    if code == 2056:
-        return RateLimited(f"The MiniMax plan's usage limit is reached ({said}).",
-                           hint="Wait for the limit to reset or upgrade the plan; retrying now will fail.")
-    if code == 1026:
-        return ContentRejected(f"MiniMax flagged the prompt or input image as sensitive ({said}).",
-                               hint="Rephrase the prompt or use another image.")
-    if code == 1027:
-        return ContentRejected(f"MiniMax flagged the generated video as sensitive ({said}).",
-                               hint="Rephrase the prompt; this attempt produced no usable video.")
-    if code == 2013:
-        return InvalidRequest(f"MiniMax rejected the parameters ({said}).")
-    if code == 1001:
-        return ProviderTimeout(f"MiniMax timed out ({said}). Try again later.")
-    return ProviderFailure(f"MiniMax failed ({said}).")
+    error_class, what, hint = _CODE_ERRORS.get(code, (ProviderFailure, "MiniMax failed", None))
+    return error_class(f"{what} ({said}).", hint=hint)
 
 
 def _base_resp(data: dict[str, Any]) -> tuple[int, str]:
