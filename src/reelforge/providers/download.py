@@ -65,6 +65,10 @@ async def fetch_video(
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    # A server killed mid-download leaves its temp file behind; each job has one downloader at a
+    # time (the runner drives a job from one task), so older temp files for `dest` are stale.
+    for stale in dest.parent.glob(f".{dest.name}.partial-*"):
+        stale.unlink(missing_ok=True)
     for attempt in range(1, policy.max_attempts + 1):
         try:
             return await _download_once(client, url, dest, headers, max_bytes, provider)
