@@ -42,7 +42,7 @@ def render_plan(
 ) -> None:
     """Generate the frames for `plan` and write them to `dest` as mp4."""
     pipe = loaded.for_class(plan.pipeline)
-    kwargs, prefix = _call_arguments(spec, plan)
+    kwargs, prefix = call_arguments(spec, plan)
     kwargs["callback_on_step_end"] = _step_callback(cancel, report, kwargs)
     if cancel.is_set():
         raise Canceled("Canceled before the model started.")
@@ -74,7 +74,7 @@ def _step_callback(cancel: threading.Event, report: Report, kwargs: dict[str, An
     return on_step_end
 
 
-def _call_arguments(spec: ModelSpec, plan: RenderPlan) -> tuple[dict[str, Any], int]:
+def call_arguments(spec: ModelSpec, plan: RenderPlan) -> tuple[dict[str, Any], int]:
     """Pipeline keyword arguments, and how many leading output frames are conditioning prefix."""
     kwargs: dict[str, Any] = {
         "prompt": plan.prompt,
