@@ -188,3 +188,13 @@ async def test_missing_weights_are_reported_with_the_pull_command(local_env, mon
     with pytest.raises(LocalBackendUnavailable) as err:
         provider.check_available(model)
     assert "reelforge models pull ltx-video-0.9.8-distilled" in str(err.value)
+
+
+def test_pull_resolves_from_the_cache_offline(local_env) -> None:
+    from reelforge.errors import InvalidRequest
+    from reelforge.providers.local.pull import download_model
+
+    path = download_model(LTX, progress=lambda done, total, message: None)
+    assert (path / "model_index.json").is_file() and (path / "transformer").is_dir()
+    with pytest.raises(InvalidRequest, match="pull one of"):
+        download_model("ltx-video-9")

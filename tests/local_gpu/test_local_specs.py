@@ -186,3 +186,19 @@ def test_provider_import_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_gpu_report_lists_packages_and_present_models(tmp_path: Path, monkeypatch) -> None:
+    from reelforge.providers.local.gpu import gpu_report
+
+    mine = tmp_path / "ltx"
+    mine.mkdir()
+    (mine / "model_index.json").write_text("{}")
+    monkeypatch.setenv("REELFORGE_LOCAL_MODEL_PATHS", json.dumps({LTX: str(mine)}))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))
+    report = gpu_report()
+    assert report["models"][LTX] == {"present": True, "source": str(mine), "needs_vram_gib": 40.0,
+                                     "fits": any(g["total_gib"] >= 30 for g in report["gpus"])}
+    assert report["models"][WAN_T2V]["present"] is False
+    assert set(report["packages"]) >= {"torch", "diffusers", "transformers"}
+    assert json.dumps(report)  # doctor prints it as JSON
