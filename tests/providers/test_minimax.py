@@ -270,3 +270,15 @@ async def test_cancel_sends_nothing_because_minimax_has_no_cancel(emu, provider)
     task_id = await provider.submit(spec(), entry)
     await provider.cancel(task_id, entry)
     assert [r.route for r in emu.requests] == ["create"]
+
+
+async def test_prompt_with_camera_command_must_fit_minimax_limit(provider):
+    with pytest.raises(InvalidRequest) as err:
+        provider.normalize(spec(prompt="x" * 1995, camera_move="tracking_shot"), model())
+    assert err.value.param == "prompt" and "2000" in str(err.value)
+
+
+async def test_gateway_http_errors_use_the_status_when_the_code_is_generic(emu, provider):
+    emu.inject("poll", status=401)
+    with pytest.raises(AuthFailed):
+        await provider.poll("106916112212032", model())

@@ -255,3 +255,17 @@ async def test_slow_download_completes(emu, provider, tmp_path):
     emu.inject("download", chunk_pause_s=0.01)
     await provider.download(status, entry, tmp_path / "slow.mp4")
     assert probe(tmp_path / "slow.mp4").codec == "h264"
+
+
+async def test_create_refused_by_the_safety_filter_is_moderation(emu, provider):
+    emu.inject("create", status=422, body={"title": "Input validation failed", "status": 422,
+                                           "detail": "The input was flagged as sensitive (E005)"})
+    with pytest.raises(ContentRejected):
+        await provider.submit(spec(), model())
+
+
+async def test_unreadable_prediction_is_a_provider_failure_not_a_crash(emu, provider):
+    emu.inject("poll", status=200, body={"id": "x", "status": "exploded"})
+    with pytest.raises(ProviderFailure) as err:
+        await provider.poll("x", model())
+    assert "unreadable prediction" in str(err.value)

@@ -74,6 +74,7 @@ STATES = {
 #: First/last frame images: JPG/PNG/WebP under 20 MB (MiniMax's documented limit).
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 IMAGE_MIMES = ("image/jpeg", "image/png", "image/webp")
+MAX_PROMPT_CHARS = 2000
 #: Knobs MiniMax accepts beyond the normalised spec (passed through `options`).
 EXTRA_FLAGS = ("prompt_optimizer", "fast_pretreatment")
 
@@ -125,21 +126,15 @@ def _base_resp(data: dict[str, Any]) -> tuple[int, str]:
 
 
 def _http_error(response: httpx.Response) -> ReelforgeError:
-    """Map a non-2xx answer: MiniMax's own envelope when present, else the shared status table."""
+    """Map a non-2xx answer: a known MiniMax code in its envelope first, else the shared status table."""
     try:
         data = response.json()
     except ValueError:
         data = None
-    if isinstance(data, dict):
-        code, msg = _base_resp(data)
-        if code and response.status_code not in (429,) and response.status_code < 500:
-            return _code_error(code, msg)
-        message = msg
-    else:
-        message = ""
-    return error_for_status(
-        response.status_code, message, provider=PROVIDER, retry_after=parse_retry_after(response.headers)
-    )
+    code, msg = _base_resp(data) if isinstance(data, dict) else (0, "")
+    if code in _CODE_ERRORS:
+        return _code_error(code, msg)
+    return error_for_status(response.status_code, msg, provider=PROVIDER, retry_after=parse_retry_after(response.headers))
 
 
 class MiniMaxProvider(RemoteProvider):
@@ -182,6 +177,11 @@ class MiniMaxProvider(RemoteProvider):
                 param="resolution",
             )
         self._check_camera(spec, model)
+        if len(_prompt_for(spec)) > MAX_PROMPT_CHARS:
+            raise InvalidRequest(
+                f"The prompt with its camera command is {len(_prompt_for(spec))} characters; MiniMax takes at most "
+                f"{MAX_PROMPT_CHARS}.", param="prompt",
+            )
         unknown = sorted(set(spec.extra) - set(EXTRA_FLAGS))
         if unknown:
             raise UnsupportedParameter(
@@ -228,9 +228,7 @@ class MiniMaxProvider(RemoteProvider):
 
     async def create_body(self, spec: GenerationSpec, model: ModelEntry) -> dict[str, Any]:
         """The JSON body of the create request for `spec` (inputs read and encoded here)."""
-        prompt = spec.prompt
-        if spec.camera_move:
-            prompt = f"[{CAMERA_TAGS[spec.camera_move]}] {prompt}".strip()
+        prompt = _prompt_for(spec)
         body: dict[str, Any] = {"model": model.remote_name}
         if prompt:
             body["prompt"] = prompt
@@ -331,3 +329,9 @@ class MiniMaxProvider(RemoteProvider):
                 await anyio.sleep(self.retry.backoff(attempt))
         raise last
 
+
+def _prompt_for(spec: GenerationSpec) -> str:
+    """The prompt as sent: the camera command, when one is asked for, leads as MiniMax's bracket tag."""
+    if spec.camera_move:
+        return f"[{CAMERA_TAGS[spec.camera_move]}] {spec.prompt}".strip()
+    return spec.prompt

@@ -84,6 +84,8 @@ def _http_error(response: httpx.Response) -> ReelforgeError:
     body = body if isinstance(body, dict) else {}
     detail = str(body.get("detail") or body.get("title") or "").strip()
     status = response.status_code
+    if any(marker in detail.lower() for marker in _MODERATION_MARKERS):
+        return _failure_error(detail)
     if status in (401, 403):
         return AuthFailed(f"Replicate refused the API token (HTTP {status}: {detail}).",
                           hint="Check REPLICATE_API_TOKEN (an r8_... token from replicate.com/account/api-tokens).")
@@ -232,7 +234,11 @@ class ReplicateProvider(RemoteProvider):
 
     async def poll(self, remote_id: str, model: ModelEntry) -> RemoteStatus:
         """One status read; progress comes from the model's own progress lines when it prints them."""
-        prediction = await self.sdk.predictions.async_get(remote_id)
+        try:
+            prediction = await self.sdk.predictions.async_get(remote_id)
+        except (TypeError, ValueError) as exc:  # JSON that is not a prediction (unknown status spelling, …)
+            raise ProviderFailure(f"Replicate returned an unreadable prediction for {remote_id} "
+                                  f"({type(exc).__name__}). Try get_job again later.") from None
         state = STATES.get(prediction.status, RemoteState.RUNNING)
         progress = prediction.progress.percentage if prediction.progress is not None else None
         if state is RemoteState.FAILED:
