@@ -45,9 +45,11 @@ def decode(path: Path) -> Decoded:
     audio_s = None
     with av.open(str(path)) as c:
         if c.streams.audio:
+            # Playing length from packet times (what players use): AAC priming that a stream-copy
+            # join carries at each cut overlaps in time and does not lengthen the track.
             a = c.streams.audio[0]
-            samples = sum(f.samples for f in c.decode(a))
-            audio_s = samples / a.codec_context.sample_rate
+            ends = [float((p.pts + p.duration) * p.time_base) for p in c.demux(a) if p.pts is not None]
+            audio_s = max(ends) - max(0.0, float((a.start_time or 0) * a.time_base)) if ends else 0.0
     return Decoded(frames, *info[:2], info[2], info[3], pix_fmt, str(primaries) if primaries is not None else None, audio_s)
 
 
