@@ -26,17 +26,16 @@ def _console():
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
-    from reelforge.server import build_server
-    from reelforge.settings import Settings
-
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings()
     if args.transport == "stdio":
-        build_server(settings).run()
+        from reelforge.server import build_server
+
+        build_server().run()  # settings are read from the environment as the studio starts
         return 0
     from reelforge.http_app import run_http
+    from reelforge.settings import Settings
 
-    return run_http(settings, host=args.host, port=args.port)
+    return run_http(Settings(), host=args.host, port=args.port)
 
 
 # -- in-process studio helpers -------------------------------------------------------------------------

@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 from mcp.server import MCPServer
@@ -23,13 +22,14 @@ from pydantic import BaseModel, Field
 
 from reelforge import __version__
 from reelforge.errors import ReelforgeError, to_tool_message
-from reelforge.settings import Settings
-from reelforge.studio.compose import ComposeRequest
-from reelforge.studio.core import Studio
-from reelforge.studio.models import ExtendRequest, GenerateRequest, JobList, JobView, LoopRequest
-from reelforge.studio.pricing import Quote
-from reelforge.studio.results import job_result, model_rows, usage_guide
-from reelforge.studio.views import job_view
+from reelforge.studio.models import ComposeRequest, ExtendRequest, GenerateRequest, JobList, JobView, LoopRequest, Quote
+
+if TYPE_CHECKING:
+    from reelforge.settings import Settings
+    from reelforge.studio.core import Studio
+
+#: How long a tool call waits for the studio to finish starting in the background.
+STARTUP_WAIT_S = 60.0
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,28 @@ INSTRUCTIONS = (
 )
 
 
-@dataclass
 class AppState:
-    studio: Studio
+    """The running studio, built in the background so the handshake is not kept waiting."""
+
+    def __init__(self) -> None:
+        self.ready = anyio.Event()
+        self.studio: Studio | None = None
+        self.error: str | None = None
+
+    async def get(self) -> Studio:
+        with anyio.move_on_after(STARTUP_WAIT_S):
+            await self.ready.wait()
+        if self.studio is None:
+            raise ToolError(f"[startup_failed] reelforge could not start: {self.error or 'still starting'}. "
+                            "Run `reelforge doctor` to see why.")
+        return self.studio
+
+
+def _make_studio(settings: Settings | None) -> Studio:
+    from reelforge.settings import Settings
+    from reelforge.studio.core import Studio
+
+    return Studio(settings or Settings())
 
 
 PAID = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
@@ -63,7 +82,7 @@ async def _ask_approval(prepare: Any, request: Any, ctx: Context) -> CostApprova
     Hosts without elicitation get no question; the tool then refuses with a message telling the
     model to ask the user and call again with confirm=true.
     """
-    studio = _studio(ctx)
+    studio = await _studio(ctx)
     if request.confirm:
         return CostApproval(approve=True)
     try:
@@ -123,32 +142,46 @@ def build_server(settings: Settings | None = None, **auth: Any) -> MCPServer:
     `auth` takes `token_verifier=` and `auth=` for the HTTP transport (see `http_app`).
     """
 
-    live: list[Studio] = []  # the running studio, for static resources (which get no Context)
+    box: list[AppState] = []  # the live state, for static resources (which get no Context)
 
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
-        studio = Studio(settings or Settings())
-        live.append(studio)
+        state = AppState()
+        box.append(state)
         try:
             async with anyio.create_task_group() as tg:
-                await tg.start(studio.runner.serve)
+
+                async def boot() -> None:
+                    # Imports, the catalog and the ledger load off the event loop: the handshake is
+                    # answered meanwhile, and tools wait for `ready`. The runner then resumes jobs.
+                    try:
+                        state.studio = await anyio.to_thread.run_sync(_make_studio, settings)
+                        await tg.start(state.studio.runner.serve)
+                    except Exception as exc:
+                        log.exception("reelforge failed to start")
+                        state.error = f"{type(exc).__name__}: {exc}"
+                    finally:
+                        state.ready.set()
+
+                tg.start_soon(boot)
                 try:
-                    yield AppState(studio)
+                    yield state
                 finally:
                     tg.cancel_scope.cancel()
         finally:
-            live.remove(studio)
-            await studio.aclose()
+            box.remove(state)
+            if state.studio is not None:
+                await state.studio.aclose()
 
     mcp = MCPServer("reelforge", title="reelforge", version=__version__, instructions=INSTRUCTIONS,
                     lifespan=lifespan, **auth)
     _register_tools(mcp)
-    _register_resources(mcp, live)
+    _register_resources(mcp, box)
     return mcp
 
 
-def _studio(ctx: Context) -> Studio:
-    return ctx.request_context.lifespan_context.studio
+async def _studio(ctx: Context) -> Studio:
+    return await ctx.request_context.lifespan_context.get()
 
 
 async def _await_job(ctx: Context, studio: Studio, job_id: str, wait_seconds: float | None) -> CallToolResult:
@@ -162,6 +195,8 @@ async def _await_job(ctx: Context, studio: Studio, job_id: str, wait_seconds: fl
         last = value
         await ctx.report_progress(min(value, 100.0), 100.0, job.stage or job.status.value)
         await _push_resource_update(ctx, job.uri)
+
+    from reelforge.studio.results import job_result
 
     job = await studio.wait(job_id, seconds, on_change)
     return job_result(job)
@@ -180,8 +215,7 @@ def _guard(exc: ReelforgeError) -> ToolError:
 
 
 def _register_tools(mcp: MCPServer) -> None:
-    from reelforge.studio.compose import start_compose
-    from reelforge.studio.operations import estimate, start_extend, start_generate, start_loop
+    # Tool bodies import the studio lazily: it loads in the background while the handshake is answered.
 
     @mcp.tool(title="Generate a video", annotations=PAID)
     async def generate_video(
@@ -192,8 +226,10 @@ def _register_tools(mcp: MCPServer) -> None:
 
         Waits up to wait_seconds, then returns the job; if it is still running, call get_job.
         """
-        studio = _studio(ctx)
+        studio = await _studio(ctx)
         try:
+            from reelforge.studio.operations import start_generate
+
             job = await start_generate(studio, _approved(request, approval))
         except ReelforgeError as exc:
             raise _guard(exc) from exc
@@ -206,7 +242,9 @@ def _register_tools(mcp: MCPServer) -> None:
         compare=true quotes every eligible provider and model, cheapest first.
         """
         try:
-            return Estimate(quotes=estimate(_studio(ctx), request, compare=compare))
+            from reelforge.studio.operations import estimate
+
+            return Estimate(quotes=estimate(await _studio(ctx), request, compare=compare))
         except ReelforgeError as exc:
             raise _guard(exc) from exc
 
@@ -217,8 +255,10 @@ def _register_tools(mcp: MCPServer) -> None:
     ) -> Annotated[CallToolResult, JobView]:
         """Continue a clip: the provider's native extend where it has one, else the exact last frame →
         image-to-video → a seamless join (no repeated frame)."""
-        studio = _studio(ctx)
+        studio = await _studio(ctx)
         try:
+            from reelforge.studio.operations import start_extend
+
             job = await start_extend(studio, _approved(request, approval))
         except ReelforgeError as exc:
             raise _guard(exc) from exc
@@ -231,8 +271,10 @@ def _register_tools(mcp: MCPServer) -> None:
     ) -> Annotated[CallToolResult, JobView]:
         """Make a seamless loop from a clip (loop-point search or crossfade), or generate one natively.
         Reports the seam score measured on the written file (seam_ratio near 1 is invisible)."""
-        studio = _studio(ctx)
+        studio = await _studio(ctx)
         try:
+            from reelforge.studio.operations import start_loop
+
             job = await start_loop(studio, _approved(request, approval))
         except ReelforgeError as exc:
             raise _guard(exc) from exc
@@ -245,8 +287,10 @@ def _register_tools(mcp: MCPServer) -> None:
     ) -> Annotated[CallToolResult, JobView]:
         """Render clips (job ids, files, or inline generation requests) with trims, transitions, an audio bed,
         titles and an output preset into one MP4, plus an OpenTimelineIO (.otio) sidecar."""
-        studio = _studio(ctx)
+        studio = await _studio(ctx)
         try:
+            from reelforge.studio.compose import start_compose
+
             job = await start_compose(studio, _approved(request, approval))
         except ReelforgeError as exc:
             raise _guard(exc) from exc
@@ -259,7 +303,7 @@ def _register_tools(mcp: MCPServer) -> None:
         wait_seconds: Annotated[float, Field(ge=0, le=300, description="Wait up to this long for it to finish.")] = 0,
     ) -> Annotated[CallToolResult, JobView]:
         """A job's status, progress, cost and result; optionally wait a bounded time for it to finish."""
-        studio = _studio(ctx)
+        studio = await _studio(ctx)
         try:
             studio.store.require(job_id)
         except ReelforgeError as exc:
@@ -273,7 +317,10 @@ def _register_tools(mcp: MCPServer) -> None:
         limit: Annotated[int, Field(ge=1, le=200)] = 20,
     ) -> JobList:
         """Recent jobs, newest first."""
-        return JobList(jobs=[job_view(j) for j in _studio(ctx).store.list(status=status, limit=limit)])
+        from reelforge.studio.views import job_view
+
+        studio = await _studio(ctx)
+        return JobList(jobs=[job_view(j) for j in studio.store.list(status=status, limit=limit)])
 
     @mcp.tool(
         title="Cancel a job",
@@ -282,7 +329,9 @@ def _register_tools(mcp: MCPServer) -> None:
     async def cancel_job(job_id: Annotated[str, Field(description="The job to stop.")], ctx: Context) -> JobView:
         """Stop a job: cancels it at the provider where the API allows, kills local rendering, keeps the record."""
         try:
-            return job_view(await _studio(ctx).cancel(job_id))
+            from reelforge.studio.views import job_view
+
+            return job_view(await (await _studio(ctx)).cancel(job_id))
         except ReelforgeError as exc:
             raise _guard(exc) from exc
 
@@ -294,43 +343,55 @@ def _register_tools(mcp: MCPServer) -> None:
         include_retired: bool = False,
     ) -> ModelList:
         """The catalog: every model with what it accepts, its price (source and date), status and readiness."""
-        studio = _studio(ctx)
+        from reelforge.studio.results import model_rows
+
+        studio = await _studio(ctx)
         return ModelList(models=model_rows(studio.catalog, studio.settings, provider=provider, input_kind=input,
                                            include_retired=include_retired))
 
 
-def _register_resources(mcp: MCPServer, live: list[Studio]) -> None:
-    def current() -> Studio:
-        if not live:
-            raise ResourceNotFoundError("reelforge is still starting; read again in a moment")
-        return live[-1]
+def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:
+    async def current() -> Studio:
+        if not box:
+            raise ResourceNotFoundError("reelforge is not running")
+        try:
+            return await box[-1].get()
+        except ToolError as exc:
+            raise ResourceNotFoundError(str(exc)) from exc
 
     @mcp.resource("reelforge://models", mime_type="application/json", title="Model catalog")
-    def models_resource() -> dict[str, Any]:
-        studio = current()
+    async def models_resource() -> dict[str, Any]:
+        from reelforge.studio.results import model_rows
+
+        studio = await current()
         return {"models": model_rows(studio.catalog, studio.settings, include_retired=True)}
 
     @mcp.resource("reelforge://models/{provider}/{model}", mime_type="application/json", title="One model")
-    def model_resource(provider: str, model: str, ctx: Context) -> dict[str, Any]:
-        studio = _studio(ctx)
-        entry = studio.catalog.find(provider, model)
+    async def model_resource(provider: str, model: str) -> dict[str, Any]:
+        entry = (await current()).catalog.find(provider, model)
         if entry is None:
             raise ResourceNotFoundError(f"No model {provider}/{model}")
         return entry.model_dump(mode="json")
 
     @mcp.resource("reelforge://jobs", mime_type="application/json", title="Recent jobs")
-    def jobs_resource() -> dict[str, Any]:
-        return JobList(jobs=[job_view(j) for j in current().store.list(limit=50)]).model_dump(mode="json")
+    async def jobs_resource() -> dict[str, Any]:
+        from reelforge.studio.views import job_view
+
+        return JobList(jobs=[job_view(j) for j in (await current()).store.list(limit=50)]).model_dump(mode="json")
 
     @mcp.resource("reelforge://jobs/{id}", mime_type="application/json", title="Job status")
-    def job_resource(id: str, ctx: Context) -> dict[str, Any]:
-        job = _studio(ctx).store.get(id)
+    async def job_resource(id: str) -> dict[str, Any]:
+        from reelforge.studio.views import job_view
+
+        job = (await current()).store.get(id)
         if job is None:
             raise ResourceNotFoundError(f"No job {id}")
         return job_view(job).model_dump(mode="json")
 
     @mcp.resource("reelforge://guide", mime_type="text/markdown", title="How to use reelforge")
     def guide() -> str:
+        from reelforge.studio.results import usage_guide
+
         return usage_guide()
 
     @mcp.prompt(title="Storyboard an idea")

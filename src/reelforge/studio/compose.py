@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from reelforge.errors import InvalidRequest
 from reelforge.jobs.models import Job, JobStatus
 from reelforge.jobs.runner import JobContext
@@ -19,17 +17,8 @@ from reelforge.requests import GenerationSpec
 from reelforge.security import AUDIO_TYPES, VIDEO_TYPES, check_local_path
 from reelforge.studio.artifacts import finalize
 from reelforge.studio.core import Studio
-from reelforge.studio.models import CallOptions, VideoSource
+from reelforge.studio.models import ComposeRequest, VideoSource
 from reelforge.timeline.spec import TimelineSpec
-
-
-class ComposeRequest(CallOptions):
-    """A timeline to render, with the usual call options."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    timeline: TimelineSpec = Field(description="Clips, transitions, audio bed, titles and output preset.")
-    name: str = Field(default="timeline", pattern=r"^[A-Za-z0-9._-]{1,64}$", description="Output file name (no extension).")
 
 
 def _check_side_files(studio: Studio, spec: TimelineSpec) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from reelforge.timeline.spec import TimelineSpec
+
 
 class CallOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -117,6 +119,26 @@ class LoopRequest(CallOptions):
         if self.strategy == "native" and self.generate is None:
             raise ValueError("strategy 'native' needs 'generate' (a provider loops only what it generates)")
         return self
+
+
+class ComposeRequest(CallOptions):
+    """A timeline to render, with the usual call options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeline: TimelineSpec = Field(description="Clips, transitions, audio bed, titles and output preset.")
+    name: str = Field(default="timeline", pattern=r"^[A-Za-z0-9._-]{1,64}$", description="Output file name (no extension).")
+
+
+class Quote(BaseModel):
+    provider: str
+    model: str
+    usd: float = Field(description="Expected charge in US dollars.")
+    breakdown: str = Field(description="How the figure was computed.")
+    source: str
+    as_of: str
+    estimate: bool = Field(description="True when the price is unverified or derived.")
+    is_preview: bool = False
 
 
 class ErrorView(BaseModel):

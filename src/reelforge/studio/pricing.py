@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
-
 from reelforge.catalog import ModelEntry
 from reelforge.requests import GenerationSpec
-
-
-class Quote(BaseModel):
-    provider: str
-    model: str
-    usd: float = Field(description="Expected charge in US dollars.")
-    breakdown: str = Field(description="How the figure was computed.")
-    source: str
-    as_of: str
-    estimate: bool = Field(description="True when the price is unverified or derived.")
-    is_preview: bool = False
+from reelforge.studio.models import Quote
 
 
 def quote(spec: GenerationSpec, model: ModelEntry) -> Quote:
