@@ -11,6 +11,7 @@ from adapter_helpers import file_ref, make_spec, model_entry, poll_to_end
 from emulators.minimax import API_KEY, MiniMaxEmulator
 from media_utils import make_image
 
+from reelforge.catalog import load_catalog
 from reelforge.errors import (
     AuthFailed,
     ContentRejected,
@@ -282,3 +283,15 @@ async def test_gateway_http_errors_use_the_status_when_the_code_is_generic(emu, 
     emu.inject("poll", status=401)
     with pytest.raises(AuthFailed):
         await provider.poll("106916112212032", model())
+
+
+@pytest.mark.parametrize("model_id", [m.id for m in load_catalog().providers["minimax"].models])
+async def test_every_catalog_model_runs_end_to_end(emu, provider, tmp_path, model_id):
+    """Each row's defaults are accepted by the emulator's copy of MiniMax's model rules."""
+    entry = model(model_id)
+    first = image_ref(tmp_path) if "text" not in entry.capabilities.inputs else None
+    s, _ = provider.normalize(spec(model_id, first_frame=first), entry)
+    status = await run_to_end(provider, await provider.submit(s, entry), entry)
+    await provider.download(status, entry, tmp_path / "out.mp4")
+    assert probe(tmp_path / "out.mp4").frames == 24
+    assert emu.requests_to("create")[0].json["model"] == entry.remote_name

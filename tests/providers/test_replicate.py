@@ -8,11 +8,12 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from adapter_helpers import make_spec, model_entry, poll_to_end
+from adapter_helpers import file_ref, make_spec, model_entry, poll_to_end
 from emulators.replicate import TOKEN, ReplicateEmulator, decode_data_uri
 from media_utils import make_image
 from PIL import Image
 
+from reelforge.catalog import load_catalog
 from reelforge.errors import (
     AuthFailed,
     ContentRejected,
@@ -269,3 +270,28 @@ async def test_unreadable_prediction_is_a_provider_failure_not_a_crash(emu, prov
     with pytest.raises(ProviderFailure) as err:
         await provider.poll("x", model())
     assert "unreadable prediction" in str(err.value)
+
+
+async def test_models_taking_width_and_height_get_the_exact_size_of_their_resolution(emu, provider):
+    entry = model("zeroscope-v2-xl")
+    s, notes = provider.normalize(spec("zeroscope-v2-xl", width=1280, height=720, duration_s=3), entry)
+    assert (s.width, s.height) == (1024, 576) and "1024x576" in notes[0]
+    await provider.submit(s, entry)
+    inputs = emu.requests_to("create")[0].json["input"]
+    assert (inputs["width"], inputs["height"], inputs["num_frames"], inputs["fps"]) == (1024, 576, 24, 8)
+
+
+@pytest.mark.parametrize("model_id", [m.id for m in load_catalog().providers["replicate"].models])
+async def test_every_catalog_model_runs_end_to_end(emu, provider, tmp_path, model_id):
+    """Each row's field mapping is accepted by the emulator's copy of that model's input schema."""
+    entry = model(model_id)
+    image_only = "text" not in entry.capabilities.inputs
+    first = file_ref(make_image(tmp_path / "f.png", (320, 180), "green")) if image_only else None
+    prompt = "" if "prompt" not in entry.adapter["fields"] else "a paper boat on a river"
+    await generate(provider, entry, spec(model_id, prompt=prompt, first_frame=first), tmp_path / "out.mp4")
+    assert probe(tmp_path / "out.mp4").frames == 24
+    create = emu.requests_to("create")[0]
+    if entry.adapter.get("endpoint") == "version":
+        assert create.path == "/v1/predictions" and create.json["version"] == entry.adapter["version"]
+    else:
+        assert create.path == f"/v1/models/{entry.remote_name}/predictions"

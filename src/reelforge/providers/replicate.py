@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
@@ -41,6 +42,7 @@ from reelforge.providers.http import (
     policy_from_settings,
     send,
 )
+from reelforge.requests import size_for
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -166,7 +168,9 @@ class ReplicateProvider(RemoteProvider):
                 f"{model.key} does not accept options {', '.join(unknown)}; it accepts "
                 f"{', '.join(allowed) or 'no extra options'}.", param="options",
             )
-        return _snap_frames(spec, model)
+        spec, notes = _snap_size(spec, model)
+        spec, frame_notes = _snap_frames(spec, model)
+        return spec, notes + frame_notes
 
     # --- submit / poll / cancel ------------------------------------------------------------------
 
@@ -271,6 +275,19 @@ def _output_urls(output: Any) -> list[str]:
     """Output URLs from a model's output: a URL string, or a list of them (other shapes are ignored)."""
     items = output if isinstance(output, list) else [output]
     return [item for item in items if isinstance(item, str) and item.startswith(("http://", "https://"))]
+
+
+def _snap_size(spec: GenerationSpec, model: ModelEntry) -> tuple[GenerationSpec, list[str]]:
+    """For models that take width/height: the exact size of the resolution name ('576p' at 16:9 = 1024x576)."""
+    fields: dict[str, str] = model.adapter.get("fields", {})  # type: ignore[assignment]
+    match = re.fullmatch(r"(\d+)p", spec.resolution.lower())
+    if "width" not in fields or match is None:
+        return spec, []
+    width, height = size_for(spec.aspect_ratio, int(match[1]), multiple=8)
+    if (width, height) == (spec.width, spec.height):
+        return spec, []
+    note = f"size {spec.width}x{spec.height} -> {width}x{height} ({spec.resolution} at {spec.aspect_ratio} for {model.key})."
+    return spec.model_copy(update={"width": width, "height": height}), [note]
 
 
 def _snap_frames(spec: GenerationSpec, model: ModelEntry) -> tuple[GenerationSpec, list[str]]:
