@@ -78,17 +78,21 @@ class LumaEmulator(Emulator):
     # --- Dream Machine --------------------------------------------------------------------------
 
     def _dm_create(self, req: Recorded, match: re.Match[str]) -> Reply:
+        return self._start(req, "dream_machine", "dreaming", self._dm_validate, self.dm_generation)
+
+    def _start(self, req: Recorded, kind: str, running: str, validate: Any, render: Any) -> Reply:
+        """Validate a create body, open a job moving queued -> `running` -> completed, answer 201."""
         try:
             body = req.json
-            seconds = self._dm_validate(body)
+            seconds = validate(body)
         except Invalid as exc:
             return self._invalid(exc)
         except ValueError:
             return self.error_response(400, "Request body is not valid JSON")
         if self.credit_balance <= 0:
             return self.error_response(400, "Insufficient credits")
-        job = self.new_job("dream_machine", body, ["queued"] + ["dreaming"] * (self.steps - 1) + ["completed"], seconds)
-        return Reply(201, self.dm_generation(job))
+        job = self.new_job(kind, body, ["queued"] + [running] * (self.steps - 1) + ["completed"], seconds)
+        return Reply(201, render(job))
 
     def _dm_validate(self, body: Any) -> float:
         if not isinstance(body, dict):
@@ -155,15 +159,7 @@ class LumaEmulator(Emulator):
     # --- Agents -------------------------------------------------------------------------------
 
     def _agents_create(self, req: Recorded, match: re.Match[str]) -> Reply:
-        try:
-            body = req.json
-            seconds = self._agents_validate(body)
-        except Invalid as exc:
-            return self._invalid(exc)
-        except ValueError:
-            return self.error_response(400, "Request body is not valid JSON")
-        job = self.new_job("agents", body, ["queued"] + ["processing"] * (self.steps - 1) + ["completed"], seconds)
-        return Reply(201, self.agents_generation(job))
+        return self._start(req, "agents", "processing", self._agents_validate, self.agents_generation)
 
     def _agents_validate(self, body: Any) -> float:
         if not isinstance(body, dict):

@@ -79,3 +79,33 @@ def probe(path: Path) -> dict[str, Any]:
             "codec": stream.codec_context.name, "frames": frames, "width": stream.codec_context.width,
             "height": stream.codec_context.height, "seconds": float(container.duration or 0) / 1e6,
         }  # fmt: skip
+
+
+# --- through the MCP tools ---------------------------------------------------------------------------
+
+TERMINAL = {"succeeded", "failed", "canceled", "unknown"}
+
+
+async def start_job(client: Any, tool: str, request: dict[str, Any]) -> str:
+    """Call a work-starting tool without waiting; return the job id."""
+    result = await client.call_tool(tool, {"request": {**request, "wait_seconds": 0}})
+    assert not result.is_error, result.content[0].text
+    return result.structured_content["job_id"]
+
+
+async def settle(client: Any, job_id: str) -> dict[str, Any]:
+    """Wait (bounded) through `get_job` until the job is terminal; return its view."""
+    for _ in range(20):
+        job = (await client.call_tool("get_job", {"job_id": job_id, "wait_seconds": 10})).structured_content
+        if job["status"] in TERMINAL:
+            return job
+    raise AssertionError(f"job {job_id} never finished")
+
+
+def sdk_until(read: Any, remote_id: str, done: tuple[str, ...], attr: str = "status", limit: int = 10) -> Any:
+    """Read a job through an official SDK until its `attr` is one of `done` (bounded)."""
+    for _ in range(limit):
+        job = read(remote_id)
+        if getattr(job, attr) in done:
+            return job
+    raise AssertionError(f"{remote_id} never reached {done}")

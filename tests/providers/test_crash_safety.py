@@ -14,6 +14,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from adapter_helpers import settle
 from emulators.base import Emulator
 from emulators.luma import LumaEmulator
 from emulators.runway import RunwayEmulator
@@ -70,11 +71,7 @@ async def start_then_kill(home: Path, root: Path, emu: Emulator, request: dict, 
 
 async def finish_after_restart(settings: Settings, job_id: str) -> dict:
     async with make_client(settings) as client:
-        for _ in range(20):
-            job = (await client.call_tool("get_job", {"job_id": job_id, "wait_seconds": 10})).structured_content
-            if job["status"] in ("succeeded", "failed", "canceled", "unknown"):
-                return job
-    raise AssertionError(f"job {job_id} never finished after the restart")
+        return await settle(client, job_id)
 
 
 @pytest.fixture

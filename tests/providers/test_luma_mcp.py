@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from adapter_helpers import settle, start_job
 from emulators.luma import LumaEmulator
 from media_utils import make_image
 from pydantic import SecretStr
@@ -19,7 +20,6 @@ from reelforge.media.probe import probe
 from reelforge.settings import Settings
 from tests.conftest import make_client
 
-TERMINAL = {"succeeded", "failed", "canceled", "unknown"}
 RAY2 = {"provider": "luma", "model": "ray-2", "prompt": "a paper boat on a pond", "resolution": "540p"}
 RAY32 = {"provider": "luma", "model": "ray-3.2", "prompt": "a lantern drifting", "resolution": "540p"}
 
@@ -39,23 +39,9 @@ def luma_settings(settings: Settings, emu: LumaEmulator) -> Settings:
     })  # fmt: skip
 
 
-async def settle(client, job_id: str) -> dict:
-    for _ in range(20):
-        job = (await client.call_tool("get_job", {"job_id": job_id, "wait_seconds": 10})).structured_content
-        if job["status"] in TERMINAL:
-            return job
-    raise AssertionError(f"job {job_id} never finished")
-
-
-async def start(client, tool: str, request: dict) -> str:
-    result = await client.call_tool(tool, {"request": {**request, "wait_seconds": 0}})
-    assert not result.is_error, result.content[0].text
-    return result.structured_content["job_id"]
-
-
 async def test_text_to_video_with_a_camera_concept(emu, luma_settings):
     async with make_client(luma_settings) as client:
-        job = await settle(client, await start(client, "generate_video", {**RAY2, "camera_move": "crane_up"}))
+        job = await settle(client, await start_job(client, "generate_video", {**RAY2, "camera_move": "crane_up"}))
     assert job["status"] == "succeeded", job
     info = probe(job["output"]["path"])
     assert info.codec == "h264" and info.frames == 120
@@ -68,7 +54,7 @@ async def test_text_to_video_with_a_camera_concept(emu, luma_settings):
 async def test_image_to_video_from_a_local_file_on_ray32(emu, luma_settings, tmp_path):
     image = make_image(tmp_path / "first.png", (320, 180), "gold")
     async with make_client(luma_settings) as client:
-        job = await settle(client, await start(client, "generate_video", {**RAY32, "image": str(image)}))
+        job = await settle(client, await start_job(client, "generate_video", {**RAY32, "image": str(image)}))
     assert job["status"] == "succeeded", job
     assert probe(job["output"]["path"]).frames == 120
     start_frame = emu.requests_to("create")[0].json["video"]["start_frame"]
@@ -87,8 +73,8 @@ async def test_local_image_on_ray2_is_refused_with_what_to_do(emu, luma_settings
 @pytest.mark.parametrize("base", [RAY2, RAY32], ids=["ray-2", "ray-3.2"])
 async def test_native_extend_continues_the_generation(emu, luma_settings, base):
     async with make_client(luma_settings) as client:
-        source = await settle(client, await start(client, "generate_video", base))
-        extended = await settle(client, await start(client, "extend_video", {
+        source = await settle(client, await start_job(client, "generate_video", base))
+        extended = await settle(client, await start_job(client, "extend_video", {
             **base, "prompt": "the journey continues", "source": {"job_id": source["job_id"]}}))
     assert extended["status"] == "succeeded", extended
     first, second = (r.json for r in emu.requests_to("create"))
@@ -102,7 +88,7 @@ async def test_native_extend_continues_the_generation(emu, luma_settings, base):
 
 async def test_make_loop_uses_the_native_loop(emu, luma_settings):
     async with make_client(luma_settings) as client:
-        job = await settle(client, await start(client, "make_loop", {"generate": RAY2}))
+        job = await settle(client, await start_job(client, "make_loop", {"generate": RAY2}))
     assert job["status"] == "succeeded", job
     assert probe(job["output"]["path"]).frames >= 120
     assert emu.requests_to("create")[0].json["loop"] is True and emu.count("create") == 1
@@ -120,7 +106,7 @@ async def test_make_loop_uses_the_native_loop(emu, luma_settings):
 async def test_create_faults_end_in_definite_states(emu, luma_settings, fault, status, code):
     emu.inject("create", **fault)
     async with make_client(luma_settings) as client:
-        job = await settle(client, await start(client, "generate_video", RAY2))
+        job = await settle(client, await start_job(client, "generate_video", RAY2))
     assert job["status"] == status and job["error"]["code"] == code, job
     assert emu.count("create") == 1
 
@@ -129,8 +115,8 @@ async def test_poll_faults_then_a_moderated_generation(emu, luma_settings):
     emu.inject("poll", status=503, retry_after=0.05)
     emu.inject("poll", delay_s=0.01, malformed=True)
     async with make_client(luma_settings) as client:
-        ok = await settle(client, await start(client, "generate_video", RAY32))
+        ok = await settle(client, await start_job(client, "generate_video", RAY32))
         emu.fail_next = ("content_moderated", "The prompt was rejected")
-        failed = await settle(client, await start(client, "generate_video", {**RAY32, "prompt": "a storm"}))
+        failed = await settle(client, await start_job(client, "generate_video", {**RAY32, "prompt": "a storm"}))
     assert ok["status"] == "succeeded" and probe(ok["output"]["path"]).frames == 120
     assert failed["status"] == "failed" and failed["error"]["code"] == "moderation"

@@ -9,6 +9,7 @@ import base64
 
 import httpx
 import pytest
+from adapter_helpers import sdk_until
 from emulators.luma import LumaEmulator
 from media_utils import make_image
 
@@ -28,12 +29,8 @@ def sdk(emu):
         yield client
 
 
-def finish(sdk, generation_id: str, limit: int = 10):
-    for _ in range(limit):
-        generation = sdk.generations.get(generation_id)
-        if generation.state in ("completed", "failed"):
-            return generation
-    raise AssertionError("generation never finished")
+def finish(sdk, generation_id: str):
+    return sdk_until(sdk.generations.get, generation_id, ("completed", "failed"), attr="state")
 
 
 def test_create_poll_and_fetch(sdk, emu):
@@ -99,14 +96,6 @@ def agents(emu):
         yield client
 
 
-def finish_agents(agents, generation_id: str, limit: int = 10):
-    for _ in range(limit):
-        generation = agents.generations.get(generation_id)
-        if generation.state in ("completed", "failed"):
-            return generation
-    raise AssertionError("generation never finished")
-
-
 def test_agents_video_with_inline_start_frame_then_extend(agents, emu, tmp_path):
     png = make_image(tmp_path / "s.png").read_bytes()
     created = agents.generations.create(
@@ -115,19 +104,19 @@ def test_agents_video_with_inline_start_frame_then_extend(agents, emu, tmp_path)
                "start_frame": {"data": base64.b64encode(png).decode(), "media_type": "image/png"}},
     )  # fmt: skip
     assert created.state == "queued" and created.type == "video"
-    done = finish_agents(agents, created.id)
+    done = finish(agents, created.id)
     assert done.state == "completed" and done.output[0].type == "video"
     assert httpx.get(done.output[0].url).content[4:8] == b"ftyp"
     extended = agents.generations.create(
         model="ray-3.2", type="video", prompt="it drifts on", video={"start_frame": {"generation_id": done.id}}
     )
-    assert finish_agents(agents, extended.id).state == "completed"
+    assert finish(agents, extended.id).state == "completed"
 
 
 def test_agents_failures_and_errors(agents, emu):
     luma_agents = pytest.importorskip("luma_agents")
     emu.fail_next = ("content_moderated", "Prompt rejected")
-    failed = finish_agents(agents, agents.generations.create(model="ray-3.2", type="video", prompt="x").id)
+    failed = finish(agents, agents.generations.create(model="ray-3.2", type="video", prompt="x").id)
     assert failed.state == "failed" and failed.failure_code == "content_moderated"
     with pytest.raises(luma_agents.UnprocessableEntityError):
         agents.generations.create(model="ray-3.2", type="video", prompt="x", video={"duration": "7s"})

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import anyio
 import pytest
+from adapter_helpers import settle, start_job
 from emulators.runway import RunwayEmulator
 from media_utils import make_image
 from pydantic import SecretStr
@@ -20,7 +21,6 @@ from reelforge.media.probe import probe
 from reelforge.settings import Settings
 from tests.conftest import make_client
 
-TERMINAL = {"succeeded", "failed", "canceled", "unknown"}
 GEN45 = {"provider": "runway", "model": "gen4.5", "prompt": "a kite over the dunes", "duration_s": 2}
 
 
@@ -33,20 +33,6 @@ def emu() -> Iterator[RunwayEmulator]:
 @pytest.fixture
 def rw_settings(settings: Settings, emu: RunwayEmulator) -> Settings:
     return settings.model_copy(update={"runway_api_key": SecretStr(emu.api_key), "runway_base_url": emu.url})
-
-
-async def settle(client, job_id: str) -> dict:
-    for _ in range(20):
-        job = (await client.call_tool("get_job", {"job_id": job_id, "wait_seconds": 10})).structured_content
-        if job["status"] in TERMINAL:
-            return job
-    raise AssertionError(f"job {job_id} never finished")
-
-
-async def start(client, tool: str, request: dict) -> str:
-    result = await client.call_tool(tool, {"request": {**request, "wait_seconds": 0}})
-    assert not result.is_error, result.content[0].text
-    return result.structured_content["job_id"]
 
 
 async def test_text_to_video(emu, rw_settings):
@@ -71,7 +57,7 @@ async def test_text_to_video(emu, rw_settings):
 async def test_image_to_video_from_a_local_file(emu, rw_settings, tmp_path):
     image = make_image(tmp_path / "first.png", (320, 180), "teal")
     async with make_client(rw_settings) as client:
-        job = await settle(client, await start(client, "generate_video", {
+        job = await settle(client, await start_job(client, "generate_video", {
             "provider": "runway", "model": "gen4_turbo", "image": str(image), "duration_s": 2, "aspect_ratio": "4:3"}))
     assert job["status"] == "succeeded", job
     assert probe(job["output"]["path"]).frames == 48
@@ -81,8 +67,8 @@ async def test_image_to_video_from_a_local_file(emu, rw_settings, tmp_path):
 
 async def test_extend_uses_the_last_frame_path(emu, rw_settings):
     async with make_client(rw_settings) as client:
-        source = await settle(client, await start(client, "generate_video", GEN45))
-        extended = await settle(client, await start(client, "extend_video", {
+        source = await settle(client, await start_job(client, "generate_video", GEN45))
+        extended = await settle(client, await start_job(client, "extend_video", {
             **GEN45, "prompt": "the kite climbs", "source": {"job_id": source["job_id"]}}))
     assert extended["status"] == "succeeded", extended
     creates = emu.requests_to("create")
@@ -93,7 +79,7 @@ async def test_extend_uses_the_last_frame_path(emu, rw_settings):
 
 async def test_make_loop_falls_back_on_the_generated_clip(emu, rw_settings):
     async with make_client(rw_settings) as client:
-        job = await settle(client, await start(client, "make_loop", {"generate": GEN45}))
+        job = await settle(client, await start_job(client, "make_loop", {"generate": GEN45}))
     assert job["status"] == "succeeded", job
     assert probe(job["output"]["path"]).frames > 0 and emu.count("create") == 1
     assert "loop" not in emu.requests_to("create")[0].json
@@ -119,7 +105,7 @@ async def test_refusals_before_anything_is_sent(emu, rw_settings):
 async def test_create_faults_end_in_definite_states(emu, rw_settings, fault, status, code):
     emu.inject("create", **fault)
     async with make_client(rw_settings) as client:
-        job = await settle(client, await start(client, "generate_video", GEN45))
+        job = await settle(client, await start_job(client, "generate_video", GEN45))
     assert job["status"] == status and job["error"]["code"] == code, job
     assert emu.count("create") == 1
 
@@ -129,9 +115,9 @@ async def test_poll_faults_then_moderation_failure(emu, rw_settings):
     emu.inject("poll", status=500)
     emu.inject("poll", malformed=True)
     async with make_client(rw_settings) as client:
-        ok = await settle(client, await start(client, "generate_video", GEN45))
+        ok = await settle(client, await start_job(client, "generate_video", GEN45))
         emu.fail_next = ("SAFETY.INPUT.TEXT", "The prompt was flagged")
-        failed = await settle(client, await start(client, "generate_video", {**GEN45, "prompt": "a storm"}))
+        failed = await settle(client, await start_job(client, "generate_video", {**GEN45, "prompt": "a storm"}))
     assert ok["status"] == "succeeded" and probe(ok["output"]["path"]).frames == 48
     assert failed["status"] == "failed" and failed["error"]["code"] == "moderation"
     assert "SAFETY.INPUT.TEXT" in failed["error"]["message"]
@@ -141,7 +127,7 @@ async def test_expired_link_and_slow_download(emu, rw_settings):
     emu.inject("download", status=403)  # the signed link expired before we fetched it
     emu.inject("download", chunk_pause_s=0.002)
     async with make_client(rw_settings) as client:
-        job = await settle(client, await start(client, "generate_video", GEN45))
+        job = await settle(client, await start_job(client, "generate_video", GEN45))
     assert job["status"] == "succeeded", job
     assert probe(job["output"]["path"]).frames == 48 and emu.count("download") == 2
 
@@ -149,7 +135,7 @@ async def test_expired_link_and_slow_download(emu, rw_settings):
 async def test_cancel_job_cancels_the_task(emu, rw_settings):
     emu.hold_jobs = True
     async with make_client(rw_settings) as client:
-        job_id = await start(client, "generate_video", GEN45)
+        job_id = await start_job(client, "generate_video", GEN45)
         with anyio.fail_after(10):
             while emu.count("poll") < 1:
                 await anyio.sleep(0.02)

@@ -6,6 +6,7 @@ import base64
 
 import httpx
 import pytest
+from adapter_helpers import sdk_until
 from emulators.runway import RunwayEmulator
 from media_utils import make_image
 
@@ -26,12 +27,8 @@ def sdk(emu):
         yield client
 
 
-def finish(sdk, task_id: str, limit: int = 10):
-    for _ in range(limit):
-        task = sdk.tasks.retrieve(task_id)
-        if task.status in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            return task
-    raise AssertionError(f"task {task_id} never finished")
+def finish(sdk, task_id: str):
+    return sdk_until(sdk.tasks.retrieve, task_id, ("SUCCEEDED", "FAILED", "CANCELLED"))
 
 
 def test_text_to_video_create_poll_and_fetch(sdk, emu):
