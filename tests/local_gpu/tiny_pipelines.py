@@ -100,26 +100,24 @@ def _wan_parts(in_channels: int) -> tuple[WanTransformer3DModel, WanTransformer3
     return experts[0], experts[1], vae
 
 
+def _tiny_wan(pipeline_cls: type, in_channels: int, shift: float, boundary_ratio: float) -> object:
+    tok = tiny_tokenizer()
+    high, low, vae = _wan_parts(in_channels)
+    return pipeline_cls(
+        tokenizer=tok, text_encoder=_text_encoder(len(tok), umt5=True), vae=vae,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=shift), transformer=high, transformer_2=low,
+        boundary_ratio=boundary_ratio,
+    )
+
+
 def build_tiny_wan_t2v() -> WanPipeline:
     """Wan 2.2 A14B-shaped text-to-video: two experts switched at boundary_ratio 0.875."""
-    tok = tiny_tokenizer()
-    high, low, vae = _wan_parts(in_channels=16)
-    return WanPipeline(
-        tokenizer=tok, text_encoder=_text_encoder(len(tok), umt5=True), vae=vae,
-        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0), transformer=high, transformer_2=low,
-        boundary_ratio=0.875,
-    )
+    return _tiny_wan(WanPipeline, in_channels=16, shift=7.0, boundary_ratio=0.875)
 
 
 def build_tiny_wan_i2v() -> WanImageToVideoPipeline:
-    """Wan 2.2 A14B-shaped image-to-video (first and optional last frame), no CLIP image encoder."""
-    tok = tiny_tokenizer()
-    high, low, vae = _wan_parts(in_channels=36)
-    return WanImageToVideoPipeline(
-        tokenizer=tok, text_encoder=_text_encoder(len(tok), umt5=True), vae=vae,
-        scheduler=FlowMatchEulerDiscreteScheduler(shift=5.0), transformer=high, transformer_2=low,
-        boundary_ratio=0.9,
-    )
+    """Wan 2.2 A14B-shaped image-to-video (latents + mask + image channels = 36), no CLIP encoder."""
+    return _tiny_wan(WanImageToVideoPipeline, in_channels=36, shift=5.0, boundary_ratio=0.9)
 
 
 BUILDERS = {

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Family = Literal["ltx", "wan"]
 Task = Literal["t2v", "i2v", "keyframes", "extend"]
@@ -61,6 +61,13 @@ class ModelSpec:
         return name
 
 
+#: What the two Wan 2.2 A14B checkpoints (text and image to video) share: two 14B experts,
+#: 16 fps, 4k+1 frames, sides divisible by 16, 40 steps.
+_WAN_A14B: dict[str, Any] = dict(
+    family="wan", frames_multiple=4, dims_multiple=16, fps_choices=(16,), default_size=(832, 480), min_frames=5,
+    max_frames=121, max_area=1280 * 720, steps=40, vram_gib=72.0, vram_offload_gib=42.0, smaller="wan2.2-ti2v-5b",
+)
+
 MODELS: dict[str, ModelSpec] = {
     spec.id: spec
     for spec in (
@@ -86,40 +93,18 @@ MODELS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             id="wan2.2-t2v-a14b",
-            family="wan",
             hf_repo="Wan-AI/Wan2.2-T2V-A14B-Diffusers",
             pipelines={"t2v": "WanPipeline"},
-            frames_multiple=4,
-            dims_multiple=16,
-            fps_choices=(16,),
-            default_size=(832, 480),
-            min_frames=5,
-            max_frames=121,
-            max_area=1280 * 720,
-            steps=40,
             guidance_scale=4.0,
-            vram_gib=72.0,
-            vram_offload_gib=42.0,
-            smaller="wan2.2-ti2v-5b",
-            call_defaults={"guidance_scale_2": 3.0},
+            call_defaults={"guidance_scale_2": 3.0},  # the low-noise expert's scale (model card)
+            **_WAN_A14B,
         ),
         ModelSpec(
             id="wan2.2-i2v-a14b",
-            family="wan",
             hf_repo="Wan-AI/Wan2.2-I2V-A14B-Diffusers",
             pipelines={"i2v": "WanImageToVideoPipeline", "keyframes": "WanImageToVideoPipeline"},
-            frames_multiple=4,
-            dims_multiple=16,
-            fps_choices=(16,),
-            default_size=(832, 480),
-            min_frames=5,
-            max_frames=121,
-            max_area=1280 * 720,
-            steps=40,
             guidance_scale=3.5,
-            vram_gib=72.0,
-            vram_offload_gib=42.0,
-            smaller="wan2.2-ti2v-5b",
+            **_WAN_A14B,
         ),
         ModelSpec(
             id="wan2.2-ti2v-5b",
