@@ -101,6 +101,18 @@ def print_report(report: dict[str, Any], console) -> None:
     for name, present in report["keys"].items():
         console.print(f"key      {name}: {'set' if present else 'not set'}")
     gpu = report["gpu"]
-    console.print(f"GPU      {gpu}")
+    if gpu.get("error"):
+        console.print(f"GPU      {gpu['error']}")
+    else:
+        gpus = gpu.get("gpus") or []
+        if not gpus:
+            console.print(f"GPU      none found (CUDA: {gpu.get('cuda')}); local models need an NVIDIA GPU")
+        for g in gpus:
+            console.print(f"GPU      {g.get('name')}: {g.get('free_gib')} GiB free of {g.get('total_gib')} GiB")
+        for model_id, m in (gpu.get("models") or {}).items():
+            where = m.get("source") or "not downloaded"
+            fits = "" if m.get("fits") is None else (" fits" if m.get("fits") else " does not fit")
+            console.print(f"local    {model_id}: {'present' if m.get('present') else 'absent'} ({where}), "
+                          f"needs ~{m.get('needs_vram_gib')} GiB{fits}")
     b = report["budget"]
     console.print(f"budget   per call {b['per_call_usd']}, per day {b['per_day_usd']}, confirm above {b['confirm_above_usd']}")

@@ -10,6 +10,7 @@ approve a quoted cost (elicitation) before the call goes ahead.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from reelforge.errors import InvalidRequest
@@ -89,7 +90,7 @@ def estimate(studio: Studio, req: GenerateRequest, *, compare: bool) -> list[Quo
 
 def prepare_extend(studio: Studio, req: ExtendRequest) -> Prepared:
     source_path, source_job = studio.resolve_source(req.source)
-    native_plan = _native_extend_plan(studio, req, source_job)
+    native_plan = _native_extend_plan(studio, req, source_job, source_path)
     if native_plan is not None:
         plan, mode = native_plan, "native"
     else:
@@ -111,8 +112,18 @@ async def start_extend(studio: Studio, req: ExtendRequest) -> Job:
     return launch(studio, prepare_extend(studio, req), req)
 
 
-def _native_extend_plan(studio: Studio, req: ExtendRequest, source_job: Job | None) -> Plan | None:
-    """Native extend: the source is one of our jobs from a provider whose model extends its own output."""
+def _native_extend_plan(studio: Studio, req: ExtendRequest, source_job: Job | None,
+                        source_path: Path) -> Plan | None:
+    """Native extend: a local model that continues the clip itself (LTX conditions on the video), or
+    a cloud provider whose model extends one of its own generations by remote id (Luma keyframes)."""
+    if req.provider in studio.catalog.providers and studio.catalog.providers[req.provider].local:
+        entry = studio.catalog.providers[req.provider]
+        model = studio.catalog.find(entry.name, req.model) if req.model else next(
+            (m for m in entry.models if m.capabilities.extend == "native" and "video" in m.capabilities.inputs), None)
+        if model is not None and model.capabilities.extend == "native":
+            video = MediaRef(kind="file", path=str(source_path), mime="video/mp4",
+                             job_id=source_job.id if source_job else None)
+            return studio.plan(req.model_copy(update={"model": model.id}), video=video, provider=entry.name)
     if source_job is None or source_job.kind != "generate" or not source_job.remote_id:
         return None
     wanted = req.provider if req.provider != "auto" else source_job.provider
@@ -148,7 +159,9 @@ def _loop_generation_plan(studio: Studio, opts: GenerationOptions, image: str | 
     if strategy == "native":
         return studio.plan(opts, first=first, loop=True)
     plan = studio.plan(opts, first=first)
-    if strategy == "auto" and plan.model.capabilities.loop == "native":
+    loop_mode = plan.model.capabilities.loop
+    # "keyframe" models loop by pinning the same image at both ends, so they need a first frame.
+    if strategy == "auto" and (loop_mode == "native" or (loop_mode == "keyframe" and first is not None)):
         return studio.plan(opts, first=first, loop=True, provider=plan.model.provider)
     return plan
 

@@ -127,6 +127,8 @@ def build_spec(
         raise _unsupported(model, "negative_prompt", "…", "no negative prompt")
     if opts.audio and not caps.audio:
         raise _unsupported(model, "audio", "true", "silent output only")
+    if loop and caps.loop == "keyframe" and first_frame is None:
+        raise InvalidRequest(f"{model.key} loops by pinning one image at both ends: give image.", param="image")
     if loop and caps.loop == "none":
         raise _unsupported(model, "loop", "true", "no native loop (use make_loop, which loops any clip)")
     if opts.camera_move and opts.camera_move not in caps.camera_moves:
