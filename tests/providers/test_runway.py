@@ -135,9 +135,10 @@ async def test_missing_key_names_the_variable_and_sends_nothing(emu, tmp_path, s
 
 async def test_wrong_key_is_auth_failed(emu, tmp_path, settings):
     provider = RunwayProvider(adapter_settings(tmp_path, runway_api_key="key_wrong", runway_base_url=emu.url))
-    with pytest.raises(AuthFailed, match="RUNWAYML_API_SECRET"):
+    with pytest.raises(AuthFailed, match="RUNWAYML_API_SECRET") as info:
         await provider.submit(make_spec("runway", "gen4.5", duration_s=2), model_entry("runway", "gen4.5"))
-    assert "key_wrong" not in str(emu.requests[0].json)
+    assert "key_wrong" not in str(info.value)  # the key never reaches a message
+    assert emu.requests[0].headers["authorization"] == "Bearer key_wrong"
 
 
 async def test_provider_validation_error_names_our_parameter(runway, emu):

@@ -59,6 +59,7 @@ UNKNOWN_CREATE_STATUSES = frozenset({500, 502, 504})
 EXPIRED_URL_STATUSES = frozenset({401, 403, 404, 410})
 
 ErrorMap = Callable[[httpx.Response], ReelforgeError]
+DO_NOT_RESUBMIT = "Do not submit again: check the provider's dashboard or task list first."
 
 
 class OutputUrlExpired(ProviderFailure):
@@ -264,37 +265,47 @@ async def send(
                 raise _create_transport_error(exc, provider, url) from None
             if last:
                 raise _read_transport_error(exc, provider, attempts) from None
-            delay = policy.backoff(attempt)
-            log.info("%s %s: %s; retrying in %.2f s", method, safe_url(url), type(exc).__name__, delay)
-            await anyio.sleep(delay)
-            continue
-        if response.is_success:
-            if not expect_json or _is_json(response):
+            wait, why = policy.backoff(attempt), type(exc).__name__
+        else:
+            wait = _judge(response, retry_reads=retry_reads, last=last, expect_json=expect_json,
+                          error_map=error_map, provider=provider, policy=policy, attempt=attempt)  # fmt: skip
+            if wait is None:
                 return response
-            if not retry_reads:
-                raise OutcomeUnknown(
-                    f"{provider} accepted the create request but its answer could not be read, so the job id "
-                    "is unknown (a job may have been started and billed).",
-                    hint="Do not submit again: check the provider's dashboard or task list first.",
-                )
-            if last:
-                raise ProviderFailure(f"{provider} kept answering with unreadable (non-JSON) bodies. Try again later.")
-            await anyio.sleep(policy.backoff(attempt))
-            continue
-        if not retry_reads and response.status_code in UNKNOWN_CREATE_STATUSES:
-            raise OutcomeUnknown(
-                f"{provider} answered HTTP {response.status_code} to the create request, so it is unknown "
-                "whether a job was started (and billed).",
-                hint="Do not submit again: check the provider's dashboard or task list first.",
-            )
-        if not retry_reads or last or response.status_code not in RETRYABLE_STATUSES:
-            raise error_map(response)
-        wait = _retry_wait(response, attempt, policy)
-        if wait is None:  # asked to wait longer than we are willing to block
-            raise error_map(response)
-        log.info("%s %s: HTTP %s; retrying in %.2f s", method, safe_url(url), response.status_code, wait)
+            why = f"HTTP {response.status_code}"
+        log.info("%s %s: %s; retrying in %.2f s", method, safe_url(url), why, wait)
         await anyio.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover - the loop always returns or raises
+
+
+def _judge(
+    response: httpx.Response, *, retry_reads: bool, last: bool, expect_json: bool, error_map: ErrorMap,
+    provider: str, policy: RetryPolicy, attempt: int,
+) -> float | None:
+    """None to accept the response, seconds to wait before reading again; raises a mapped error."""
+    if response.is_success:
+        if not expect_json or _is_json(response):
+            return None
+        if not retry_reads:
+            raise OutcomeUnknown(
+                f"{provider} accepted the create request but its answer could not be read, so the job id "
+                "is unknown (a job may have been started and billed).",
+                hint=DO_NOT_RESUBMIT,
+            )
+        if last:
+            raise ProviderFailure(f"{provider} kept answering with unreadable (non-JSON) bodies. Try again later.")
+        return policy.backoff(attempt)
+    if not retry_reads and response.status_code in UNKNOWN_CREATE_STATUSES:
+        raise OutcomeUnknown(
+            f"{provider} answered HTTP {response.status_code} to the create request, so it is unknown "
+            "whether a job was started (and billed).",
+            hint=DO_NOT_RESUBMIT,
+        )
+    if not retry_reads or last or response.status_code not in RETRYABLE_STATUSES:
+        raise error_map(response)
+    wait = _retry_wait(response, attempt, policy)
+    if wait is None:  # asked to wait longer than we are willing to block
+        raise error_map(response)
+    return wait
 
 
 def _is_json(response: httpx.Response) -> bool:
@@ -332,7 +343,7 @@ def _create_transport_error(exc: httpx.TransportError, provider: str, url: str) 
     return OutcomeUnknown(
         f"The connection to {provider} failed ({type(exc).__name__}) after the create request was sent, "
         "so it is unknown whether a job was started (and billed).",
-        hint="Do not submit again: check the provider's dashboard or task list first.",
+        hint=DO_NOT_RESUBMIT,
     )
 
 

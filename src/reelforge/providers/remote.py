@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from reelforge.errors import MissingCredentials, OutcomeUnknown, ProviderFailure
 from reelforge.providers.base import RemoteProvider, RemoteStatus
 from reelforge.providers.http import (
+    DO_NOT_RESUBMIT,
     ErrorMap,
     OutputUrlExpired,
     RetryPolicy,
@@ -70,7 +71,7 @@ class HttpProvider(RemoteProvider):
             raise OutcomeUnknown(
                 f"{self.title} accepted the create request but its answer has no job id, so the job cannot "
                 "be followed (it may have been started and billed).",
-                hint="Do not submit again: check the provider's dashboard first.",
+                hint=DO_NOT_RESUBMIT,
             )
         return remote_id, answer
 
