@@ -110,3 +110,12 @@ async def test_cancel_job_stops_the_render(local_env) -> None:
         job = await finish(client, await client.call_tool("get_job", {"job_id": handle["job_id"]}), "canceled")
     assert job.get("output") in (None, {})
     assert gpu_worker().running is None
+
+
+async def test_missing_weights_fail_the_tool_call_with_the_pull_command(local_env, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no-weights"))
+    async with make_client(local_env) as client:
+        result = await client.call_tool("generate_video", {"request": {**LTX, "prompt": "x", "duration_s": 1}})
+    assert result.is_error
+    assert "[local_unavailable]" in result.content[0].text
+    assert "reelforge models pull ltx-video-0.9.8-distilled" in result.content[0].text

@@ -198,3 +198,33 @@ def test_pull_resolves_from_the_cache_offline(local_env) -> None:
     assert (path / "model_index.json").is_file() and (path / "transformer").is_dir()
     with pytest.raises(InvalidRequest, match="pull one of"):
         download_model("ltx-video-9")
+
+
+@pytest.mark.parametrize(("free_gib", "mode", "expected"), [(79, "auto", "none"), (50, "auto", "model"),
+                                                            (20, "auto", None), (50, "none", None)])
+def test_vram_check_picks_a_placement_or_names_a_smaller_model(monkeypatch, free_gib, mode, expected) -> None:
+    import torch
+
+    from reelforge.providers.local.loading import choose_placement
+    from reelforge.providers.local.options import LocalOptions
+    from reelforge.providers.local.specs import MODELS
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free_gib * 2**30, 80 * 2**30))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H100 80GB HBM3")
+    options = LocalOptions(offload=mode)
+    if expected is not None:
+        assert choose_placement(MODELS[WAN_T2V], options, "cuda") == expected
+        return
+    with pytest.raises(LocalBackendUnavailable) as err:
+        choose_placement(MODELS[WAN_T2V], options, "cuda")
+    message = str(err.value)
+    assert f"{free_gib:.1f} GiB free" in message and "wan2.2-ti2v-5b" in message and "H100" in message
+
+
+async def test_attention_switch_reloads_and_a_missing_backend_is_explained(local_env, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("REELFORGE_LOCAL_ATTENTION", "_native_math")
+    await render(local_env, spec_for(LTX), tmp_path / "math.mp4")
+    assert "_native_math" in gpu_worker().resident.key[2]
+    monkeypatch.setenv("REELFORGE_LOCAL_ATTENTION", "flash")  # flash-attn is not installed here
+    with pytest.raises(LocalBackendUnavailable, match="REELFORGE_LOCAL_ATTENTION"):
+        await render(local_env, spec_for(LTX), tmp_path / "flash.mp4")

@@ -77,6 +77,13 @@ def build_plan(
     elif spec.loop:
         frames = snap_request(spec.width, spec.height, snap.fps, spec.duration_s + 1 / snap.fps, model, max_pixels).frames
     keyframes = _keyframes(spec, model, task, frames, snap.fps, allowed_roots)
+    guidance = float(spec.extra.get("guidance_scale", model.guidance_scale))  # type: ignore[arg-type]
+    if spec.negative_prompt and guidance <= 1.0:
+        raise UnsupportedParameter(
+            f"{model.id} runs without classifier-free guidance (guidance_scale {guidance:g}), so a negative "
+            "prompt would have no effect; drop it, or pass options.guidance_scale above 1 (e.g. 3).",
+            param="negative_prompt",
+        )
     return RenderPlan(
         model_id=model.id,
         task=task,
@@ -89,7 +96,7 @@ def build_plan(
         negative_prompt=spec.negative_prompt,
         seed=spec.seed if spec.seed is not None else default_seed(spec),
         steps=int(spec.extra.get("steps", model.steps)),  # type: ignore[call-overload]
-        guidance_scale=float(spec.extra.get("guidance_scale", model.guidance_scale)),  # type: ignore[arg-type]
+        guidance_scale=guidance,
         keyframes=keyframes,
         extend_from=spec.video.local_path if task == "extend" and spec.video else None,
         drop_last=spec.loop,
