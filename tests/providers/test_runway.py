@@ -22,6 +22,7 @@ from reelforge.errors import (
 )
 from reelforge.providers.base import RemoteState
 from reelforge.providers.runway import RunwayProvider
+from reelforge.requests import MediaRef
 
 
 @pytest.fixture
@@ -64,6 +65,14 @@ async def test_image_to_video_from_a_local_file_goes_inline(runway, emu, tmp_pat
     assert body["ratio"] == "960:960"
     assert body["promptImage"].startswith("data:image/png;base64,")
     assert probe(tmp_path / "out.mp4")["frames"] == 48
+
+
+async def test_public_https_image_url_is_passed_as_given(runway, emu, tmp_path):
+    url = "https://images.example.com/frame.png"
+    spec = make_spec("runway", "gen4_turbo", duration_s=2, first_frame=MediaRef(kind="url", url=url, mime="image/png"))
+    runway.normalize(spec, model_entry("runway", "gen4_turbo"))
+    await run_remote(runway, spec, tmp_path / "out.mp4")
+    assert emu.requests_to("create")[0].json["promptImage"] == url
 
 
 async def test_first_and_last_frame_on_veo(runway, emu, tmp_path):
@@ -116,6 +125,7 @@ async def test_video_to_video_sends_the_clip(runway, emu, tmp_path):
         ("veo3.1", {"last_frame": "x", "duration_s": 4}, "first_frame"),  # last alone is not allowed
         ("gen4.5", {"continue_remote_id": "abc"}, "continue_remote_id"),
         ("veo3", {"audio": False}, "audio"),
+        ("gen4_turbo", {"first_frame": MediaRef(kind="url", url="http://example.com/a.png")}, "first_frame"),
     ],
 )
 def test_normalize_refuses_model_specific_combinations(runway, tmp_path, model, fields, param):

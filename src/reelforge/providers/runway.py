@@ -84,6 +84,11 @@ class RunwayProvider(HttpProvider):
             raise UnsupportedParameter(f"{model.key} needs a first_frame when a last_frame is given.", param="first_frame")
         if spec.continue_remote_id:
             raise UnsupportedParameter("Runway has no native extend; extend uses the last frame.", param="continue_remote_id")
+        for param, ref in (("first_frame", spec.first_frame), ("last_frame", spec.last_frame), ("video", spec.video)):
+            if ref is not None and ref.kind == "url" and not (ref.url or "").startswith("https://"):
+                raise UnsupportedParameter(
+                    f"Runway fetches '{param}' only from https:// URLs; give an HTTPS URL or a local file.", param=param
+                )
         if model.adapter.get("always_audio") and spec.audio is False:
             raise UnsupportedParameter(f"{model.key} always generates audio; use veo3.1 for silent clips.", param="audio")
         return spec, []
