@@ -210,6 +210,19 @@ async def _push_resource_update(ctx: Context, uri: str) -> None:
         log.debug("resource update not delivered", exc_info=True)
 
 
+async def _start_work(ctx: Context, module: str, starter: str, request: Any) -> CallToolResult:
+    """Start a job through the studio (`reelforge.studio.<module>.<starter>`), then wait for it, bounded."""
+    import importlib
+
+    studio = await _studio(ctx)
+    start = getattr(importlib.import_module(f"reelforge.studio.{module}"), starter)
+    try:
+        job = await start(studio, request)
+    except ReelforgeError as exc:
+        raise _guard(exc) from exc
+    return await _await_job(ctx, studio, job.id, request.wait_seconds)
+
+
 def _guard(exc: ReelforgeError) -> ToolError:
     return ToolError(to_tool_message(exc))
 
@@ -226,14 +239,7 @@ def _register_tools(mcp: MCPServer) -> None:
 
         Waits up to wait_seconds, then returns the job; if it is still running, call get_job.
         """
-        studio = await _studio(ctx)
-        try:
-            from reelforge.studio.operations import start_generate
-
-            job = await start_generate(studio, _approved(request, approval))
-        except ReelforgeError as exc:
-            raise _guard(exc) from exc
-        return await _await_job(ctx, studio, job.id, request.wait_seconds)
+        return await _start_work(ctx, "operations", "start_generate", _approved(request, approval))
 
     @mcp.tool(title="Estimate the cost", annotations=READ_ONLY)
     async def estimate_cost(request: GenerateRequest, ctx: Context, compare: bool = False) -> Estimate:
@@ -255,14 +261,7 @@ def _register_tools(mcp: MCPServer) -> None:
     ) -> Annotated[CallToolResult, JobView]:
         """Continue a clip: the provider's native extend where it has one, else the exact last frame →
         image-to-video → a seamless join (no repeated frame)."""
-        studio = await _studio(ctx)
-        try:
-            from reelforge.studio.operations import start_extend
-
-            job = await start_extend(studio, _approved(request, approval))
-        except ReelforgeError as exc:
-            raise _guard(exc) from exc
-        return await _await_job(ctx, studio, job.id, request.wait_seconds)
+        return await _start_work(ctx, "operations", "start_extend", _approved(request, approval))
 
     @mcp.tool(title="Make a seamless loop", annotations=PAID)
     async def make_loop(
@@ -271,14 +270,7 @@ def _register_tools(mcp: MCPServer) -> None:
     ) -> Annotated[CallToolResult, JobView]:
         """Make a seamless loop from a clip (loop-point search or crossfade), or generate one natively.
         Reports the seam score measured on the written file (seam_ratio near 1 is invisible)."""
-        studio = await _studio(ctx)
-        try:
-            from reelforge.studio.operations import start_loop
-
-            job = await start_loop(studio, _approved(request, approval))
-        except ReelforgeError as exc:
-            raise _guard(exc) from exc
-        return await _await_job(ctx, studio, job.id, request.wait_seconds)
+        return await _start_work(ctx, "operations", "start_loop", _approved(request, approval))
 
     @mcp.tool(title="Compose a timeline", annotations=PAID)
     async def compose_timeline(
@@ -287,14 +279,7 @@ def _register_tools(mcp: MCPServer) -> None:
     ) -> Annotated[CallToolResult, JobView]:
         """Render clips (job ids, files, or inline generation requests) with trims, transitions, an audio bed,
         titles and an output preset into one MP4, plus an OpenTimelineIO (.otio) sidecar."""
-        studio = await _studio(ctx)
-        try:
-            from reelforge.studio.compose import start_compose
-
-            job = await start_compose(studio, _approved(request, approval))
-        except ReelforgeError as exc:
-            raise _guard(exc) from exc
-        return await _await_job(ctx, studio, job.id, request.wait_seconds)
+        return await _start_work(ctx, "compose", "start_compose", _approved(request, approval))
 
     @mcp.tool(title="Get a job", annotations=READ_ONLY)
     async def get_job(
