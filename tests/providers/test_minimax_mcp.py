@@ -165,3 +165,16 @@ async def test_server_stopped_during_download_finishes_after_restart(emu, mm_set
         job = await settle(client, job_id)
     assert job["status"] == "succeeded" and probe(job["output"]["path"]).frames == 24
     assert emu.count("create") == 1 and emu.count("download") == 2
+
+
+async def test_estimate_compare_lists_minimax_and_replicate_models(mm_settings):
+    """Quoting runs every adapter's normalize hook; MiniMax's 10 s is refused at 1080p."""
+    both = mm_settings.model_copy(update={"replicate_api_token": SecretStr("r8_test")})  # compare skips keyless providers
+    async with make_client(both) as client:
+        result = await client.call_tool("estimate_cost", {"request": {"prompt": "a lighthouse", "duration_s": 6},
+                                                          "compare": True})
+        quotes = {(q["provider"], q["model"]): q for q in result.structured_content["quotes"]}
+        bad = await client.call_tool("estimate_cost", {"request": {**MODEL, "duration_s": 10, "resolution": "1080p"}})
+    assert quotes[("minimax", "hailuo-02")]["usd"] == pytest.approx(0.28)
+    assert ("replicate", "minimax-video-01") in quotes and quotes[("replicate", "minimax-video-01")]["estimate"]
+    assert bad.is_error and "duration_s" in bad.content[0].text
