@@ -295,3 +295,19 @@ async def test_every_catalog_model_runs_end_to_end(emu, provider, tmp_path, mode
         assert create.path == "/v1/predictions" and create.json["version"] == entry.adapter["version"]
     else:
         assert create.path == f"/v1/models/{entry.remote_name}/predictions"
+
+
+async def test_a_create_held_past_its_prefer_wait_is_not_cut_off(emu, tmp_path):
+    """The SDK would allow only n + 0.5 s to read a `Prefer: wait=n` answer; a slower one must not become unknown."""
+    emu.time_scale = 2.0  # 1 emulated second of waiting = 2 real seconds
+    entry = model()
+    entry = entry.model_copy(update={"adapter": {**entry.adapter, "prefer_wait": 1}})
+    async with new_client() as http:  # reelforge's default timeouts
+        remote_id = await make_provider(emu, http, tmp_path).submit(spec(), entry)
+    assert emu.requests_to("create")[0].headers["prefer"] == "wait=1" and remote_id in emu.jobs
+
+
+async def test_polling_a_prediction_replicate_no_longer_knows(emu, provider):
+    with pytest.raises(ProviderFailure) as err:
+        await provider.poll("gone", model())
+    assert "no longer knows" in str(err.value)

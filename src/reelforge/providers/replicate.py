@@ -95,8 +95,11 @@ def _http_error(response: httpx.Response) -> ReelforgeError:
         fields = [str(f.get("field", "")) for f in body.get("invalid_fields") or [] if isinstance(f, dict)]
         param = fields[0].removeprefix("input.") if fields else None
         return InvalidRequest(f"Replicate rejected the input: {detail}", param=param)
+    if status == 404 and "/predictions/" in response.request.url.path:
+        return ProviderFailure(f"Replicate no longer knows this prediction: {detail}",
+                               hint="It may have been deleted; check replicate.com/predictions.")
     if status == 404:
-        return InvalidRequest(f"Replicate does not know this model or prediction: {detail}", param="model",
+        return InvalidRequest(f"Replicate does not know this model or version: {detail}", param="model",
                               hint="The catalog's version hash may be outdated; try another model.")
     return error_for_status(status, detail, provider=PROVIDER, retry_after=parse_retry_after(response.headers))
 
@@ -143,12 +146,17 @@ class ReplicateProvider(RemoteProvider):
 
     async def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
                       timeout: httpx.Timeout | None = None, **kwargs: Any) -> httpx.Response:
-        """One SDK call: a create is sent once; anything else is retried per the shared policy."""
+        """One SDK call: a create is sent once; anything else is retried per the shared policy.
+
+        The SDK's `timeout` is dropped on purpose: for `Prefer: wait=n` it allows only n + 0.5 s to
+        read, so a server that holds a little past n would turn a good create into an unknown
+        outcome. The shared client's timeouts (60 s read) cover any short wait.
+        """
         url = self.settings.replicate_base_url.rstrip("/") + path
         all_headers = {"Authorization": f"Bearer {self._token()}", **(headers or {})}
         return await send(
             self.client, method, url, headers=all_headers, retry_reads=not _is_create(method, path),
-            error_map=_http_error, provider=PROVIDER, policy=self.retry, timeout=timeout, expect_json=True, **kwargs,
+            error_map=_http_error, provider=PROVIDER, policy=self.retry, expect_json=True, **kwargs,
         )
 
     # --- rules -----------------------------------------------------------------------------------
