@@ -74,3 +74,39 @@ def test_inspector_lists_calls_and_reads(inspect) -> None:
     assert json.loads(read["contents"][0]["text"])["status"] == "succeeded"
     models = inspect("--method", "resources/read", "--uri", "reelforge://models")
     assert any(m["provider"] == "preview" for m in json.loads(models["contents"][0]["text"])["models"])
+
+
+JOINS = [("crossfade", None, 0.5), ("fade_black", None, 0.5), ("dissolve", None, 0.25), ("wipe", "left", 0.5),
+         ("slide", "up", 0.5), ("zoom", None, 0.5), ("cut", None, 0.0), ("fade_white", None, 0.5),
+         ("wipe", "down", 0.25)]
+
+
+def test_inspector_composes_ten_mixed_clips(inspect, tmp_path: Path) -> None:
+    """Issue 3: two frame rates, two sizes, one clip without audio, six kinds of transition, a title
+    and a music bed; the probed output has exactly the expected frame count."""
+    from tests.media_utils import make_clip
+
+    clips, expected = [], 0
+    for i in range(10):
+        fps, size = (24, (160, 90)) if i % 2 == 0 else (30, (320, 180))
+        seconds = 1.0 + 0.25 * (i % 3)
+        path = make_clip(tmp_path / f"c{i}.mp4", seconds, size, fps, audio=(i != 3), pattern="testsrc2")
+        clip = {"path": str(path)}
+        if i < 9:
+            kind, direction, d = JOINS[i]
+            clip["transition"] = {"kind": kind, "duration_s": d, **({"direction": direction} if direction else {})}
+        clips.append(clip)
+        expected += round(seconds * 24)
+    expected -= sum(round(d * 24) for kind, _, d in JOINS if kind != "cut")
+    music = make_clip(tmp_path / "music.mp4", 3.0, (32, 32), 24)
+    request = {"name": "ten", "wait_seconds": 240, "timeline": {
+        "preset": "draft", "clips": clips,
+        "titles": [{"text": "Ten clips, six kinds of transition", "start_s": 0.5, "end_s": 4.0}],
+        "audio_bed": {"path": str(music), "volume": 0.4, "fade_in_s": 0.5, "fade_out_s": 1.0}}}
+    result = inspect("--method", "tools/call", "--tool-name", "compose_timeline", "--tool-arg",
+                     f"request={json.dumps(request)}")
+    job = result["structuredContent"]
+    assert job["status"] == "succeeded", result
+    info = probe(job["output"]["path"])
+    assert info.frames == expected and (info.width, info.height, info.fps) == (854, 480, 24.0)
+    assert info.has_audio and Path(job["output"]["otio_path"]).exists()

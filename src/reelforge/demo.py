@@ -91,7 +91,7 @@ async def run_demo(home: Path | None) -> int:
                 "preset": "draft",
                 "clips": [
                     {"job_id": extended["job_id"], "transition": {"kind": "crossfade", "duration_s": 0.5}},
-                    {"job_id": looped["job_id"], "transition": {"kind": "fade", "duration_s": 0.5}},
+                    {"job_id": looped["job_id"], "transition": {"kind": "fade_black", "duration_s": 0.5}},
                     {"generate": {"prompt": "The End", "provider": "preview", "duration_s": 2, "resolution": "480p"}},
                 ],
                 "titles": [{"text": "reelforge demo", "start_s": 0.2, "end_s": 2.5, "position": "top"}],
