@@ -11,7 +11,8 @@ Contract (docs/providers.md, MiniMax section):
   gateways (faults injected with `inject(route, status=...)`).
 
 Beyond the base faults, `inject_code(route, code, msg)` answers 200 with that `base_resp`, and
-`fail_next = ("1027", "output video sensitive")` ends the next job in `Fail` with that code.
+`fail_next = ("1027", "output video sensitive")` ends the next job in `Fail` with that code
+(`fail_next = ("0", "")`: `Fail` with base_resp 0, as the official MiniMax-MCP client reads it).
 """
 
 from __future__ import annotations
@@ -114,9 +115,11 @@ class MiniMaxEmulator(Emulator):
         view: dict[str, Any] = {"task_id": job.id, "status": status, "file_id": "",
                                 "video_width": 0, "video_height": 0, "base_resp": base_resp()}
         if job.finished and job.failure is not None:
+            # A code of "0" gives the shape the official MiniMax-MCP client expects (it reads `Fail`
+            # only with base_resp 0); another code puts that reason in base_resp [UNVERIFIED which].
             code, msg = job.failure
             view["status"] = "Fail"
-            view["base_resp"] = base_resp(int(code), msg)
+            view["base_resp"] = base_resp(int(code), msg or "success")
         elif status == "Success":
             file_id = str(int(job.id) + 7_000_000)
             with self._lock:

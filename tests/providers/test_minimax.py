@@ -295,3 +295,11 @@ async def test_every_catalog_model_runs_end_to_end(emu, provider, tmp_path, mode
     await provider.download(status, entry, tmp_path / "out.mp4")
     assert probe(tmp_path / "out.mp4").frames == 24
     assert emu.requests_to("create")[0].json["model"] == entry.remote_name
+
+
+async def test_failed_task_without_a_reason_still_ends_actionable(emu, provider):
+    emu.fail_next = ("0", "")  # Fail with base_resp 0: the shape the official MiniMax-MCP client handles
+    entry = model()
+    status = await run_to_end(provider, await provider.submit(spec(), entry), entry)
+    assert status.state is RemoteState.FAILED and status.error is not None
+    assert status.error.code == "provider_failed" and "Try again" in str(status.error)

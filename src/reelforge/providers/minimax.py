@@ -279,7 +279,12 @@ class MiniMaxProvider(RemoteProvider):
             return RemoteStatus(RemoteState.RUNNING, raw_status=raw)
         if state is RemoteState.FAILED:
             code, msg = _base_resp(data)
-            error = _code_error(code, msg) if code else ProviderFailure("MiniMax reported the task as failed.")
+            # The official MiniMax-MCP client reads `Fail` only when base_resp is 0, so a reason is not
+            # guaranteed; when a code comes along it is mapped like any other.
+            error = _code_error(code, msg) if code else ProviderFailure(
+                "MiniMax reported the task as failed (status Fail) without giving a reason.",
+                hint="Try again; if it fails again, rephrase the prompt or use another image "
+                "(MiniMax also fails flagged content this way).")
             return RemoteStatus(state, error=error, raw_status=raw)
         if state is RemoteState.SUCCEEDED:
             file_id = str(data.get("file_id") or "")
