@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     # Provider keys, read from each provider's official variable (no prefix).
     runway_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("RUNWAYML_API_SECRET"))
     luma_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("LUMAAI_API_KEY"))
+    luma_agents_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("LUMA_AGENTS_API_KEY"))
     minimax_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("MINIMAX_API_KEY"))
     replicate_api_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("REPLICATE_API_TOKEN"))
 
@@ -117,6 +118,7 @@ class Settings(BaseSettings):
         field = {
             "RUNWAYML_API_SECRET": self.runway_api_key,
             "LUMAAI_API_KEY": self.luma_api_key,
+            "LUMA_AGENTS_API_KEY": self.luma_agents_api_key,
             "MINIMAX_API_KEY": self.minimax_api_key,
             "REPLICATE_API_TOKEN": self.replicate_api_token,
         }.get(env_var)

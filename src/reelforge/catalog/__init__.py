@@ -23,7 +23,9 @@ LoopMode = Literal["native", "keyframe", "none"]
 
 ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
 #: Short edge in pixels for each named resolution; sizes are derived with the aspect ratio.
-RESOLUTION_SHORT_EDGE = {"360p": 360, "480p": 480, "540p": 540, "720p": 720, "768p": 768, "1080p": 1080, "4k": 2160}
+RESOLUTION_SHORT_EDGE = {
+    "360p": 360, "480p": 480, "512p": 512, "540p": 540, "576p": 576, "720p": 720, "768p": 768, "1080p": 1080, "4k": 2160,
+}
 
 
 class _Strict(BaseModel):
@@ -74,6 +76,8 @@ class Price(_Strict):
     by_duration: dict[str, float] = Field(default_factory=dict)
     #: Extra per-second price when audio is generated.
     audio_usd: float = 0.0
+    #: The provider's minimum charge per job, when it has one.
+    min_usd: float = 0.0
     source: str
     as_of: date
     estimate: bool = Field(default=False, description="True when the figure is unverified or derived.")

@@ -119,7 +119,8 @@ class RemoteProvider(Provider):
             from reelforge.errors import ProviderFailure
 
             raise ProviderFailure(f"{self.name} reported success but returned no output file.")
-        await download_video(self.client, status.output_urls[0], dest, headers=self.download_headers())
+        await download_video(self.client, status.output_urls[0], dest, headers=self.download_headers(),
+                             max_bytes=self.settings.download_max_mb << 20, provider=self.name)
 
     def download_headers(self) -> dict[str, str]:
         """Headers for fetching outputs; most CDNs need none (Google needs the key)."""

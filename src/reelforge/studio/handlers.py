@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from reelforge.errors import Canceled, InvalidRequest, OutcomeUnknown, ProviderTimeout
+from reelforge.errors import Canceled, InvalidRequest, OutcomeUnknown, ProviderTimeout, ReelforgeError
 from reelforge.jobs.models import Job, JobStatus
 from reelforge.jobs.runner import Handler, JobContext
 from reelforge.providers.base import LocalProvider, RemoteProvider, RemoteState
+from reelforge.providers.http import OutputUrlExpired
 from reelforge.requests import GenerationSpec
 from reelforge.studio.artifacts import finalize
 
@@ -97,7 +98,14 @@ async def drive_remote(studio: Studio, ctx: JobContext, provider: RemoteProvider
         if status.state is RemoteState.CANCELED:
             raise Canceled(f"{provider.name} reports the job was canceled.")
         ctx.update(status=JobStatus.DOWNLOADING, stage="downloading output")
-        await provider.download(status, model, dest)
+        try:
+            await provider.download(status, model, dest)
+        except OutputUrlExpired:
+            # Signed output links expire; a fresh status read mints a new one (never a new job).
+            status = await provider.poll(remote_id, model)
+            if status.state is not RemoteState.SUCCEEDED:
+                raise
+            await provider.download(status, model, dest)
         return status.cost_usd
     except anyio.get_cancelled_exc_class():
         if ctx.cancel_requested:
@@ -112,7 +120,18 @@ async def _poll_until_done(studio: Studio, ctx: JobContext, provider: RemoteProv
     interval = s.poll_min_interval_s
     started = anyio.current_time()
     while True:
-        status = await provider.poll(remote_id, model)
+        try:
+            status = await provider.poll(remote_id, model)
+        except ReelforgeError as exc:
+            # The remote job is still running (and billed) whatever a status read says: keep reading
+            # at a backed-off pace until the poll budget is spent.
+            if not exc.retryable or anyio.current_time() - started > s.max_poll_seconds:
+                raise
+            wait = max(getattr(exc, "retry_after", None) or 0.0, interval)
+            ctx.update(stage=f"status read failed ({exc.code}); retrying in {wait:.0f} s")
+            await anyio.sleep(wait)
+            interval = min(interval * 1.5, s.poll_max_interval_s)
+            continue
         if status.state.terminal:
             return status
         stage = f"{status.raw_status or status.state.value} at {provider.name}"
@@ -167,6 +186,7 @@ async def run_extend(studio: Studio, ctx: JobContext) -> None:
         assert spec.first_frame is not None and spec.first_frame.path is not None
         frame_png = Path(spec.first_frame.path)
         if not frame_png.exists():
+            frame_png.parent.mkdir(parents=True, exist_ok=True)
             await ctx.progress(0.02, "extracting the exact last frame")
             frame = await anyio.to_thread.run_sync(last_frame, source)
             await anyio.to_thread.run_sync(save_png, frame.rgb, frame_png)

@@ -9,6 +9,7 @@ approve a quoted cost (elicitation) before the call goes ahead.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,8 +99,9 @@ def prepare_extend(studio: Studio, req: ExtendRequest) -> Prepared:
             raise InvalidRequest(
                 "direction='backward' needs a provider with native extend of one of its own generations "
                 "(e.g. Luma); the last-frame method only continues forward.", param="direction")
-        # The child conditions on the source's exact last frame, extracted when the job runs.
-        placeholder = MediaRef(kind="file", path=str(source_path.with_name("last_frame.png")), mime="image/png")
+        # The child conditions on the source's exact last frame, extracted into our cache when the job runs
+        # (named by the source's content, never written next to the user's file).
+        placeholder = MediaRef(kind="file", path=str(_last_frame_path(studio, source_path)), mime="image/png")
         plan = studio.plan(req, first=placeholder)
         mode = "last_frame"
     request = {"source_path": str(source_path), "source_job_id": source_job.id if source_job else None,
@@ -110,6 +112,12 @@ def prepare_extend(studio: Studio, req: ExtendRequest) -> Prepared:
 
 async def start_extend(studio: Studio, req: ExtendRequest) -> Job:
     return launch(studio, prepare_extend(studio, req), req)
+
+
+def _last_frame_path(studio: Studio, source: Path) -> Path:
+    stat = source.stat()
+    key = hashlib.sha256(f"{source}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:24]
+    return studio.settings.cache_dir / "frames" / f"last-{key}.png"
 
 
 def _native_extend_plan(studio: Studio, req: ExtendRequest, source_job: Job | None,

@@ -22,12 +22,14 @@ def quote(spec: GenerationSpec, model: ModelEntry) -> Quote:
             how += f" + audio ${price.audio_usd:g}/s"
     elif price.unit == "per_video":
         key = f"{seconds:g}"
-        usd = price.by_duration.get(key, rate)
+        usd = price.by_duration.get(f"{res}/{key}", price.by_duration.get(key, rate))
         how = f"${usd:g} per {seconds:g} s video at {spec.resolution}"
     else:  # per_megapixel_frame
         mpx = spec.width * spec.height / 1e6
         usd = rate * mpx * spec.frame_count
         how = f"${rate:g}/Mpx × {mpx:.3f} Mpx × {spec.frame_count} frames"
+    if price.min_usd and usd < price.min_usd:
+        usd, how = price.min_usd, f"{how}, raised to the ${price.min_usd:g} minimum charge"
     return Quote(
         provider=model.provider, model=model.id, usd=round(usd, 4), breakdown=how, source=price.source,
         as_of=price.as_of.isoformat(), estimate=price.estimate, is_preview=model.provider == "preview",
