@@ -46,7 +46,12 @@ def conform_chain(fmt: OutputFormat, fit: Fit, frames: int, *, square_pixels: bo
             "format=yuv420p",
             f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black",
         ]
-    steps += ["setsar=1", f"tpad=stop_mode=clone:stop={frames}", f"trim=end_frame={frames}"]
+    # Tag every frame BT.709: x264 writes the frames' colour tags into the SPS, and segments
+    # whose SPS differ (an untagged source next to a tagged one) cannot be joined by stream copy.
+    steps += [
+        "setsar=1", "setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709",
+        f"tpad=stop_mode=clone:stop={frames}", f"trim=end_frame={frames}",
+    ]
     steps.append("setpts=PTS-STARTPTS")
     return ",".join(steps)
 

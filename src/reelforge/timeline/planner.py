@@ -22,6 +22,10 @@ from reelforge.timeline.sources import SourceMedia, StreamSignature
 from reelforge.timeline.spec import PlanKind, TimelineSpec
 
 
+#: The colour tags of every output: BT.709 primaries, transfer and matrix, limited range.
+BT709_LIMITED = (1, 1, 1, 1)
+
+
 @dataclass(frozen=True)
 class SegmentInput:
     """A run of one clip's source frames (at the output rate) feeding a segment."""
@@ -81,6 +85,7 @@ def _matches_output(sig: StreamSignature, fmt: OutputFormat) -> bool:
         and sig.pix_fmt == "yuv420p"
         and sig.rate == Fraction(fmt.fps)
         and sig.sar == 1
+        and sig.colour == BT709_LIMITED  # untagged or BT.601 sources are re-encoded to tag them
     )
 
 

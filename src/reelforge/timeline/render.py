@@ -13,6 +13,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import anyio
@@ -45,6 +46,7 @@ logger = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 #: Relative cost of steps for progress: an export re-encodes the whole output.
 _AUDIO_WEIGHT, _JOIN_WEIGHT, _EXPORT_WEIGHT = 0.08, 0.03, 0.6
+_INSPECT_PARALLEL = 4
 
 
 def _timeout_s(frames: int) -> float:
@@ -69,7 +71,7 @@ class _Job:
     rendered: int = 0
     cached: int = 0
 
-    @property
+    @cached_property
     def fingerprints(self) -> dict[str, str]:
         prints = {str(s.path): s.fingerprint for s in self.sources}
         if self.bed is not None:
@@ -77,23 +79,34 @@ class _Job:
         return prints
 
 
+async def _inspect_clip(i: int, path: str | None) -> SourceMedia:
+    if path is None:
+        raise InvalidRequest(f"clips[{i}] has no local path yet; resolve job_id/generate first.", param=f"clips[{i}].path")
+    try:
+        return await anyio.to_thread.run_sync(inspect_source, path)
+    except InvalidRequest as exc:
+        raise InvalidRequest(f"clips[{i}]: {exc.message}", param=f"clips[{i}].path", hint=exc.hint) from None
+    except MediaError as exc:
+        raise MediaError(f"clips[{i}]: {exc.message}", hint=exc.hint) from None
+
+
 async def _inspect(spec: TimelineSpec) -> tuple[list[SourceMedia], AudioSource | None]:
-    sources = []
-    for i, clip in enumerate(spec.clips or []):
-        if clip.path is None:
-            raise InvalidRequest(
-                f"clips[{i}] has no local path yet; resolve job_id/generate first.", param=f"clips[{i}].path"
-            )
-        try:
-            sources.append(await anyio.to_thread.run_sync(inspect_source, clip.path))
-        except InvalidRequest as exc:
-            raise InvalidRequest(f"clips[{i}]: {exc.message}", param=f"clips[{i}].path", hint=exc.hint) from None
-        except MediaError as exc:
-            raise MediaError(f"clips[{i}]: {exc.message}", hint=exc.hint) from None
+    """Probe every input, a few at a time (PyAV releases the GIL while it reads)."""
+    clips = spec.clips or []
+    sources: list[SourceMedia | None] = [None] * len(clips)
+    limiter = anyio.CapacityLimiter(_INSPECT_PARALLEL)
+
+    async def one(i: int) -> None:
+        async with limiter:
+            sources[i] = await _inspect_clip(i, clips[i].path)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(len(clips)):
+            tg.start_soon(one, i)
     bed = None
     if spec.audio_bed is not None:
         bed = await anyio.to_thread.run_sync(inspect_audio, spec.audio_bed.path)
-    return sources, bed
+    return [s for s in sources if s is not None], bed
 
 
 def _step_weights(plan: Plan, exports: int) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from fractions import Fraction
 from pathlib import Path
 
@@ -33,6 +34,8 @@ class StreamSignature:
     time_base: Fraction
     sar: Fraction
     extradata_sha: str
+    #: (primaries, transfer, matrix, range) as FFmpeg enum values; BT.709 limited is (1, 1, 1, 1).
+    colour: tuple[int, int, int, int]
     audio: tuple[str, int, int] | None  # (codec, sample rate, channels)
 
 
@@ -43,7 +46,11 @@ class SourceMedia:
     path: Path
     info: MediaInfo
     signature: StreamSignature
-    fingerprint: str
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Content fingerprint, computed only when a cache key needs it (not on the copy path)."""
+        return file_fingerprint(self.path)
 
     def available_frames(self, fps: int) -> int:
         """Whole output-rate frames the video stream covers."""
@@ -90,6 +97,7 @@ def read_signature(path: Path) -> StreamSignature:
             time_base=Fraction(v.time_base or 0),
             sar=Fraction(v.sample_aspect_ratio or 1) or Fraction(1),
             extradata_sha=hashlib.sha256(bytes(ctx.extradata or b"")).hexdigest(),
+            colour=(int(ctx.color_primaries), int(ctx.color_trc), int(ctx.colorspace), int(ctx.color_range)),
             audio=audio,
         )
 
@@ -128,4 +136,4 @@ def inspect_source(path: Path | str) -> SourceMedia:
     """Probe one input file (blocking; run it in a worker thread)."""
     path = Path(path).absolute()
     info = probe(path)
-    return SourceMedia(path=path, info=info, signature=read_signature(path), fingerprint=file_fingerprint(path))
+    return SourceMedia(path=path, info=info, signature=read_signature(path))
