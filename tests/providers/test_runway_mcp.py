@@ -143,3 +143,14 @@ async def test_cancel_job_cancels_the_task(emu, rw_settings):
         job = await settle(client, job_id)
     assert job["status"] == "canceled", (job, result.content[0].text)
     assert emu.count("cancel") == 1 and next(iter(emu.jobs.values())).canceled
+
+
+async def test_status_reads_that_keep_failing_say_the_task_may_still_run(emu, rw_settings):
+    emu.inject("poll", status=500, times=1000)
+    patient_for_a_second = rw_settings.model_copy(update={"max_poll_seconds": 1.0})
+    async with make_client(patient_for_a_second) as client:
+        job = await settle(client, await start_job(client, "generate_video", GEN45))
+    assert job["status"] == "failed" and job["error"]["code"] == "provider_failed", job
+    remote_id = next(iter(emu.jobs))
+    assert remote_id in job["error"]["message"] and "may still be running" in job["error"]["message"]
+    assert emu.count("create") == 1

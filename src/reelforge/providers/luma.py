@@ -101,9 +101,9 @@ class LumaProvider(HttpProvider):
         key = self.key_for_model(model)
         if _is_agents(model):
             url = self.settings.luma_agents_base_url.rstrip("/") + f"/generations/{remote_id}"
-            return luma_agents.generation_status(await self.read("GET", url, _auth(key)) or {}, remote_id)
-        generation = await self.read("GET", self._url(f"/generations/{remote_id}"), _auth(key))
-        return generation_status(generation or {}, remote_id)
+            return luma_agents.generation_status(await self.read_job(url, _auth(key), remote_id), remote_id)
+        generation = await self.read_job(self._url(f"/generations/{remote_id}"), _auth(key), remote_id)
+        return generation_status(generation, remote_id)
 
     async def cancel(self, remote_id: str, model: ModelEntry) -> None:
         """Dream Machine: DELETE the generation (stops and removes it). The Agents API has no cancel."""

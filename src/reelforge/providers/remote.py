@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from reelforge.errors import MissingCredentials, OutcomeUnknown, ProviderFailure
+from reelforge.errors import MissingCredentials, OutcomeUnknown, ProviderFailure, ReelforgeError
 from reelforge.providers.base import RemoteProvider, RemoteStatus
 from reelforge.providers.http import (
     DO_NOT_RESUBMIT,
@@ -84,6 +84,18 @@ class HttpProvider(RemoteProvider):
         if not response.content:
             return None
         return _json_object(response.json(), self.title)
+
+    async def read_job(self, url: str, headers: Mapping[str, str], remote_id: str) -> dict[str, Any]:
+        """Read a job's status object; a read that keeps failing says the job may still be running."""
+        try:
+            return await self.read("GET", url, headers) or {}
+        except ReelforgeError as exc:
+            if exc.retryable:
+                exc.message = (
+                    f"Reading the status of {self.title} job {remote_id} failed: {exc.message} "
+                    "The job may still be running there; it was not submitted again."
+                )
+            raise
 
     async def download(self, status: RemoteStatus, model: ModelEntry, dest: Path) -> None:
         """Fetch the first output; an expired link is refreshed once by reading the job again."""

@@ -160,8 +160,8 @@ class RunwayProvider(HttpProvider):
         return task_id
 
     async def poll(self, remote_id: str, model: ModelEntry) -> RemoteStatus:
-        task = await self.read("GET", self._url(f"/v1/tasks/{remote_id}"), self._headers())
-        return task_status(task or {}, remote_id)
+        task = await self.read_job(self._url(f"/v1/tasks/{remote_id}"), self._headers(), remote_id)
+        return task_status(task, remote_id)
 
     async def cancel(self, remote_id: str, model: ModelEntry) -> None:
         """DELETE cancels a running task (and deletes a finished one); a task already gone is fine."""
