@@ -250,7 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile", action="store_true", help="also time compile_repeated_blocks")
     parser.add_argument("--fp32", action="store_true", help="also time fp32 (needs twice the memory)")
     parser.add_argument("--json", type=Path, help="write the rows here as JSON")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 on a shared CPU)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.tiny:
         args.models = [m for m in args.models if m != "wan2.2-ti2v-5b"]  # no tiny TI2V builder
     device_name = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "cpu"

@@ -32,6 +32,11 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Build and save the tiny pipelines once; returns {"hf_cache": dir, model id: dir}."""
     pytest.importorskip("diffusers", reason="the [local] extra (torch, diffusers, transformers) is not installed")
     import tiny_pipelines
+    import torch
+
+    # One intra-op thread: the tiny models gain nothing from more, and on a shared 2-core CI
+    # machine two threads per process made each call 10x slower through oversubscription.
+    torch.set_num_threads(1)
 
     root = tmp_path_factory.mktemp("tiny-models")
     cache = root / "hf-cache"
