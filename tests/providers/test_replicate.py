@@ -275,3 +275,19 @@ async def test_polling_a_prediction_replicate_no_longer_knows(emu, provider):
     with pytest.raises(ProviderFailure) as err:
         await provider.poll("gone", model())
     assert "no longer knows" in str(err.value)
+
+
+async def test_a_video_in_a_mixed_output_list_is_downloaded_first(emu, provider, tmp_path):
+    entry = model()
+    remote_id = await provider.submit(spec(), entry)
+    status = await run_to_end(provider, remote_id, entry)
+    video = status.output_urls[0]
+    emu.inject("poll", status=200, body={**_prediction_json(emu, remote_id), "output": [f"{emu.url}/poster.png", video]})
+    mixed = await provider.poll(remote_id, entry)
+    assert mixed.output_urls == [video, f"{emu.url}/poster.png"]
+    await provider.download(mixed, entry, tmp_path / "v.mp4")
+    assert probe(tmp_path / "v.mp4").frames == 24
+
+
+def _prediction_json(emu, remote_id: str) -> dict:
+    return httpx.get(f"{emu.url}/v1/predictions/{remote_id}", headers={"Authorization": f"Bearer {TOKEN}"}).json()

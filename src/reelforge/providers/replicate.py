@@ -280,9 +280,13 @@ class ReplicateProvider(RemoteProvider):
 
 
 def _output_urls(output: Any) -> list[str]:
-    """Output URLs from a model's output: a URL string, or a list of them (other shapes are ignored)."""
+    """Output URLs from a model's output (a URL string or a list of them), video files first.
+
+    Some models list a preview image or a GIF beside the video; the download takes the first URL.
+    """
     items = output if isinstance(output, list) else [output]
-    return [item for item in items if isinstance(item, str) and item.startswith(("http://", "https://"))]
+    urls = [item for item in items if isinstance(item, str) and item.startswith(("http://", "https://"))]
+    return sorted(urls, key=lambda url: not httpx.URL(url).path.lower().endswith((".mp4", ".webm", ".mov")))
 
 
 def _snap_size(spec: GenerationSpec, model: ModelEntry) -> tuple[GenerationSpec, list[str]]:
