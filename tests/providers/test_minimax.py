@@ -153,6 +153,7 @@ async def test_wrong_key_names_the_variable_and_the_region_host(emu, http, tmp_p
         ("i2v-01-director", {}, "image"),
         ("hailuo-02", {"camera_move": "orbit_left"}, "camera_move"),
         ("hailuo-02", {"extra": {"guidance": 3}}, "options"),
+        ("hailuo-02", {"extra": {"prompt_optimizer": "no"}}, "options"),
     ],
 )
 async def test_normalize_refuses_what_minimax_would_refuse(provider, model_id, changes, param):

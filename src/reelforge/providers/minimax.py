@@ -182,10 +182,11 @@ class MiniMaxProvider(RemoteProvider):
                 f"The prompt with its camera command is {len(_prompt_for(spec))} characters; MiniMax takes at most "
                 f"{MAX_PROMPT_CHARS}.", param="prompt",
             )
-        unknown = sorted(set(spec.extra) - set(EXTRA_FLAGS))
+        unknown = sorted(k for k, v in spec.extra.items() if k not in EXTRA_FLAGS or not isinstance(v, bool))
         if unknown:
             raise UnsupportedParameter(
-                f"MiniMax does not accept options {', '.join(unknown)}; it accepts {', '.join(EXTRA_FLAGS)} (booleans).",
+                f"MiniMax does not accept options {', '.join(unknown)} as given; it accepts "
+                f"{', '.join(EXTRA_FLAGS)}, each true or false.",
                 param="options",
             )
         notes = []
@@ -242,7 +243,7 @@ class MiniMaxProvider(RemoteProvider):
             body["last_frame_image"] = await self._image(spec.last_frame, "last_image")
         for flag in EXTRA_FLAGS:
             if flag in spec.extra:
-                body[flag] = bool(spec.extra[flag])
+                body[flag] = spec.extra[flag]
         return body
 
     async def submit(self, spec: GenerationSpec, model: ModelEntry) -> str:
