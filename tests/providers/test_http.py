@@ -239,3 +239,57 @@ async def test_download_enforces_the_size_limit(client, bare_emulator, tmp_path)
     with pytest.raises(ProviderFailure, match="REELFORGE_DOWNLOAD_MAX_MB"):
         await download_video(client, url, tmp_path / "a.mp4", max_bytes=1000, policy=FAST_RETRY)
     assert list(tmp_path.iterdir()) == []
+
+
+# --- input packaging -------------------------------------------------------------------------------
+
+
+def test_sniff_mime_reads_the_bytes_not_the_name(tmp_path):
+    from media_utils import make_clip, make_image
+
+    from reelforge.providers.inputs import file_mime
+
+    cases = {
+        make_image(tmp_path / "a.png"): "image/png",
+        make_image(tmp_path / "b.jpg"): "image/jpeg",
+        make_image(tmp_path / "c.webp"): "image/webp",
+        make_image(tmp_path / "d.gif"): "image/gif",
+        make_clip(tmp_path / "e.mp4", seconds=0.5, audio=False): "video/mp4",
+        make_clip(tmp_path / "f.webm", seconds=0.5, audio=False): "video/webm",
+    }
+    for path, mime in cases.items():
+        assert file_mime(path) == mime, path.name
+    liar = tmp_path / "photo.jpg"
+    liar.write_bytes((tmp_path / "a.png").read_bytes())
+    assert file_mime(liar) == "image/png"
+
+
+async def test_inline_inputs_respect_limits_and_kinds(tmp_path):
+    import base64
+
+    from media_utils import make_image
+
+    from reelforge.providers.inputs import check_kind, data_uri
+    from reelforge.requests import MediaRef
+
+    image = MediaRef(kind="file", path=str(make_image(tmp_path / "a.png")), mime="image/png")
+    uri = await data_uri(image, max_bytes=1_000_000, param="first_frame", provider="Acme")
+    assert uri.startswith("data:image/png;base64,") and base64.b64decode(uri.split(",", 1)[1])[:4] == b"\x89PNG"
+    with pytest.raises(InvalidRequest, match="'first_frame' is .* Acme accepts at most") as info:
+        await data_uri(image, max_bytes=10, param="first_frame", provider="Acme")
+    assert info.value.param == "first_frame"
+    with pytest.raises(InvalidRequest, match="'video' must be a video file; got image/png"):
+        check_kind(image, expected="video", param="video")
+    missing = MediaRef(kind="file", path=str(tmp_path / "gone.png"))
+    with pytest.raises(InvalidRequest, match="missing or empty"):
+        check_kind(missing, expected="image", param="first_frame")
+
+
+async def test_shared_client_is_one_pool_per_loop_and_closable():
+    from reelforge.providers.http import USER_AGENT, close_shared_client, shared_client
+
+    first = shared_client()
+    assert shared_client() is first and first.headers["user-agent"] == USER_AGENT
+    await close_shared_client()
+    assert first.is_closed and shared_client() is not first
+    await close_shared_client()

@@ -118,6 +118,13 @@ def shared_client() -> httpx.AsyncClient:
     return client
 
 
+async def close_shared_client() -> None:
+    """Close the running loop's pooled client (for the server's shutdown; the next use opens a new one)."""
+    client = _clients.pop(asyncio.get_running_loop(), None)
+    if client is not None:
+        await client.aclose()
+
+
 def safe_url(url: str | httpx.URL) -> str:
     """The URL without query or fragment (signed links keep their secrets there)."""
     parsed = httpx.URL(str(url))

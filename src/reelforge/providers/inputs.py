@@ -2,8 +2,8 @@
 
 The core has already checked that a local file lies inside an allowed root and that a URL is
 public; this module only packages inputs: the media type sniffed from the bytes (extensions lie),
-a data URI or raw base64 within a provider's size limit, and the two upload shapes providers use
-(a presigned multipart form POST, a presigned PUT). Adapters pick per input and per limit.
+a data URI or raw base64 within a provider's size limit, and the presigned multipart form POST
+that upload flows use (Runway; S3-style forms elsewhere). Adapters pick per input and per limit.
 """
 
 from __future__ import annotations
@@ -122,26 +122,6 @@ async def upload_form(
         error_map=_upload_errors(provider, param), provider=provider, policy=policy,
     )  # fmt: skip
     log.info("uploaded %s (%d bytes) for %s", path.name, len(data), provider)
-
-
-async def upload_put(
-    client: httpx.AsyncClient,
-    upload_url: str,
-    ref: MediaRef,
-    *,
-    param: str,
-    provider: str,
-    headers: Mapping[str, str] | None = None,
-    policy: RetryPolicy = DEFAULT_RETRY,
-) -> None:
-    """PUT a local file's bytes to a presigned URL."""
-    path = input_path(ref, param=param)
-    data = await anyio.Path(path).read_bytes()
-    put_headers = {"Content-Type": sniff_mime(data[:32], path.name), **(headers or {})}
-    await send(
-        client, "PUT", upload_url, headers=put_headers, data=None, files=None, retry_reads=True,
-        error_map=_upload_errors(provider, param), provider=provider, policy=policy, content=data,
-    )  # fmt: skip
 
 
 def _upload_errors(provider: str, param: str):  # noqa: ANN202 - returns an ErrorMap
