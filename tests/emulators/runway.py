@@ -54,6 +54,8 @@ class RunwayEmulator(Emulator):
         super().__init__()
         self.api_key = api_key
         self.credits = 10_000
+        #: Tasks running at once before new ones start THROTTLED (tier 1 allows 1, tier 5 allows 20).
+        self.max_concurrency = 20
         #: runway:// URI -> uploaded bytes (the ephemeral upload flow).
         self.uploads: dict[str, bytes] = {}
         self.route("POST", r"/v1/(?P<endpoint>text_to_video|image_to_video|video_to_video)", "create", self._create)
@@ -93,7 +95,10 @@ class RunwayEmulator(Emulator):
         credits = CREDITS_PER_SECOND[body["model"]] * duration
         if credits > self.credits:
             return self.error_response(400, "You do not have enough credits to run this task.")
-        job = self.new_job(match["endpoint"], body, ["PENDING"] + ["RUNNING"] * (self.steps - 1) + ["SUCCEEDED"], duration)
+        # Over the tier's concurrency a task is queued as THROTTLED first, not refused.
+        busy = sum(1 for j in self.jobs.values() if not j.finished) >= self.max_concurrency
+        states = ["THROTTLED"] * busy + ["PENDING"] + ["RUNNING"] * (self.steps - 1) + ["SUCCEEDED"]
+        job = self.new_job(match["endpoint"], body, states, duration)
         return Reply(200, {"id": job.id})
 
     def _validate(self, endpoint: str, body: Any) -> float:

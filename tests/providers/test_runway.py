@@ -206,6 +206,16 @@ async def test_failed_tasks_map_to_actionable_errors(runway, emu, code, cls):
     assert code in str(seen[-1].error)
 
 
+async def test_throttled_tasks_are_queued_not_failed(runway, emu):
+    emu.max_concurrency = 1
+    model = model_entry("runway", "gen4.5")
+    await runway.submit(make_spec("runway", "gen4.5", duration_s=2), model)
+    second = await runway.submit(make_spec("runway", "gen4.5", duration_s=3), model)
+    seen = await poll_to_end(runway, second, model)
+    assert seen[0].raw_status == "THROTTLED" and seen[0].state is RemoteState.QUEUED
+    assert seen[-1].state is RemoteState.SUCCEEDED
+
+
 async def test_cancel_stops_a_running_task(runway, emu):
     model = model_entry("runway", "gen4.5")
     remote_id = await runway.submit(make_spec("runway", "gen4.5", duration_s=2), model)
