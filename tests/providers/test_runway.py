@@ -106,6 +106,8 @@ async def test_large_image_uses_the_ephemeral_upload(runway, emu, tmp_path):
 async def test_video_to_video_sends_the_clip(runway, emu, tmp_path):
     clip = make_clip(tmp_path / "in.mp4", seconds=1, audio=False)
     spec = make_spec("runway", "aleph2", prompt="make it snow", video=file_ref(clip, "video/mp4"))
+    _, notes = runway.normalize(spec, model_entry("runway", "aleph2"))
+    assert "input's length" in notes[0]
     await run_remote(runway, spec, tmp_path / "out.mp4")
     create = emu.requests_to("create")[0]
     assert create.path == "/v1/video_to_video"

@@ -70,15 +70,14 @@ class RunwayProvider(HttpProvider):
         """Refuse what the catalog's generic checks cannot see: endpoint, ratio table, keyframe positions."""
         endpoint = _endpoint(spec, model)
         if endpoint == "text_to_video":
-            allowed = model.adapter.get("text_aspect_ratios") or list(_ratio_table(model).get(spec.resolution, {}))
-            if spec.aspect_ratio not in allowed:  # type: ignore[operator]
+            allowed = _strings(model, "text_aspect_ratios") or list(_ratio_table(model).get(spec.resolution, {}))
+            if spec.aspect_ratio not in allowed:
                 raise UnsupportedParameter(
-                    f"{model.key} text-to-video accepts aspect_ratio {', '.join(allowed)};"  # type: ignore[arg-type]
-                    " other ratios need a first_frame.",
+                    f"{model.key} text-to-video accepts aspect_ratio {', '.join(allowed)}; other ratios need a first_frame.",
                     param="aspect_ratio",
                 )
         _pixel_ratio(spec, model)
-        if spec.last_frame is not None and "last" not in model.adapter.get("image_positions", []):
+        if spec.last_frame is not None and "last" not in _strings(model, "image_positions"):
             raise UnsupportedParameter(f"{model.key} does not accept a last_frame; use veo3.1.", param="last_frame")
         if spec.last_frame is not None and spec.first_frame is None:
             raise UnsupportedParameter(f"{model.key} needs a first_frame when a last_frame is given.", param="first_frame")
@@ -91,6 +90,8 @@ class RunwayProvider(HttpProvider):
                 )
         if model.adapter.get("always_audio") and spec.audio is False:
             raise UnsupportedParameter(f"{model.key} always generates audio; use veo3.1 for silent clips.", param="audio")
+        if endpoint == "video_to_video":
+            return spec, [f"{model.key} restyles the whole input video: the result has the input's length, billed per input second."]
         return spec, []
 
     async def _body(self, spec: GenerationSpec, model: ModelEntry, endpoint: str) -> dict[str, Any]:
@@ -237,8 +238,14 @@ def runway_error(response: httpx.Response) -> ReelforgeError:
     return error_for_status(status, message, provider="Runway", param=param)
 
 
+def _strings(model: ModelEntry, key: str) -> list[str]:
+    value = model.adapter.get(key)
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
 def _endpoint(spec: GenerationSpec, model: ModelEntry) -> str:
-    endpoints: dict[str, str] = model.adapter.get("endpoints", {})  # type: ignore[assignment]
+    raw = model.adapter.get("endpoints")
+    endpoints = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
     kind = "video" if spec.video is not None else "image" if spec.first_frame is not None else "text"
     if kind not in endpoints:
         needs = {"video": "a video input", "image": "a first_frame image", "text": "a prompt only"}
@@ -248,7 +255,8 @@ def _endpoint(spec: GenerationSpec, model: ModelEntry) -> str:
 
 
 def _ratio_table(model: ModelEntry) -> dict[str, dict[str, str]]:
-    return model.adapter.get("ratios", {})  # type: ignore[return-value]
+    raw = model.adapter.get("ratios")
+    return raw if isinstance(raw, dict) else {}
 
 
 def _pixel_ratio(spec: GenerationSpec, model: ModelEntry) -> str | None:
