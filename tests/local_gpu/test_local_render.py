@@ -124,9 +124,12 @@ async def test_ltx_loop_drops_the_repeated_frame(local_env, tmp_path: Path) -> N
 
 
 async def test_wan_text_then_image_switches_resident_model(local_env, tmp_path: Path) -> None:
-    t2v = tmp_path / "wan_t2v.mp4"
-    await render(local_env, spec_for(WAN_T2V, fps=16, extra={"steps": 2}), t2v)
+    t2v, again = tmp_path / "wan_t2v.mp4", tmp_path / "wan_t2v_again.mp4"
+    await render(local_env, spec_for(WAN_T2V, fps=16, extra={"steps": 4}), t2v)
     assert gpu_worker().resident.model_id == WAN_T2V
+    # FirstBlockCache is on for Wan by default: its state must not leak from one job into the next.
+    await render(local_env, spec_for(WAN_T2V, fps=16, extra={"steps": 4}), again)
+    assert np.array_equal(np.stack(probe_file(t2v)["frames"]), np.stack(probe_file(again)["frames"]))
     info = probe_file(t2v)
     assert len(info["frames"]) == 17 and info["fps"] == 16  # 16 frames -> 4k+1 = 17
     assert info["size"] == (32, 16)  # 16:9 within 1024 px on the 16-pixel grid

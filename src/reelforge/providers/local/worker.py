@@ -20,8 +20,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import math
 import os
+import queue
 import sys
 import threading
 from collections import deque
@@ -31,8 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import anyio.from_thread
-import anyio.lowlevel
 
 from reelforge.errors import Canceled, LocalBackendUnavailable, ReelforgeError
 from reelforge.providers.base import ProgressFn
@@ -44,6 +42,8 @@ log = logging.getLogger(__name__)
 #: Longest the awaiting side waits for a cancelled job to reach its next step (one Wan-14B 720p
 #: step with CFG takes about 25 s on an H100).
 STOP_WAIT_S = 120.0
+#: How often the awaiting side looks for progress events and for the end of a job.
+POLL_S = 0.02
 _DONE = object()
 
 
@@ -56,7 +56,7 @@ class GpuJob:
     #: Set by the worker when the job has left the GPU (finished, failed, cancelled, memory freed).
     finished: threading.Event = field(default_factory=threading.Event)
     error: ReelforgeError | None = None
-    #: Receives (fraction, stage) and finally _DONE; set by `run_job` to reach the event loop.
+    #: Receives (fraction, stage) and finally _DONE from the worker thread; must never block.
     sink: Callable[[object], None] = lambda item: None
 
 
@@ -177,40 +177,40 @@ def gpu_worker() -> GpuWorker:
 async def run_job(job: GpuJob, progress: ProgressFn, worker: GpuWorker | None = None) -> None:
     """Queue `job`, relay its progress, and return when the clip is written (or raise its error)."""
     worker = worker or gpu_worker()
-    send, receive = anyio.create_memory_object_stream[object](math.inf)
-    token = anyio.lowlevel.current_token()
-
-    def sink(item: object) -> None:
-        try:
-            anyio.from_thread.run_sync(send.send_nowait, item, token=token)
-        except (RuntimeError, anyio.ClosedResourceError, anyio.BrokenResourceError):
-            pass  # the awaiting side is gone (event loop closed): nothing left to tell
-
-    job.sink = sink
+    # The worker never waits on the event loop: it drops events into a thread-safe queue that
+    # this side drains. A blocking cross-thread call could hang the worker forever if the loop
+    # went away mid-job; POLL_S of latency is nothing next to a denoising step.
+    events: queue.SimpleQueue[object] = queue.SimpleQueue()
+    job.sink = events.put
     worker.submit(job)
     ahead = worker.queued() - 1 + (worker.running is not None)
-    with receive:
-        try:
-            await progress(0.0, f"queued behind {ahead} local job(s)" if ahead else "starting")
-            async for item in receive:
-                if item is _DONE:
-                    break
-                fraction, stage = item  # type: ignore[misc]
-                await progress(fraction, stage)
-        except BaseException:  # cancellation, or a failing progress sink: stop the GPU either way
-            await _stop(job, worker, receive)
-            raise
+    try:
+        await progress(0.0, f"queued behind {ahead} local job(s)" if ahead else "starting")
+        while (item := await _next_event(events)) is not _DONE:
+            fraction, stage = item  # type: ignore[misc]
+            await progress(fraction, stage)
+    except BaseException:  # cancellation, or a failing progress sink: stop the GPU either way
+        await _stop(job, worker)
+        raise
     if job.error is not None:
         raise job.error
 
 
-async def _stop(job: GpuJob, worker: GpuWorker, receive: Any) -> None:
+async def _next_event(events: queue.SimpleQueue[object]) -> object:
+    while True:
+        try:
+            return events.get_nowait()
+        except queue.Empty:
+            await anyio.sleep(POLL_S)
+
+
+async def _stop(job: GpuJob, worker: GpuWorker) -> None:
+    """Withdraw a queued job, or stop a running one and wait until the worker has let go of it."""
     job.cancel.set()
     if worker.withdraw(job):
         return
     with anyio.CancelScope(shield=True), anyio.move_on_after(STOP_WAIT_S) as scope:
-        async for item in receive:
-            if item is _DONE:
-                break
+        while not job.finished.is_set():
+            await anyio.sleep(POLL_S)
     if scope.cancelled_caught:
         log.warning("local render did not stop within %.0f s of cancel; it stops at its next step", STOP_WAIT_S)
