@@ -254,8 +254,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.tiny:
-        args.models = [m for m in args.models if m != "wan2.2-ti2v-5b"]  # no tiny TI2V builder
     device_name = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "cpu"
     print(f"# local GPU benchmark on {device_name}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}")
     print(f"{'model':28} {'variant':36} {'seconds':>9} {'peak GiB':>9}  weights")

@@ -25,6 +25,8 @@ from reelforge.providers.local.specs import MODELS  # noqa: E402
 LTX = "ltx-video-0.9.8-distilled"
 WAN_T2V = "wan2.2-t2v-a14b"
 WAN_I2V = "wan2.2-i2v-a14b"
+TI2V = "wan2.2-ti2v-5b"
+WAN_DIRS = (WAN_T2V, WAN_I2V, TI2V)
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +44,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     cache = root / "hf-cache"
     tiny_pipelines.save_into_hf_cache(LTX, MODELS[LTX].hf_repo, cache)
     paths: dict[str, Path] = {"hf_cache": cache}
-    for model_id in (WAN_T2V, WAN_I2V):
+    for model_id in WAN_DIRS:
         paths[model_id] = tiny_pipelines.save_tiny(model_id, root / model_id)
     return paths
 
@@ -55,7 +57,7 @@ def local_env(settings, tiny_models: dict[str, Path], monkeypatch: pytest.Monkey
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tiny_models["hf_cache"]))
     monkeypatch.setenv(
-        "REELFORGE_LOCAL_MODEL_PATHS", json.dumps({m: str(tiny_models[m]) for m in (WAN_T2V, WAN_I2V)})
+        "REELFORGE_LOCAL_MODEL_PATHS", json.dumps({m: str(tiny_models[m]) for m in WAN_DIRS})
     )
     monkeypatch.setenv("REELFORGE_LOCAL_DEVICE", "cpu")
     # Every request is scaled down to 32x32-class frames: the tiny models run in milliseconds there.

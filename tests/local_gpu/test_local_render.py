@@ -77,6 +77,8 @@ async def test_ltx_text_to_video_by_hub_id_offline(local_env, tmp_path: Path, ca
     assert info["codec"] == "h264" and info["pix_fmt"] == "yuv420p"
     assert info["size"] == (32, 32)  # 640x360 capped to 1024 px, sides multiples of 32
     assert len(info["frames"]) == 25 and info["fps"] == 24  # 1 s -> 8k+1 = 25 frames
+    data = dest.read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")  # faststart: playable while still downloading
     fractions = [f for f, _ in rec.events if f is not None]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert [s for s in rec.stages if s.startswith("denoising")] == [f"denoising step {i}/8" for i in range(1, 9)]
@@ -140,6 +142,19 @@ async def test_wan_text_then_image_switches_resident_model(local_env, tmp_path: 
     await render(local_env, spec, flf)
     assert gpu_worker().resident.model_id == WAN_I2V  # one resident pipeline at a time
     assert len(probe_file(flf)["frames"]) == 17
+
+
+async def test_ti2v_text_and_image_share_one_checkpoint(local_env, tmp_path: Path) -> None:
+    t2v, i2v = tmp_path / "ti2v_t.mp4", tmp_path / "ti2v_i.mp4"
+    await render(local_env, spec_for("wan2.2-ti2v-5b", extra={"steps": 2}), t2v)
+    loaded = gpu_worker().resident
+    first = make_image(tmp_path / "first.png", (64, 48), "red")
+    await render(local_env, spec_for("wan2.2-ti2v-5b", extra={"steps": 2}, first_frame=image_ref(first)), i2v)
+    assert gpu_worker().resident is loaded  # image-to-video reused the loaded components
+    assert "WanImageToVideoPipeline" in loaded.views
+    for path in (t2v, i2v):
+        info = probe_file(path)
+        assert len(info["frames"]) == 25 and info["fps"] == 24 and info["size"] == (32, 32)
 
 
 async def test_cancel_stops_within_a_step_and_frees_the_worker(local_env, tmp_path: Path) -> None:

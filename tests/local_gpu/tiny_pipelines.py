@@ -120,10 +120,33 @@ def build_tiny_wan_i2v() -> WanImageToVideoPipeline:
     return _tiny_wan(WanImageToVideoPipeline, in_channels=36, shift=5.0, boundary_ratio=0.9)
 
 
+def build_tiny_wan_ti2v() -> WanPipeline:
+    """Wan 2.2 TI2V-5B-shaped: one transformer on 48-channel latents, a 16x residual VAE with a
+    2x patch, `expand_timesteps` (image-to-video reuses it through `WanImageToVideoPipeline.from_pipe`)."""
+    tok = tiny_tokenizer()
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(
+        base_dim=3, z_dim=48, in_channels=12, out_channels=12, is_residual=True, patch_size=2,
+        latents_mean=[0.0] * 48, latents_std=[1.0] * 48, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+        scale_factor_spatial=16, scale_factor_temporal=4, temperal_downsample=[False, True, True],
+    )
+    torch.manual_seed(0)
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=48, out_channels=48,
+        text_dim=TEXT_DIM, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads", rope_max_seq_len=32,
+    )
+    return WanPipeline(
+        tokenizer=tok, text_encoder=_text_encoder(len(tok), umt5=True), vae=vae,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=5.0), transformer=transformer, expand_timesteps=True,
+    )
+
+
 BUILDERS = {
     "ltx-video-0.9.8-distilled": build_tiny_ltx,
     "wan2.2-t2v-a14b": build_tiny_wan_t2v,
     "wan2.2-i2v-a14b": build_tiny_wan_i2v,
+    "wan2.2-ti2v-5b": build_tiny_wan_ti2v,
 }
 
 
