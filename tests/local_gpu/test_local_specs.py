@@ -113,7 +113,7 @@ def test_keyframes_by_frame_or_time(tmp_path: Path) -> None:
         (TI2V, {"first_frame": "img", "last_frame": "img"}, UnsupportedParameter, "first+last"),
         (WAN_I2V, {"extra": {"keyframes": [{"path": "img", "frame": 3}]}}, UnsupportedParameter, "ltx-video"),
         (LTX, {"extra": {"cfg": 3}}, UnsupportedParameter, "accepted: keyframes, steps, guidance_scale"),
-        (LTX, {"extra": {"steps": 0}}, InvalidRequest, "extra.steps"),
+        (LTX, {"extra": {"steps": 0}}, InvalidRequest, "options.steps"),
         (LTX, {"loop": True}, InvalidRequest, "first_frame"),
         (LTX, {"extra": {"keyframes": [{"path": "img", "frame": 500}]}}, InvalidRequest, "from 0 to 120"),
         (WAN_T2V, {"extend": True}, UnsupportedParameter, "extension"),
@@ -198,7 +198,7 @@ def test_gpu_report_lists_packages_and_present_models(tmp_path: Path, monkeypatc
     monkeypatch.setenv("REELFORGE_LOCAL_MODEL_PATHS", json.dumps({LTX: str(mine)}))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))
     report = gpu_report()
-    assert report["models"][LTX] == {"present": True, "source": str(mine), "needs_vram_gib": 40.0,
+    assert report["models"][LTX] == {"present": True, "source": str(mine), "needs_vram_gib": 44.0,
                                      "fits": any(g["total_gib"] >= 30 for g in report["gpus"])}
     assert report["models"][WAN_T2V]["present"] is False
     assert set(report["packages"]) >= {"torch", "diffusers", "transformers"}

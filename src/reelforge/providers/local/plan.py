@@ -5,7 +5,7 @@ Pure python, no torch: every refusal happens here, before a model is loaded.
 Conditioning vocabulary (documented in docs/local-gpu.md and the catalog):
 
 * `first_frame` / `last_frame`: images pinned to the first and last output frame.
-* `extra["keyframes"]`: `[{"path": "/abs/img.png", "frame": 40}, {"path": ..., "time_s": 2.5}]`,
+* `extra["keyframes"]` (the tools' `options.keyframes`): `[{"path": "/abs/img.png", "frame": 40}, {"path": ..., "time_s": 2.5}]`,
   images pinned at any output frame (LTX only). `frame` is the 0-based output frame;
   `time_s` is converted with the output fps.
 * `video` (extension): the clip to continue. Its last frames condition the start of the new
@@ -107,16 +107,16 @@ def _check_extra(spec: GenerationSpec) -> None:
     unknown = sorted(set(spec.extra) - set(EXTRA_KEYS))
     if unknown:
         raise UnsupportedParameter(
-            f"The local provider does not accept extra parameter(s) {', '.join(unknown)}; "
+            f"The local provider does not accept option(s) {', '.join(unknown)}; "
             f"accepted: {', '.join(EXTRA_KEYS)}.",
-            param="extra",
+            param="options",
         )
     steps = spec.extra.get("steps")
     if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 100):
-        raise InvalidRequest("extra.steps must be an integer from 1 to 100.", param="extra.steps")
+        raise InvalidRequest("options.steps must be an integer from 1 to 100.", param="options.steps")
     scale = spec.extra.get("guidance_scale")
     if scale is not None and (not isinstance(scale, (int, float)) or isinstance(scale, bool) or not 0 <= scale <= 20):
-        raise InvalidRequest("extra.guidance_scale must be a number from 0 to 20.", param="extra.guidance_scale")
+        raise InvalidRequest("options.guidance_scale must be a number from 0 to 20.", param="options.guidance_scale")
 
 
 def _task_for(spec: GenerationSpec, model: ModelSpec) -> Task:
@@ -178,7 +178,7 @@ def _keyframes(
         pinned.append(Keyframe(spec.last_frame.local_path, last))
     pinned.extend(_extra_keyframes(spec.extra.get("keyframes"), model, last, fps, roots))
     if len(pinned) > MAX_KEYFRAMES:
-        raise InvalidRequest(f"At most {MAX_KEYFRAMES} keyframes, got {len(pinned)}.", param="extra.keyframes")
+        raise InvalidRequest(f"At most {MAX_KEYFRAMES} keyframes, got {len(pinned)}.", param="options.keyframes")
     if model.family == "wan" and task == "keyframes" and (not pinned or pinned[0].frame != 0):
         raise InvalidRequest(f"{model.id} needs first_frame together with last_frame.", param="first_frame")
     return tuple(sorted(pinned, key=lambda k: k.frame))
@@ -191,13 +191,13 @@ def _extra_keyframes(raw: object, model: ModelSpec, last: int, fps: int, roots: 
         raise UnsupportedParameter(
             f"{model.id} takes first_frame and last_frame only; keyframes at any frame need "
             "ltx-video-0.9.8-distilled.",
-            param="extra.keyframes",
+            param="options.keyframes",
         )
     if not isinstance(raw, list):
-        raise InvalidRequest('extra.keyframes must be a list of {"path", "frame" or "time_s"}.', param="extra.keyframes")
+        raise InvalidRequest('options.keyframes must be a list of {"path", "frame" or "time_s"}.', param="options.keyframes")
     out = []
     for i, item in enumerate(raw):
-        where = f"extra.keyframes[{i}]"
+        where = f"options.keyframes[{i}]"
         if not isinstance(item, dict) or not isinstance(item.get("path"), str):
             raise InvalidRequest(f'{where} must be an object with "path" and "frame" or "time_s".', param=where)
         if ("frame" in item) == ("time_s" in item):

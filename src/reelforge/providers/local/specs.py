@@ -87,7 +87,7 @@ MODELS: dict[str, ModelSpec] = {
             guidance_scale=1.0,
             timesteps=LTX_DISTILLED_TIMESTEPS,
             distilled=True,
-            vram_gib=40.0,
+            vram_gib=44.0,  # 19B parameters in bf16 (13B DiT, T5-XXL, VAE) = 38 GB + activations
             vram_offload_gib=16.0,
             call_defaults={"decode_timestep": 0.05, "decode_noise_scale": 0.025, "image_cond_noise_scale": 0.0},
         ),
