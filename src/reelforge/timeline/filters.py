@@ -24,18 +24,21 @@ def escape_value(value: str) -> str:
     return value.translate(_LEVEL1).translate(_LEVEL2)
 
 
-def conform_chain(fmt: OutputFormat, fit: Fit, frames: int, *, square_pixels: bool = True) -> str:
+def conform_chain(
+    fmt: OutputFormat, fit: Fit, frames: int, *, square_pixels: bool = True, in_matrix: str = "auto"
+) -> str:
     """Filters that turn one decoded input into exactly `frames` output-format frames.
 
     `square_pixels` is False for sources with a non-square sample aspect ratio: they are first
-    scaled to their display aspect. The chain starts timestamps at zero, resamples to the output
-    rate, scales with the BT.709 matrix into yuv420p, and pads/trims to the exact length.
+    scaled to their display aspect. `in_matrix` is the source's YUV matrix ("auto": its tag).
+    The chain starts timestamps at zero, resamples to the output rate, scales with the BT.709
+    matrix into yuv420p, and pads/trims to the exact length.
     """
     w, h = fmt.width, fmt.height
     steps = ["setpts=PTS-STARTPTS", f"fps={fmt.fps}"]
     if not square_pixels:
         steps.append("scale=trunc(iw*sar/2)*2:ih,setsar=1")
-    matrix = "out_color_matrix=bt709:out_range=tv:flags=bicubic"
+    matrix = f"in_color_matrix={in_matrix}:out_color_matrix=bt709:out_range=tv:flags=bicubic"
     # format right after scale, so the BT.709 conversion happens in this scale and not in one
     # ffmpeg would insert later with default (BT.601) settings.
     if fit == "crop":

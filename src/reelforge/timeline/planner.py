@@ -34,6 +34,8 @@ class SegmentInput:
     src_frame: int
     frames: int
     square_pixels: bool = True
+    #: Input YUV matrix for the scaler ("auto" = the stream's own tag).
+    matrix: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -54,27 +56,26 @@ class Plan:
     segments: tuple[VideoSegment, ...] = ()
 
 
+def _input(src: SourceMedia, clip: PlacedClip, first: int, frames: int) -> SegmentInput:
+    return SegmentInput(clip, first, frames, src.signature.sar == 1, src.colour_matrix)
+
+
 def cut_into_segments(edit: Edit, sources: list[SourceMedia]) -> list[VideoSegment]:
     """Bodies and transitions in output order; their frames add up to `edit.total_frames`."""
     segments: list[VideoSegment] = []
     for i, clip in enumerate(edit.clips):
-        square = sources[i].signature.sar == 1
         before, after = edit.overlap_before(i), edit.overlap_after(i)
         start = edit.clip_start(i)
         body = clip.frames - before - after
         if body > 0:
-            segments.append(
-                VideoSegment("body", (SegmentInput(clip, clip.src_start + before, body, square),), start + before, body)
-            )
+            segments.append(VideoSegment("body", (_input(sources[i], clip, clip.src_start + before, body),), start + before, body))
         if after > 0:
             nxt = edit.clips[i + 1]
             pair = (
-                SegmentInput(clip, clip.src_start + clip.frames - after, after, square),
-                SegmentInput(nxt, nxt.src_start, after, sources[i + 1].signature.sar == 1),
+                _input(sources[i], clip, clip.src_start + clip.frames - after, after),
+                _input(sources[i + 1], nxt, nxt.src_start, after),
             )
-            segments.append(
-                VideoSegment("transition", pair, start + clip.frames - after, after, edit.cuts[i].xfade)
-            )
+            segments.append(VideoSegment("transition", pair, start + clip.frames - after, after, edit.cuts[i].xfade))
     return segments
 
 

@@ -20,13 +20,16 @@ _READ_SLACK_FRAMES = 2
 def input_args(inp: SegmentInput, fps: int) -> list[str]:
     """Seek (frame-accurate: decoding re-encodes) and read just the frames a segment needs."""
     args = ["-ss", f"{inp.src_frame / fps:.6f}"] if inp.src_frame else []
-    return [*args, "-t", f"{(inp.frames + _READ_SLACK_FRAMES) / fps:.6f}", "-an", "-sn", "-dn", "-i", str(inp.clip.path)]
+    # One decoder thread: frame-threaded decoding buffers a frame per thread (memory) and the
+    # encoder, not the decoder, is the bottleneck.
+    read = ["-t", f"{(inp.frames + _READ_SLACK_FRAMES) / fps:.6f}", "-threads", "1", "-an", "-sn", "-dn"]
+    return [*args, *read, "-i", str(inp.clip.path)]
 
 
 def segment_graph(seg: VideoSegment, fmt: OutputFormat, fit: Fit, overlays: list[str]) -> str:
     """The filter graph of a body (one input) or a transition (two inputs through xfade)."""
     chains = [
-        f"[{k}:v]{conform_chain(fmt, fit, inp.frames, square_pixels=inp.square_pixels)}[c{k}]"
+        f"[{k}:v]{conform_chain(fmt, fit, inp.frames, square_pixels=inp.square_pixels, in_matrix=inp.matrix)}[c{k}]"
         for k, inp in enumerate(seg.inputs)
     ]
     tail = overlay_chain(overlays, seg.start_frame)
@@ -41,7 +44,7 @@ def segment_graph(seg: VideoSegment, fmt: OutputFormat, fit: Fit, overlays: list
 
 def segment_args(seg: VideoSegment, fmt: OutputFormat, fit: Fit, overlays: list[str]) -> list[str]:
     """Encode one segment to an MP4 of exactly `seg.frames` frames, no audio."""
-    args: list[str] = []
+    args: list[str] = ["-filter_complex_threads", "1"]  # conform filters are cheap; spare the memory
     for inp in seg.inputs:
         args += input_args(inp, fmt.fps)
     args += ["-filter_complex", segment_graph(seg, fmt, fit, overlays), "-map", "[v]", "-an"]

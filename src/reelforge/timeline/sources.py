@@ -21,6 +21,10 @@ from reelforge.errors import InvalidRequest
 from reelforge.media.probe import MediaInfo, probe
 
 
+#: FFmpeg's AVCOL_SPC_UNSPECIFIED: the stream does not say which YUV matrix it uses.
+_UNSPECIFIED = 2
+
+
 @dataclass(frozen=True)
 class StreamSignature:
     """Everything that must be equal for two files to be stream-copy joinable."""
@@ -59,6 +63,19 @@ class SourceMedia:
     @property
     def has_audio(self) -> bool:
         return self.info.has_audio
+
+    @property
+    def colour_matrix(self) -> str:
+        """The YUV matrix to decode with: the stream's tag, else the HD/SD convention.
+
+        swscale assumes BT.601 for untagged video; players assume BT.709 for HD (720 lines and
+        up). Following the players keeps colours as viewers saw them, and an untagged HD source
+        then needs no matrix conversion at all (the scaler passes frames through).
+        """
+        matrix = self.signature.colour[2]
+        if matrix != _UNSPECIFIED:
+            return "auto"
+        return "bt709" if self.signature.height >= 720 else "bt601"
 
 
 def file_fingerprint(path: Path) -> str:
