@@ -133,6 +133,12 @@ def test_refusals_name_the_parameter_and_the_way_out(tmp_path: Path, model, kwar
     assert needle in str(err.value)
 
 
+def test_url_inputs_are_refused_with_the_fix(tmp_path: Path) -> None:
+    url = MediaRef(kind="url", url="https://example.com/a.png", mime="image/png")
+    with pytest.raises(InvalidRequest, match="download the URL first"):
+        build_plan(spec_for(LTX, first_frame=url), MODELS[LTX], [tmp_path])
+
+
 def test_keyframe_paths_outside_the_allowed_roots_are_refused(tmp_path: Path) -> None:
     outside = ref(tmp_path / "secret.png")
     extra = {"keyframes": [{"path": outside.path, "frame": 1}]}

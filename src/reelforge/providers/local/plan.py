@@ -23,7 +23,7 @@ from pathlib import Path
 
 from reelforge.errors import InputNotAllowed, InvalidRequest, UnsupportedParameter
 from reelforge.providers.local.specs import ModelSpec, Task, continuation_frames, snap_request
-from reelforge.requests import GenerationSpec
+from reelforge.requests import GenerationSpec, MediaRef
 
 EXTRA_KEYS = ("keyframes", "steps", "guidance_scale")
 MAX_KEYFRAMES = 8
@@ -98,7 +98,7 @@ def build_plan(
         steps=int(spec.extra.get("steps", model.steps)),  # type: ignore[call-overload]
         guidance_scale=guidance,
         keyframes=keyframes,
-        extend_from=spec.video.local_path if task == "extend" and spec.video else None,
+        extend_from=_local(spec.video, "video") if task == "extend" and spec.video else None,
         drop_last=spec.loop,
     )
 
@@ -166,16 +166,16 @@ def _keyframes(
     last = frames - 1
     if spec.loop:
         if spec.first_frame is not None:
-            image = Keyframe(spec.first_frame.local_path, 0)
+            image = Keyframe(_local(spec.first_frame, "first_frame"), 0)
         else:
             assert spec.video is not None
-            image = Keyframe(spec.video.local_path, 0, from_video=True)
+            image = Keyframe(_local(spec.video, "video"), 0, from_video=True)
         return (image, Keyframe(image.path, last, image.from_video))
     pinned: list[Keyframe] = []
     if spec.first_frame is not None:
-        pinned.append(Keyframe(spec.first_frame.local_path, 0))
+        pinned.append(Keyframe(_local(spec.first_frame, "first_frame"), 0))
     if spec.last_frame is not None:
-        pinned.append(Keyframe(spec.last_frame.local_path, last))
+        pinned.append(Keyframe(_local(spec.last_frame, "last_frame"), last))
     pinned.extend(_extra_keyframes(spec.extra.get("keyframes"), model, last, fps, roots))
     if len(pinned) > MAX_KEYFRAMES:
         raise InvalidRequest(f"At most {MAX_KEYFRAMES} keyframes, got {len(pinned)}.", param="options.keyframes")
@@ -207,6 +207,17 @@ def _extra_keyframes(raw: object, model: ModelSpec, last: int, fps: int, roots: 
             raise InvalidRequest(f"{where}: frame must be an integer from 0 to {last} for this clip.", param=where)
         out.append(Keyframe(_allowed_file(item["path"], roots, where), frame))
     return out
+
+
+def _local(ref: MediaRef, param: str) -> Path:
+    """The file behind an input; the local pipelines read files, never URLs."""
+    if ref.kind != "file" or ref.path is None:
+        raise InvalidRequest(
+            f"The local provider reads {param} from a file on this machine; download the URL first and "
+            "pass its path.",
+            param=param,
+        )
+    return ref.local_path
 
 
 def _allowed_file(raw: str, roots: list[Path], where: str) -> Path:
