@@ -9,6 +9,7 @@ server stopped during submit, poll and download ends each job with exactly one c
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import anyio
 import pytest
@@ -60,6 +61,7 @@ async def until(predicate, timeout: float = 10.0) -> None:
 
 
 async def test_text_to_video_through_generate_video(emu, mm_settings):
+    emu.inject("download", status=403)  # the first link has expired: the studio reads the task again
     async with make_client(mm_settings) as client:
         job = await settle(client, await start(client, "generate_video", {**MODEL, "camera_move": "push_in"}))
     assert job["status"] == "succeeded", job
@@ -68,6 +70,7 @@ async def test_text_to_video_through_generate_video(emu, mm_settings):
     assert job["quote_usd"] == pytest.approx(0.28)
     (create,) = emu.requests_to("create")
     assert create.json["prompt"] == "[Push in] a lighthouse at dusk" and create.json["resolution"] == "768P"
+    assert emu.count("download") == 2 and emu.count("retrieve") == 2
 
 
 async def test_image_to_video_from_a_local_file(emu, mm_settings, tmp_path):
@@ -175,6 +178,10 @@ async def test_estimate_compare_lists_minimax_and_replicate_models(mm_settings):
                                                           "compare": True})
         quotes = {(q["provider"], q["model"]): q for q in result.structured_content["quotes"]}
         bad = await client.call_tool("estimate_cost", {"request": {**MODEL, "duration_s": 10, "resolution": "1080p"}})
+        image = make_image(Path.cwd() / "first.png", (320, 180), "teal")
+        small = await client.call_tool("estimate_cost", {"request": {
+            **MODEL, "duration_s": 10, "resolution": "512p", "image": str(image)}})
     assert quotes[("minimax", "hailuo-02")]["usd"] == pytest.approx(0.28)
     assert ("replicate", "minimax-video-01") in quotes and quotes[("replicate", "minimax-video-01")]["estimate"]
     assert bad.is_error and "duration_s" in bad.content[0].text
+    assert small.structured_content["quotes"][0]["usd"] == pytest.approx(0.15)  # 512P 10 s has its own price

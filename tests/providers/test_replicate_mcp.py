@@ -35,12 +35,14 @@ def rep_settings(settings: Settings, emu: ReplicateEmulator) -> Settings:
 
 
 async def test_text_to_video_official_model(emu, rep_settings):
+    emu.inject("download", status=403)  # the first link has expired: the studio reads the prediction again
     async with make_client(rep_settings) as client:
         job = await settle(client, await start(client, "generate_video", VIDEO_01))
     assert job["status"] == "succeeded", job
     info = probe(job["output"]["path"])
     assert info.codec == "h264" and info.frames == 24
     assert emu.requests_to("create")[0].path == "/v1/models/minimax/video-01/predictions"
+    assert emu.count("create") == 1 and emu.count("download") == 2
 
 
 async def test_image_to_video_from_a_local_file_with_frame_note(emu, rep_settings, tmp_path):
