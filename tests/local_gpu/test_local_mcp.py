@@ -100,7 +100,7 @@ async def test_extend_video_continues_a_local_clip(local_env) -> None:
 
 
 async def test_cancel_job_stops_the_render(local_env) -> None:
-    request = {**LTX, "prompt": "a long render", "duration_s": 1, "options": {"steps": 100}, "wait_seconds": 0}
+    request = {**LTX, "prompt": "a long render", "duration_s": 5, "options": {"steps": 100}, "wait_seconds": 0}
     async with make_client(local_env) as client:
         handle = (await client.call_tool("generate_video", {"request": request})).structured_content
         with anyio.fail_after(30):

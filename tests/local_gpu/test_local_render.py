@@ -167,13 +167,16 @@ async def test_cancel_stops_within_a_step_and_frees_the_worker(local_env, tmp_pa
             scope.cancel()
 
     with anyio.CancelScope() as scope:
-        await render(local_env, spec_for(LTX, extra={"steps": 60}), dest, cancel_on_first_step)
+        # 100 steps on 121 frames: seconds of work, so a stop after a few steps is unambiguous.
+        await render(local_env, spec_for(LTX, duration_s=5.0, extra={"steps": 100}), dest, cancel_on_first_step)
     assert scope.cancelled_caught
     worker = gpu_worker()
     assert worker.running is None  # the awaiting side returned only once the worker had stopped
     assert not dest.exists() and not list(tmp_path.glob(".*part*"))
     steps = [s for s in rec.stages if s.startswith("denoising")]
-    assert len(steps) < 60 and "decoding" not in rec.stages
+    # Measured: it stops at the step after the one that asked (1 step reported); 10 leaves room for a
+    # busy CI machine where the event loop hears of step 1 late.
+    assert len(steps) <= 10 and "decoding" not in rec.stages
     # The same resident pipeline renders the next job normally.
     after = tmp_path / "after.mp4"
     await render(local_env, spec_for(LTX), after)

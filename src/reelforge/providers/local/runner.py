@@ -50,6 +50,8 @@ def render_plan(
     report(DENOISE_START - 0.03, "encoding prompt")
     with torch.inference_mode():
         output = pipe(**kwargs)
+    if cancel.is_set():  # cancelled during the VAE decode, which has no callback: write nothing
+        raise Canceled("Canceled while decoding.")
     frames = np.asarray(output.frames[0])
     del output
     frames = frames[prefix:]
