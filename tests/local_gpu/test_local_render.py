@@ -249,3 +249,33 @@ async def test_attention_switch_reloads_and_a_missing_backend_is_explained(local
     monkeypatch.setenv("REELFORGE_LOCAL_ATTENTION", "flash")  # flash-attn is not installed here
     with pytest.raises(LocalBackendUnavailable, match="REELFORGE_LOCAL_ATTENTION"):
         await render(local_env, spec_for(LTX), tmp_path / "flash.mp4")
+
+
+def test_wan_image_to_video_runs_without_ftfy(tmp_path: Path) -> None:
+    """diffusers' Wan I2V calls ftfy unguarded; the loader's fallback must make it run without it."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+sys.modules["ftfy"] = None  # as if not installed: find_spec() -> None, import -> ImportError
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+import torch
+from PIL import Image
+import tiny_pipelines
+from reelforge.providers.local.loading import wan_prompt_cleaning_fallback
+torch.set_num_threads(1)
+pipe = tiny_pipelines.build_tiny_wan_i2v()
+pipe.set_progress_bar_config(disable=True)
+args = dict(image=Image.new("RGB", (32, 32), "red"), prompt="a cat", height=32, width=32, num_frames=5,
+            num_inference_steps=1, output_type="np")
+try:
+    pipe(**args)
+except NameError:
+    print("NameError without the fallback")
+wan_prompt_cleaning_fallback()
+print("frames", pipe(**args).frames[0].shape)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "NameError without the fallback" in out.stdout, out.stderr[-2000:]
+    assert "frames (5, 32, 32, 3)" in out.stdout, out.stderr[-2000:]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import diffusers
@@ -114,11 +115,30 @@ def load_pipeline(spec: ModelSpec, class_name: str, options: LocalOptions) -> Lo
             "or point REELFORGE_LOCAL_MODEL_PATHS at a diffusers-format directory.",
         ) from exc
     pipe.set_progress_bar_config(disable=True)
-    if spec.family == "wan" and dtype != torch.float32:
-        pipe.vae.to(torch.float32)  # the Wan VAE decodes visibly worse in bf16
+    if spec.family == "wan":
+        wan_prompt_cleaning_fallback()
+        if dtype != torch.float32:
+            pipe.vae.to(torch.float32)  # the Wan VAE decodes visibly worse in bf16
     _place(pipe, placement, device)
     apply_speedups(pipe, spec, options)
     return LoadedPipeline(spec.id, (spec.id, class_name, options.load_key()), pipe, device, placement)
+
+
+def wan_prompt_cleaning_fallback() -> None:
+    """Let Wan image-to-video run without the optional `ftfy` package.
+
+    diffusers 0.42.1's `WanImageToVideoPipeline` calls `ftfy.fix_text` without checking that ftfy
+    is installed (its text-to-video pipeline checks, and then leaves the text unchanged), so without
+    ftfy every image-to-video call dies with a NameError. Do what the text-to-video pipeline does.
+    """
+    try:
+        import ftfy  # noqa: F401
+    except ImportError:
+        from diffusers.pipelines.wan import pipeline_wan_i2v
+
+        if not hasattr(pipeline_wan_i2v, "ftfy"):
+            log.info("ftfy is not installed: Wan prompts are used without mojibake repair")
+            pipeline_wan_i2v.ftfy = SimpleNamespace(fix_text=lambda text: text)
 
 
 def _place(pipe: Any, placement: str, device: str) -> None:

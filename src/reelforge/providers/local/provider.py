@@ -52,8 +52,6 @@ class LocalDiffusersProvider(LocalProvider):
         """Raise LocalBackendUnavailable when the extra or the weights are missing (cheap: no torch import)."""
         mspec = _model_spec(model)
         missing = [m for m in ("torch", "diffusers", "transformers") if importlib.util.find_spec(m) is None]
-        if mspec.family == "wan" and importlib.util.find_spec("ftfy") is None:
-            missing.append("ftfy")  # Wan's prompt cleaning calls it unconditionally in image-to-video
         if missing:
             raise LocalBackendUnavailable(f"The local backend needs {', '.join(missing)}.", hint=_EXTRA_HINT)
         source = locate(mspec, LocalOptions.from_env(self.settings))
