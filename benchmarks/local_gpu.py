@@ -130,9 +130,18 @@ def _dtype(args: argparse.Namespace) -> torch.dtype:
     return torch.float32 if args.device == "cpu" else torch.bfloat16
 
 
+def clip_for(model_id: str, args: argparse.Namespace) -> tuple[int, int, int, int]:
+    """(width, height, frames, fps): `--clip`, else the tiny clip, else the model's target clip."""
+    fps = CLIPS[model_id][3]
+    if args.clip:
+        width, height, frames = (int(v) for v in args.clip.lower().split("x"))
+        return width, height, frames, fps
+    return TINY_CLIP if args.tiny else CLIPS[model_id]
+
+
 def make_plan(model_id: str, args: argparse.Namespace, image: Path) -> RenderPlan:
     spec = MODELS[model_id]
-    width, height, frames, fps = TINY_CLIP if args.tiny else CLIPS[model_id]
+    width, height, frames, fps = clip_for(model_id, args)
     task = "t2v" if "t2v" in spec.pipelines else "i2v"
     return RenderPlan(model_id=model_id, task=task, pipeline=spec.pipeline_for(task), width=width, height=height,
                       fps=fps, frames=frames, prompt="a red fox runs through snow at sunrise, cinematic",
@@ -169,7 +178,7 @@ def reset_speedups(pipe: Any) -> None:
 
 def variants(spec: ModelSpec, base: LocalOptions, args: argparse.Namespace) -> list[tuple[str, LocalOptions]]:
     """`ours` and each switch changed alone."""
-    width, height, _, _ = TINY_CLIP if args.tiny else CLIPS[spec.id]
+    width, height, _, _ = clip_for(spec.id, args)
     rows = [("ours (defaults)", base), ("attention _native_math (SDPA off)", replace(base, attention="_native_math"))]
     default_cache = base.cache_threshold(distilled=spec.distilled)
     rows.append(("FirstBlockCache off", replace(base, cache="off")) if default_cache
@@ -186,7 +195,12 @@ def bench_model(model_id: str, args: argparse.Namespace, workdir: Path) -> list[
     from PIL import Image
 
     spec = MODELS[model_id]
-    base = LocalOptions(device=args.device, dtype="float32" if args.device == "cpu" else "bfloat16", offload="none")
+    # Weight locations and offload come from the user's settings, as for the server; the rest is fixed.
+    from reelforge.settings import Settings
+
+    user = LocalOptions.from_env(Settings())
+    base = LocalOptions(device=args.device, dtype="float32" if args.device == "cpu" else "bfloat16",
+                        offload=user.offload, model_paths=user.model_paths, models_dir=user.models_dir)
     image = workdir / "first.png"
     Image.new("RGB", (64, 64), (200, 80, 40)).save(image)
     plan = make_plan(model_id, args, image)
@@ -246,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="tiny random pipelines (seconds, CPU is fine)")
     parser.add_argument("--weights", choices=["auto", "real", "random"], default="auto")
     parser.add_argument("--steps", type=int, default=None, help="override the model card's step count")
+    parser.add_argument("--clip", help="WIDTHxHEIGHTxFRAMES instead of the target clip (e.g. 1280x720x81)")
     parser.add_argument("--repeat", type=int, default=1, help="timed calls per row (best is reported)")
     parser.add_argument("--compile", action="store_true", help="also time compile_repeated_blocks")
     parser.add_argument("--fp32", action="store_true", help="also time fp32 (needs twice the memory)")

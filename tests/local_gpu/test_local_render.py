@@ -279,3 +279,18 @@ print("frames", pipe(**args).frames[0].shape)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "NameError without the fallback" in out.stdout, out.stderr[-2000:]
     assert "frames (5, 32, 32, 3)" in out.stdout, out.stderr[-2000:]
+
+
+def test_benchmark_tiny_mode_runs(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    script = Path(__file__).parents[2] / "benchmarks" / "local_gpu.py"
+    out = tmp_path / "bench.json"
+    subprocess.run([sys.executable, str(script), "--tiny", "--device", "cpu", "--threads", "1",
+                    "--models", LTX, "--json", str(out)], capture_output=True, text=True, timeout=180, check=True)
+    rows = {r["variant"]: r for r in json.loads(out.read_text())["rows"]}
+    for variant in ("plain diffusers call", "ours (defaults)", "attention _native_math (SDPA off)",
+                    "FirstBlockCache 0.05", "VAE tiling on"):
+        assert rows[variant]["seconds"] > 0 and rows[variant]["weights"] == "tiny random"
