@@ -121,6 +121,11 @@ def _check_extra(spec: GenerationSpec) -> None:
 
 def _task_for(spec: GenerationSpec, model: ModelSpec) -> Task:
     """The pipeline task the inputs call for, refused when this model has no such pipeline."""
+    if spec.loop and (spec.last_frame is not None or spec.extra.get("keyframes")):
+        raise InvalidRequest(
+            "A loop pins its first frame at both ends; drop last_frame and options.keyframes, or loop=false.",
+            param="loop",
+        )
     if spec.video is not None and not spec.loop:
         if spec.first_frame or spec.last_frame or spec.extra.get("keyframes"):
             raise InvalidRequest(
