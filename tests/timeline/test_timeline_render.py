@@ -7,6 +7,7 @@ from pathlib import Path
 import subprocess
 
 import anyio
+import av
 import numpy as np
 import pytest
 
@@ -51,6 +52,13 @@ async def test_mixed_inputs_transitions_and_letterbox(clip_a: Path, clip_b: Path
     result = await _render(spec, tmp_path)
     _assert_output(result, 24 + 18 + 18 - 6 - 6)
     assert result.plan == "segments" and result.segments_rendered == 5
+    # Every segment (bodies and transitions, from differently tagged sources) has the same
+    # parameter sets, or the stream-copy join would be invalid for players.
+    extradata = set()
+    for piece in (tmp_path / "cache" / "pieces").glob("*.mp4"):
+        with av.open(str(piece)) as c:
+            extradata.add(bytes(c.streams.video[0].codec_context.extradata))
+    assert len(extradata) == 1
     out = Path(result.path)
     # clip_b (16:9) letterboxed into 1:1: black bars above and below, the flat blue between.
     body_b = frame_at(out, 24)

@@ -48,7 +48,10 @@ def segment_args(seg: VideoSegment, fmt: OutputFormat, fit: Fit, overlays: list[
     for inp in seg.inputs:
         args += input_args(inp, fmt.fps)
     args += ["-filter_complex", segment_graph(seg, fmt, fit, overlays), "-map", "[v]", "-an"]
-    return [*args, *video_encoder_args(fmt), "-frames:v", str(seg.frames)]
+    # A transition already holds two decoders (and the second one's frames queue while the
+    # first seeks); one encoder thread keeps its peak memory near a body's.
+    threads = 1 if seg.kind == "transition" else None
+    return [*args, *video_encoder_args(fmt, threads), "-frames:v", str(seg.frames)]
 
 
 def join_args(list_file: str, audio_file: str | None) -> list[str]:

@@ -18,8 +18,6 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from PIL import ImageFont
-
 from reelforge.errors import InvalidRequest
 from reelforge.timeline.filters import escape_value
 from reelforge.timeline.presets import OutputFormat
@@ -48,6 +46,8 @@ def resolve_font(font: str, *, param: str) -> Path:
             f"{param}: font file {font!r} does not exist; use 'sans', 'sans-bold' or a path to a .ttf/.otf file.",
             param=param,
         )
+    from PIL import ImageFont  # Pillow only when a title asks for a font of its own
+
     try:
         ImageFont.truetype(str(path), 12)
     except OSError:
@@ -88,7 +88,9 @@ def install_subtitles(path: Path, cache_dir: Path) -> Path:
 
 
 @lru_cache(maxsize=32)
-def _font(path: str, px: int) -> ImageFont.FreeTypeFont:
+def _font(path: str, px: int):  # -> PIL.ImageFont.FreeTypeFont (Pillow imported lazily)
+    from PIL import ImageFont
+
     return ImageFont.truetype(path, px)
 
 
