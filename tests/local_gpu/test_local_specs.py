@@ -117,6 +117,7 @@ def test_keyframes_by_frame_or_time(tmp_path: Path) -> None:
         (LTX, {"loop": True}, InvalidRequest, "first_frame"),
         (LTX, {"extra": {"keyframes": [{"path": "img", "frame": 500}]}}, InvalidRequest, "from 0 to 120"),
         (WAN_T2V, {"extend": True}, UnsupportedParameter, "extension"),
+        (LTX, {"extend": True, "continue_direction": "backward"}, UnsupportedParameter, "no backward extension"),
         (LTX, {"negative_prompt": "blur"}, UnsupportedParameter, "options.guidance_scale above 1"),
         (LTX, {"loop": True, "first_frame": "img", "last_frame": "img"}, InvalidRequest, "drop last_frame"),
     ],

@@ -121,6 +121,12 @@ def _check_extra(spec: GenerationSpec) -> None:
 
 def _task_for(spec: GenerationSpec, model: ModelSpec) -> Task:
     """The pipeline task the inputs call for, refused when this model has no such pipeline."""
+    if spec.continue_remote_id is not None or spec.continue_direction == "backward":
+        raise UnsupportedParameter(
+            "Local models continue a clip forward from its file (video); there is no remote job to continue "
+            "and no backward extension.",
+            param="direction",
+        )
     if spec.loop and (spec.last_frame is not None or spec.extra.get("keyframes")):
         raise InvalidRequest(
             "A loop pins its first frame at both ends; drop last_frame and options.keyframes, or loop=false.",
