@@ -178,3 +178,24 @@ def test_wrap_lines_fits_the_width() -> None:
     assert len(lines) > 2
     assert all(measure.getlength(line) <= 200 for line in lines)
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+
+
+def test_otio_transition_without_handles_is_refused(tmp_path: Path) -> None:
+    from reelforge.errors import InvalidRequest
+
+    rt, tr = otio.opentime.RationalTime, otio.opentime.TimeRange
+    tl = otio.schema.Timeline()
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    tl.tracks.append(track)
+    ref = otio.schema.ExternalReference(target_url="media/x.mp4")
+    track.append(otio.schema.Clip(name="x", media_reference=ref.clone(), source_range=tr(rt(0, 24), rt(48, 24))))
+    track.append(otio.schema.Transition(in_offset=rt(6, 24), out_offset=rt(6, 24)))
+    track.append(otio.schema.Clip(name="y", media_reference=ref.clone(), source_range=tr(rt(0, 24), rt(48, 24))))
+    path = tmp_path / "no-handles.otio"
+    otio.adapters.write_to_file(tl, str(path))
+    with pytest.raises(InvalidRequest) as err:
+        load_otio_spec(TimelineSpec(otio_path=str(path)))
+    assert err.value.param == "otio_path: clip 1" and "handle" in err.value.message
+    with pytest.raises(InvalidRequest) as err:
+        load_otio_spec(TimelineSpec(otio_path=str(tmp_path / "missing.otio")))
+    assert err.value.param == "otio_path"

@@ -210,6 +210,30 @@ def read_otio(path: Path) -> otio.schema.Timeline:
     return tl
 
 
+def _clip_spec(edit: Edit, i: int, rate: int) -> ClipSpec:
+    """Clip i of an imported edit as a request clip (trims include the transition handles)."""
+    placed = edit.clips[i]
+    cut = edit.cuts[i] if i < len(edit.cuts) else None
+    if placed.src_start < 0:
+        raise InvalidRequest(
+            f"otio clip {i} starts {-placed.src_start} frames too early: the transition before it needs media "
+            "before its source_range start (a handle) that the clip does not have. Shorten that transition "
+            "or move the clip's source_range later.",
+            param=f"otio_path: clip {i}",
+        )
+    try:
+        return ClipSpec(
+            path=str(placed.path),
+            in_s=placed.src_start / rate,
+            out_s=(placed.src_start + placed.frames) / rate,
+            mute=placed.mute,
+            volume=placed.volume,
+            transition=transition_from_xfade(cut.xfade, cut.frames, rate) if cut and cut.frames else None,
+        )
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise InvalidRequest(f"otio clip {i} cannot be used: {exc}", param=f"otio_path: clip {i}") from None
+
+
 def load_otio_spec(spec: TimelineSpec) -> TimelineSpec:
     """Turn a spec naming `otio_path` into the same spec with `clips` (paths set, exact trims).
 
@@ -222,20 +246,7 @@ def load_otio_spec(spec: TimelineSpec) -> TimelineSpec:
     tl = read_otio(path)
     rate = _native_rate(tl)
     edit = edit_from_otio(tl, rate, base_dir=path.parent.absolute())
-    clips = []
-    for i, placed in enumerate(edit.clips):
-        cut = edit.cuts[i] if i < len(edit.cuts) else None
-        transition = transition_from_xfade(cut.xfade, cut.frames, rate) if cut and cut.frames else None
-        clips.append(
-            ClipSpec(
-                path=str(placed.path),
-                in_s=placed.src_start / rate,
-                out_s=(placed.src_start + placed.frames) / rate,
-                mute=placed.mute,
-                volume=placed.volume,
-                transition=transition,
-            )
-        )
+    clips = [_clip_spec(edit, i, rate) for i in range(len(edit.clips))]
     update: dict[str, object] = {"clips": clips, "otio_path": None}
     meta = tl.metadata.get(META) or {}
     if not spec.titles and meta.get("titles"):
