@@ -96,6 +96,11 @@ async def test_cache_rerenders_only_what_changed(clip_a: Path, clip_portrait: Pa
     third = await _render(edited, tmp_path, name="edited")
     assert (third.segments_rendered, third.segments_cached) == (1, 3)
     _assert_output(third, 24 - 6 + 18 + 12)
+    # A tiny cache cap keeps only what the last render used most recently.
+    pieces = tmp_path / "cache" / "pieces"
+    before = len(list(pieces.iterdir()))
+    await _render(edited, tmp_path, name="pruned", cache_max_bytes=1)
+    assert len(list(pieces.iterdir())) < before
 
 
 async def test_titles_are_drawn_where_and_when_asked(clip_b: Path, tmp_path: Path):

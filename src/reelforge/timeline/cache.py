@@ -45,6 +45,30 @@ class PieceCache:
         path = self.path_for(key, suffix)
         if path.is_file() and path.stat().st_size > 0:
             logger.debug("cache hit %s", path.name)
+            path.touch()  # mtime is the last use: pruning removes the longest unused first
             return path, True
         await make(path)
         return path, False
+
+    def prune(self, max_bytes: int) -> int:
+        """Delete the least recently used pieces until the cache holds at most `max_bytes`.
+
+        Returns the number of files removed. Pieces of the render that just finished are the
+        most recently used, so they go last.
+        """
+        pieces = []
+        for p in self.root.iterdir():
+            if p.is_file() and not p.name.startswith(".partial-"):
+                st = p.stat()
+                pieces.append((st.st_mtime, st.st_size, p))
+        total = sum(size for _, size, _ in pieces)
+        removed = 0
+        for _, size, p in sorted(pieces):
+            if total <= max_bytes:
+                break
+            p.unlink(missing_ok=True)
+            total -= size
+            removed += 1
+        if removed:
+            logger.info("pruned %d cached pieces (cache now %.0f MB)", removed, total / 2**20)
+        return removed

@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 #: Relative cost of steps for progress: an export re-encodes the whole output.
 _AUDIO_WEIGHT, _JOIN_WEIGHT, _EXPORT_WEIGHT = 0.08, 0.03, 0.6
+#: Segment cache size kept after each render (least recently used pieces go first).
+DEFAULT_CACHE_MAX_BYTES = 5 * 2**30
 
 
 def _timeout_s(frames: int) -> float:
@@ -109,11 +111,13 @@ async def render_timeline(
     progress: ProgressFn | None = None,
     name: str = "timeline",
     parallel: int | None = None,
+    cache_max_bytes: int = DEFAULT_CACHE_MAX_BYTES,
 ) -> ComposeResult:
     """Render `spec` to `out_dir/<name>.mp4` (+ `<name>.otio`, exports); see the module docstring.
 
     Every clip must have a local `path` (the core resolves job ids and generations first), or
-    the spec must name an `otio_path`. Raises `InvalidRequest` naming the clip and field for
+    the spec must name an `otio_path`. `parallel` is how many segments encode at once (default:
+    half the cores, at least one); the piece cache is pruned to `cache_max_bytes` afterwards. Raises `InvalidRequest` naming the clip and field for
     any timeline error, before anything is rendered; `MediaError` when ffmpeg fails.
     """
     if not _NAME.match(name):
@@ -138,6 +142,7 @@ async def render_timeline(
     out = await _render_plan(job, out_dir / f"{name}.mp4")
     exports = await _exports(job, out, out_dir, name)
     otio_path = await anyio.to_thread.run_sync(write_otio, timeline, out_dir / f"{name}.otio")
+    await anyio.to_thread.run_sync(job.cache.prune, cache_max_bytes)
     await job.tracker.finish()
     return ComposeResult(
         path=str(out), otio_path=str(otio_path), exports=exports, expected_frames=total, plan=plan.kind,
