@@ -64,17 +64,21 @@ def build_tiny_ltx() -> LTXConditionPipeline:
         attention_head_dim=8, cross_attention_dim=32, num_layers=2, caption_channels=TEXT_DIM,
     )
     torch.manual_seed(0)
+    # The LTX 0.9.5+ VAE family that 0.9.8 ships: 32x spatial and 8x temporal compression and
+    # timestep-conditioned decoding, so decode_timestep / decode_noise_scale and the 8k+1 rule for
+    # conditioning videos take the same code paths as the real model. Decoder channels double per
+    # level so each up block's input equals output x upsample factor, as in the real config.
     vae = AutoencoderKLLTXVideo(
-        in_channels=3, out_channels=3, latent_channels=8, block_out_channels=(8, 8, 8, 8),
-        decoder_block_out_channels=(8, 8, 8, 8), layers_per_block=(1, 1, 1, 1, 1),
-        decoder_layers_per_block=(1, 1, 1, 1, 1), spatio_temporal_scaling=(True, True, False, False),
-        decoder_spatio_temporal_scaling=(True, True, False, False),
-        decoder_inject_noise=(False, False, False, False, False), upsample_residual=(False, False, False, False),
-        upsample_factor=(1, 1, 1, 1), timestep_conditioning=False, patch_size=1, patch_size_t=1,
-        encoder_causal=True, decoder_causal=False,
+        in_channels=3, out_channels=3, latent_channels=8, block_out_channels=(8, 8, 8, 8, 8),
+        down_block_types=("LTXVideo095DownBlock3D",) * 4, decoder_block_out_channels=(8, 16, 32),
+        layers_per_block=(1, 1, 1, 1, 1), decoder_layers_per_block=(1, 1, 1, 1),
+        spatio_temporal_scaling=(True, True, True, True), decoder_spatio_temporal_scaling=(True, True, True),
+        decoder_inject_noise=(False, False, False, False),
+        downsample_type=("spatial", "temporal", "spatiotemporal", "spatiotemporal"),
+        upsample_residual=(True, True, True), upsample_factor=(2, 2, 2), timestep_conditioning=True,
+        patch_size=4, patch_size_t=1, encoder_causal=True, decoder_causal=False,
+        spatial_compression_ratio=32, temporal_compression_ratio=8,
     )
-    vae.use_framewise_encoding = False
-    vae.use_framewise_decoding = False
     return LTXConditionPipeline(
         transformer=transformer, vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(),
         text_encoder=_text_encoder(len(tok), umt5=False), tokenizer=tok,
