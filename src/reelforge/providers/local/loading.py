@@ -172,7 +172,9 @@ def apply_speedups(pipe: Any, spec: ModelSpec, options: LocalOptions) -> None:
 
             transformer.enable_cache(FirstBlockCacheConfig(threshold=threshold))
         if options.compile:
-            transformer.compile_repeated_blocks(fullgraph=True)
+            # FirstBlockCache decides per step whether to skip the remaining blocks, outside the
+            # graph (torch.compiler.disable): with it attached, fullgraph=True fails at the first call.
+            transformer.compile_repeated_blocks(fullgraph=threshold is None)
 
 
 def set_vae_tiling(pipe: Any, on: bool) -> None:
