@@ -1,13 +1,16 @@
 """What the MiniMax and Replicate adapters must do alike, run against both emulators.
 
 Every catalog row end to end (its field mapping accepted by the emulator's copy of the model's
-rules, a probed mp4 at the end), expired output links cured by reading the job again, and slow
-downloads that still complete.
+rules, a probed mp4 at the end); every combination a row offers either refused by `normalize`
+(naming the parameter) or accepted by the emulated contract, never refused by the provider after
+our checks passed; expired output links cured by reading the job again; slow downloads that
+still complete.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import itertools
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,11 +23,13 @@ from emulators.replicate import TOKEN, ReplicateEmulator
 from media_utils import make_image
 
 from reelforge.catalog import ModelEntry, load_catalog
+from reelforge.errors import UnsupportedParameter
 from reelforge.media.probe import probe
 from reelforge.providers.base import RemoteProvider, RemoteStatus
 from reelforge.providers.http import OutputUrlExpired, RetryPolicy, new_client
 from reelforge.providers.minimax import MiniMaxProvider
 from reelforge.providers.replicate import ReplicateProvider
+from reelforge.requests import MediaRef
 from reelforge.settings import Settings
 
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=0.05, max_retry_after_s=5.0)
@@ -112,3 +117,34 @@ async def test_slow_download_completes(rig: Rig, tmp_path: Path) -> None:
     rig.emu.inject("download", chunk_pause_s=0.01)
     await rig.provider.download(status, entry, tmp_path / "slow.mp4")
     assert probe(tmp_path / "slow.mp4").codec == "h264" and rig.emu.count("create") == 1
+
+
+def _combinations(entry: ModelEntry, image: MediaRef) -> Iterator[dict[str, object]]:
+    """Each input mode × aspect ratio × resolution × duration the catalog row offers."""
+    caps = entry.capabilities
+    rule = caps.durations
+    durations = rule.choices or sorted({rule.min, rule.default, rule.max})  # type: ignore[type-var]
+    modes = {"text": {}, "image": {"first_frame": image}, "first_last": {"first_frame": image, "last_frame": image}}
+    for mode, aspect, resolution, seconds in itertools.product(caps.inputs, caps.aspect_ratios, caps.resolutions, durations):
+        takes_prompt = "prompt" in entry.adapter.get("fields", {"prompt": "prompt"})  # type: ignore[operator]
+        yield {"aspect_ratio": aspect, "resolution": resolution, "duration_s": seconds,
+               "prompt": "a kite" if takes_prompt else "", **modes[mode]}
+
+
+@pytest.mark.parametrize(("name", "model_id"), ALL_MODELS)
+async def test_every_offered_combination_is_refused_up_front_or_accepted(name: str, model_id: str, tmp_path: Path) -> None:
+    image = file_ref(make_image(tmp_path / "f.png", (320, 180), "green"))
+    outcomes = []
+    async for rig in _rig(name, tmp_path):
+        entry = rig.model(model_id)
+        for fields in _combinations(entry, image):
+            spec = make_spec(name, model_id, **fields)
+            try:
+                spec, _ = rig.provider.normalize(spec, entry)
+            except UnsupportedParameter as exc:
+                assert exc.param, exc
+                outcomes.append("refused")
+                continue
+            await rig.provider.submit(spec, entry)  # raises if the emulated contract says no
+            outcomes.append("accepted")
+    assert "accepted" in outcomes
