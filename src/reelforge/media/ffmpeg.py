@@ -18,6 +18,7 @@ import signal
 import subprocess
 import tempfile
 from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import anyio
@@ -45,7 +46,7 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def h264_args(fps: int, *, crf: int = 20, preset: str = "veryfast", keyint: int | None = None) -> list[str]:
+def h264_args(fps: int | Fraction, *, crf: int = 20, preset: str = "veryfast", keyint: int | None = None) -> list[str]:
     """Encoder flags shared by every H.264 render: libx264, yuv420p, BT.709 tags, +faststart.
 
     `keyint` fixes the GOP length (and disables scene-cut keyframes) so that segments encoded by
@@ -60,6 +61,13 @@ def h264_args(fps: int, *, crf: int = 20, preset: str = "veryfast", keyint: int 
     if keyint is not None:
         args += ["-x264-params", f"keyint={keyint}:min-keyint=1:scenecut=0"]
     return [*args, "-movflags", "+faststart"]
+
+
+def output_rate(fps: float) -> int | Fraction:
+    """The `-r` value for a probed rate: an integer (24, 30) or a rational like 30000/1001."""
+    if abs(fps - round(fps)) < 1e-3:
+        return int(round(fps))
+    return Fraction(fps).limit_denominator(1001)
 
 
 class _ProgressParser:

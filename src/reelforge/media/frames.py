@@ -16,9 +16,10 @@ import logging
 import math
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import av
 import numpy as np
@@ -29,6 +30,8 @@ from reelforge.errors import InvalidRequest, MediaError
 from reelforge.media.probe import probe
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Seek this far before the end of the video stream; decode-to-EOF covers the rest.
 _LAST_FRAME_BACKOFF_S = 2.0
@@ -79,14 +82,16 @@ def _seconds(pts: int | None, stream: av.video.stream.VideoStream) -> float:
     return float(((pts or 0) - start) * stream.time_base)
 
 
-def last_frame(path: Path | str) -> LastFrame:
-    """The exact last frame of a video (RGB, BT.709 unless tagged otherwise), its time and index."""
+def decode_last(path: Path | str, convert: Callable[[av.VideoFrame], T]) -> tuple[T, float, int]:
+    """(convert(last frame), its seconds, its index): seek ~2 s before the video end, decode to EOF.
+
+    `convert` runs while the container is open (a frame must not outlive it).
+    """
     path = Path(path)
     info = probe(path)
     container, stream = _open_video(path)
     with container:
-        end_s = info.duration_s
-        target_s = max(0.0, end_s - _LAST_FRAME_BACKOFF_S)
+        target_s = max(0.0, info.duration_s - _LAST_FRAME_BACKOFF_S)
         start = stream.start_time or 0
         container.seek(start + int(target_s / stream.time_base), stream=stream, backward=True, any_frame=False)
         last = None
@@ -94,8 +99,13 @@ def last_frame(path: Path | str) -> LastFrame:
             last = frame
         if last is None:
             raise MediaError(f"No frame could be decoded near the end of {path.name}.")
-        result = LastFrame(rgb=to_rgb(last), pts_s=_seconds(last.pts, stream), index=info.frames - 1)
-    return result
+        return convert(last), _seconds(last.pts, stream), info.frames - 1
+
+
+def last_frame(path: Path | str) -> LastFrame:
+    """The exact last frame of a video (RGB, BT.709 unless tagged otherwise), its time and index."""
+    rgb, pts_s, index = decode_last(path, to_rgb)
+    return LastFrame(rgb=rgb, pts_s=pts_s, index=index)
 
 
 def _resolve_index(index: int, frames: int, path: Path) -> int:

@@ -41,7 +41,7 @@ class SeamMetrics(BaseModel):
 
     seam_ratio: float  # MSE across the seam / median adjacent MSE near it (≈1 is seamless)
     seam_psnr_db: float  # PSNR between the two frames that meet at the seam
-    worst_step_ratio: float  # largest adjacent step (see loop_seam/join_seam) / the same median
+    worst_step_ratio: float  # largest adjacent step / median step over the span (see loop_seam/join_seam)
     frames_checked: int  # frames decoded
 
 
@@ -98,8 +98,8 @@ def loop_seam(path: Path | str, k: int = NEAR_FRAMES) -> SeamMetrics:
     """Seam of `path` played as a loop: its last frame followed by its first.
 
     Baseline: the median of the adjacent steps within `k` frames of the loop point (the clip's
-    last k and first k steps). `worst_step_ratio` is the largest step anywhere in the loop,
-    the seam included, over that baseline: it catches a blend region that stutters.
+    last k and first k steps). `worst_step_ratio` is the largest step anywhere in the loop, the
+    seam included, over the median step of the whole loop: it catches a blend that stutters.
     """
     steps, kept, tail = _scan(Path(path), {0}, 1)
     n = len(steps) + 1
@@ -108,9 +108,10 @@ def loop_seam(path: Path | str, k: int = NEAR_FRAMES) -> SeamMetrics:
     near = steps[: k - 1] + steps[max(0, len(steps) - (k - 1)):]
     baseline = float(np.median(near))
     seam = _mse(tail[-1], kept[0])
-    worst = max(max(steps), seam)
+    every = [*steps, seam]
+    worst, typical = max(every), float(np.median(every))
     metrics = SeamMetrics(seam_ratio=_ratio(seam, baseline), seam_psnr_db=round(_psnr(seam), 3),
-                          worst_step_ratio=_ratio(worst, baseline), frames_checked=n)
+                          worst_step_ratio=_ratio(worst, typical), frames_checked=n)
     logger.debug("loop seam of %s: %s", Path(path).name, metrics)
     return metrics
 
@@ -119,8 +120,8 @@ def join_seam(path: Path | str, at_frame: int, k: int = NEAR_FRAMES, ramp_frames
     """Seam across an internal cut: between frames `at_frame - 1` and `at_frame`.
 
     Baseline: the median of the other adjacent steps within `k` frames on either side.
-    `worst_step_ratio` is the largest step from the cut to `ramp_frames` after it (where a colour
-    ramp runs) and `k` before it, over that baseline.
+    `worst_step_ratio` is the largest step over the median step of the span from `k` frames
+    before the cut to `ramp_frames` after it (where a colour ramp runs).
     """
     if at_frame < 1:
         raise InvalidRequest(f"at_frame must be at least 1 (got {at_frame}).", param="at_frame")
@@ -135,6 +136,6 @@ def join_seam(path: Path | str, at_frame: int, k: int = NEAR_FRAMES, ramp_frames
     seam = steps[cut]
     window = steps[max(0, cut - k): cut + max(k, ramp_frames) + 1]
     metrics = SeamMetrics(seam_ratio=_ratio(seam, baseline), seam_psnr_db=round(_psnr(seam), 3),
-                          worst_step_ratio=_ratio(max(window), baseline), frames_checked=n)
+                          worst_step_ratio=_ratio(max(window), float(np.median(window))), frames_checked=n)
     logger.debug("join seam of %s at %d: %s", Path(path).name, at_frame, metrics)
     return metrics

@@ -1,0 +1,287 @@
+"""Seamless loops of any clip: loop-point search, tail-into-head crossfade, or ping-pong.
+
+- search: find frames i < j where frame i looks like frame j (an MSE matrix of 64x36 grey
+  thumbnails, relative to the clip's median frame step) and cut [i, j), so the seam jumps from
+  j-1 to i, which is as good as the step from j-1 to j. Periodic clips loop with no blending.
+- crossfade: the last N frames fade into the first N (xfade + acrossfade); the output is N
+  frames shorter and ends on the head's picture, so it flows into its own first frame.
+- pingpong: forward then backward (no audio). `reverse` buffers every frame, so it is refused
+  above a memory budget instead of swapping the machine to death.
+
+`auto` searches first and cuts when the best loop is long enough and scores ≤ 2, otherwise it
+crossfades. Whatever the strategy, the seam is measured on the written file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Literal
+
+import anyio
+import av
+import numpy as np
+from pydantic import BaseModel
+
+from reelforge.errors import InvalidRequest, MediaError
+from reelforge.media.ffmpeg import h264_args, output_rate, run_ffmpeg
+from reelforge.media.probe import MediaInfo, probe
+from reelforge.media.seam import SeamMetrics, join_seam, loop_seam
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[float], Awaitable[None]]
+Strategy = Literal["auto", "search", "crossfade", "pingpong"]
+
+#: auto cuts at a found loop point only when it is at most this many median steps away.
+SEARCH_MAX_RATIO = 2.0
+DEFAULT_CROSSFADE_S = 1.0
+MAX_REPEAT = 100
+#: `reverse` keeps every decoded yuv420p frame in memory (W x H x 1.5 bytes each).
+PINGPONG_BUDGET_BYTES = 768 * 1024 * 1024
+_THUMB = (64, 36)
+_EPS = 1e-3
+#: Among loops within this factor of the best score, the longest wins.
+_TIE = 1.05
+
+
+class LoopResult(BaseModel):
+    """The written loop: what was done, and how visible its seam is (measured on the file)."""
+
+    path: str
+    strategy: Literal["search", "crossfade", "pingpong"]
+    frames: int  # frames in the written file (all repetitions)
+    duration_s: float
+    repeat: int
+    period_frames: int  # frames in one loop
+    seam: SeamMetrics  # across the first repetition's loop point
+    loop_start_frame: int | None = None  # search: source frames [start, end) are looped
+    loop_end_frame: int | None = None
+    search_ratio: float | None = None  # the search's best score (thumbnails), when it ran
+    crossfade_frames: int | None = None
+    has_audio: bool = False
+
+
+def _thumbnails(path: Path) -> np.ndarray:
+    """(n, 64*36) float32 grey thumbnails of every frame, in one decode."""
+    rows = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in container.decode(stream):
+            rows.append(frame.to_ndarray(format="gray", width=_THUMB[0], height=_THUMB[1]).astype(np.float32).ravel())
+    return np.stack(rows)
+
+
+def best_loop(thumbs: np.ndarray, min_len: int) -> tuple[float, int, int] | None:
+    """(score, i, j) of the best loop [i, j) at least `min_len` frames long, or None.
+
+    score = MSE(frame j, frame i) / median adjacent MSE: the seam (j-1 → i) looks like the real
+    step (j-1 → j) when frame i looks like frame j. Near-ties go to the longer loop.
+    """
+    n = len(thumbs)
+    if n < 3 or min_len > n - 1:
+        return None
+    sq = (thumbs.astype(np.float64) ** 2).sum(1)
+    d = np.maximum(sq[:, None] + sq[None, :] - 2 * thumbs.astype(np.float64) @ thumbs.T.astype(np.float64), 0)
+    d /= thumbs.shape[1]
+    adj = float(np.median(np.diag(d, 1)))
+    jj, ii = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")  # score[j, i]
+    valid = jj - ii >= min_len
+    score = np.where(valid, (d + _EPS) / (adj + _EPS), np.inf)
+    best = float(score.min())
+    near = np.argwhere(score <= best * _TIE + 1e-12)
+    j, i = max(near.tolist(), key=lambda ji: (ji[0] - ji[1], -score[ji[0], ji[1]]))
+    return float(score[j, i]), int(i), int(j)
+
+
+class _Progress:
+    """Maps each stage's own 0..1 onto a slice of the whole, never going backwards."""
+
+    def __init__(self, callback: ProgressCallback | None) -> None:
+        self.callback, self.done = callback, 0.0
+
+    def stage(self, lo: float, hi: float) -> ProgressCallback:
+        async def report(fraction: float) -> None:
+            await self.at(lo + (hi - lo) * fraction)
+        return report
+
+    async def at(self, value: float) -> None:
+        if self.callback is not None and value > self.done:
+            self.done = min(1.0, value)
+            await self.callback(self.done)
+
+
+def _audio_out() -> list[str]:
+    return ["-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2"]
+
+
+def _cut_args(src: Path, info: MediaInfo, start: int, end: int) -> list[str]:
+    fps = info.fps
+    v = f"[0:v:0]trim=start_frame={start}:end_frame={end},setpts=PTS-STARTPTS,format=yuv420p[v]"
+    args = ["-i", str(src)]
+    if info.has_audio:
+        a = f"[0:a:0]atrim=start={start / fps:.6f}:end={end / fps:.6f},asetpts=PTS-STARTPTS[a]"
+        return [*args, "-filter_complex", f"{v};{a}", "-map", "[v]", "-map", "[a]", *_audio_out()]
+    return [*args, "-filter_complex", v, "-map", "[v]"]
+
+
+def _crossfade_args(src: Path, info: MediaInfo, n: int, xf: int) -> list[str]:
+    """Body = frames [xf, n), whose last xf frames fade into the head [0, xf)."""
+    fps = info.fps
+    d, offset = xf / fps, (n - 2 * xf) / fps
+    v = (f"[0:v:0]format=yuv420p,settb=AVTB,split[va][vb];"
+         f"[va]trim=start_frame={xf},setpts=PTS-STARTPTS[body];"
+         f"[vb]trim=end_frame={xf},setpts=PTS-STARTPTS[head];"
+         f"[body][head]xfade=transition=fade:duration={d:.6f}:offset={offset:.6f}[v]")
+    args = ["-i", str(src)]
+    if info.has_audio:
+        # Each side is cut to its video's exact length first, so the audio matches the video.
+        a = (f"[0:a:0]aresample=48000,asplit[aa][ab];"
+             f"[aa]atrim=start={d:.6f}:end={n / fps:.6f},asetpts=PTS-STARTPTS,apad,atrim=end={(n - xf) / fps:.6f}[abody];"
+             f"[ab]atrim=end={d:.6f},asetpts=PTS-STARTPTS,apad,atrim=end={d:.6f}[ahead];"
+             f"[abody][ahead]acrossfade=d={d:.6f}[a]")
+        return [*args, "-filter_complex", f"{v};{a}", "-map", "[v]", "-map", "[a]", *_audio_out()]
+    return [*args, "-filter_complex", v, "-map", "[v]"]
+
+
+def _pingpong_args(src: Path, n: int) -> list[str]:
+    v = (f"[0:v:0]format=yuv420p,settb=AVTB,split[f][r];"
+         f"[f]trim=end_frame={n},setpts=PTS-STARTPTS[fw];"
+         f"[r]trim=start_frame=1:end_frame={n - 1},setpts=PTS-STARTPTS,reverse,setpts=PTS-STARTPTS[bw];"
+         f"[fw][bw]concat=n=2:v=1:a=0[v]")
+    return ["-i", str(src), "-filter_complex", v, "-map", "[v]", "-an"]
+
+
+def _crossfade_frames(n: int, fps: float, crossfade_s: float | None) -> int:
+    if crossfade_s is None:
+        # ~1 s, but never more than a third of the clip: the body must stay the larger part.
+        return max(1, min(round(DEFAULT_CROSSFADE_S * fps), n // 3))
+    xf = round(crossfade_s * fps)
+    if xf < 1 or xf > n // 2:
+        raise InvalidRequest(
+            f"crossfade_s={crossfade_s} is {xf} frames; this {n}-frame clip allows 1..{n // 2} "
+            f"({1 / fps:.3f}..{(n // 2) / fps:.2f} s).", param="crossfade_s",
+            hint="Leave it out for about 1 s, or pick a value within that range.",
+        )
+    return xf
+
+
+def _check_pingpong(info: MediaInfo) -> None:
+    need = info.width * info.height * 1.5 * info.frames
+    if need > PINGPONG_BUDGET_BYTES:
+        max_frames = int(PINGPONG_BUDGET_BYTES / (info.width * info.height * 1.5))
+        raise InvalidRequest(
+            f"A ping-pong loop of this {info.width}x{info.height}, {info.frames}-frame clip would hold "
+            f"{need / 2**20:.0f} MiB of frames in memory (limit {PINGPONG_BUDGET_BYTES / 2**20:.0f} MiB).",
+            param="strategy",
+            hint=f"Use strategy 'crossfade' or 'auto', or a clip of at most {max_frames} frames at this size.",
+        )
+
+
+async def make_loop(
+    src: Path,
+    out: Path,
+    *,
+    strategy: Strategy = "auto",
+    crossfade_s: float | None = None,
+    repeat: int = 1,
+    progress: ProgressCallback | None = None,
+) -> LoopResult:
+    """Write a seamless loop of `src` to `out` (H.264 yuv420p mp4), repeated `repeat` times.
+
+    Raises `InvalidRequest` for a bad strategy, crossfade length, repeat count, or a clip too
+    short or too large for the strategy; `MediaError` when ffmpeg fails. No partial file is left
+    at `out` on failure or cancellation.
+    """
+    src, out = Path(src), Path(out)
+    if strategy not in ("auto", "search", "crossfade", "pingpong"):
+        raise InvalidRequest(f"Unknown loop strategy {strategy!r}.", param="strategy",
+                             hint="Use auto, search, crossfade or pingpong.")
+    if not 1 <= repeat <= MAX_REPEAT:
+        raise InvalidRequest(f"repeat must be 1..{MAX_REPEAT} (got {repeat}).", param="repeat")
+    info = await anyio.to_thread.run_sync(probe, src)
+    n = info.frames
+    if n < 3:
+        raise InvalidRequest(f"{src.name} has {n} frame(s); a loop needs at least 3.", param="source")
+    stages = _Progress(progress)
+    result: dict = {"strategy": strategy}
+
+    if strategy in ("auto", "search"):
+        min_len = min(n - 1, max(round(info.fps), (n + 1) // 2))
+        thumbs = await anyio.to_thread.run_sync(_thumbnails, src)
+        found = await anyio.to_thread.run_sync(best_loop, thumbs, min_len)
+        await stages.at(0.1)
+        if found is None:
+            raise MediaError(f"No loop of at least {min_len} frames could be searched in {src.name}.")
+        score, i, j = found
+        logger.info("loop search on %s: best [%d, %d) scores %.3f", src.name, i, j, score)
+        result["search_ratio"] = round(score, 4)
+        if strategy == "search" or score <= SEARCH_MAX_RATIO:
+            result.update(strategy="search", loop_start_frame=i, loop_end_frame=j)
+        else:
+            result["strategy"] = "crossfade"
+
+    if result["strategy"] == "search":
+        args, period = _cut_args(src, info, result["loop_start_frame"], result["loop_end_frame"]), (
+            result["loop_end_frame"] - result["loop_start_frame"])
+    elif result["strategy"] == "crossfade":
+        xf = _crossfade_frames(n, info.fps, crossfade_s)
+        args, period = _crossfade_args(src, info, n, xf), n - xf
+        result["crossfade_frames"] = xf
+    else:
+        _check_pingpong(info)
+        args, period = _pingpong_args(src, n), 2 * n - 2
+    has_audio = info.has_audio and result["strategy"] != "pingpong"
+
+    encode = [*args, *h264_args(output_rate(info.fps)), "-frames:v", str(period)]
+    seconds = period / info.fps
+    timeout = 120 + 20 * seconds * info.width * info.height / (1280 * 720)
+    if repeat == 1:
+        await run_ffmpeg(encode, out, duration_s=seconds, progress=stages.stage(0.1, 0.9), timeout_s=timeout)
+    else:
+        await _render_repeated(encode, out, repeat, seconds, timeout, stages, has_audio)
+    await stages.at(0.92)
+    if repeat == 1:
+        seam = await anyio.to_thread.run_sync(loop_seam, out)
+    else:
+        seam = await anyio.to_thread.run_sync(join_seam, out, period)
+    written = await anyio.to_thread.run_sync(probe, out)
+    await stages.at(1.0)
+    return LoopResult(path=str(out.absolute()), frames=written.frames, duration_s=written.duration_s,
+                      repeat=repeat, period_frames=period, seam=seam, has_audio=has_audio, **result)
+
+
+async def _render_repeated(encode: list[str], out: Path, repeat: int, seconds: float, timeout: float,
+                           stages: _Progress, has_audio: bool) -> None:
+    """Encode one period beside `out`, then concatenate it `repeat` times into `out`.
+
+    Video is stream-copied through the concat demuxer with each entry's `duration` stated:
+    `-stream_loop` would offset every repetition by the container length, which AAC priming
+    makes ~21 ms longer than the video (a held frame at every seam). Audio is re-encoded and
+    trimmed to the exact total (cheap).
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temps: list[Path] = []
+    try:
+        for suffix in (".mp4", ".ffconcat"):
+            fd, name = tempfile.mkstemp(prefix=".partial-period-", suffix=suffix, dir=out.parent)
+            os.close(fd)
+            temps.append(Path(name))
+        period_file, listing = temps
+        await run_ffmpeg(encode, period_file, duration_s=seconds, progress=stages.stage(0.1, 0.8),
+                         timeout_s=timeout)
+        entry = f"file '{period_file.name}'\nduration {seconds:.6f}\n"
+        listing.write_text("ffconcat version 1.0\n" + entry * repeat)
+        copy = ["-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:v", "-c:v", "copy"]
+        if has_audio:
+            copy += ["-map", "0:a", "-af", f"atrim=end={seconds * repeat:.6f}", *_audio_out()]
+        copy += ["-movflags", "+faststart"]
+        await run_ffmpeg(copy, out, duration_s=seconds * repeat, progress=stages.stage(0.8, 0.9),
+                         timeout_s=timeout)
+    finally:
+        for temp in temps:
+            temp.unlink(missing_ok=True)
