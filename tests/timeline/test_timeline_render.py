@@ -211,7 +211,7 @@ async def test_render_from_uploaded_otio(clip_a: Path, clip_b: Path, tmp_path: P
     assert again.segments_cached == first.segments_rendered  # identical edit, identical segments
 
 
-async def test_vfr_and_non_square_pixels(tmp_path: Path):
+async def test_vfr_non_square_pixels_and_other_pixel_formats(tmp_path: Path):
     # Variable frame rate: drop every fifth frame of a 24 fps clip and keep the timestamps.
     cfr = make_clip(tmp_path / "cfr.mp4", 2.0, (160, 90), 24)
     vfr = tmp_path / "vfr.mp4"
@@ -219,11 +219,18 @@ async def test_vfr_and_non_square_pixels(tmp_path: Path):
     subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(cfr), *select, "-c:a", "copy", str(vfr)], check=True)
     assert probe(vfr).vfr
     anamorphic = make_clip(tmp_path / "sar.mp4", 1.0, (120, 90), 24, extra_args=["-vf", "setsar=4/3"])
+    full_chroma = make_clip(tmp_path / "444.mkv", 1.0, (160, 90), 25, extra_args=["-pix_fmt", "yuv444p"])
+    assert probe(full_chroma).pix_fmt == "yuv444p"
     spec = TimelineSpec(
-        clips=[ClipSpec(path=str(vfr), transition=_t("crossfade")), ClipSpec(path=str(anamorphic))], **SMALL
+        clips=[
+            ClipSpec(path=str(full_chroma)),
+            ClipSpec(path=str(vfr), transition=_t("crossfade")),
+            ClipSpec(path=str(anamorphic)),
+        ],
+        **SMALL,
     )
     result = await _render(spec, tmp_path)
-    _assert_output(result, 24 + 12 - 6)
+    _assert_output(result, 12 + 24 + 12 - 6)
     # 120x90 at SAR 4:3 displays as 160x90 (16:9): letterboxed with the picture 480 wide.
     last = frame_at(Path(result.path), result.expected_frames - 1)
     assert last[240, :8].mean() > 20 and last[:100].mean() < 20
