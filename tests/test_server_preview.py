@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 
 from reelforge.media.probe import probe
-from media_utils import make_image
+from media_utils import make_clip, make_image
 
 TERMINAL = {"succeeded", "failed", "canceled", "unknown"}
 
@@ -90,7 +90,7 @@ async def test_idempotency_key_returns_first_job(client) -> None:
     await finish(client, first)
 
 
-async def test_extend_loop_compose_chain(client) -> None:
+async def test_extend_loop_compose_chain(client, tmp_path: Path) -> None:
     clip = await finish(client, await client.call_tool(
         "generate_video", {"request": {"prompt": "waves", "provider": "preview", "duration_s": 2, "resolution": "360p", "seed": 1}}))
     ext = await finish(client, await client.call_tool(
@@ -102,10 +102,15 @@ async def test_extend_loop_compose_chain(client) -> None:
     assert ext_frames == 48 + 24 - (1 if join["dropped_repeated_frame"] else 0)
     assert ext["parents"] == [clip["job_id"]]
 
+    # A loop of a clip with motion (a local file) must have an invisible seam, measured on the output.
+    pan = make_clip(tmp_path / "pan.mp4", 2.0, (320, 180), 24, pattern="pan")
     loop = await finish(client, await client.call_tool(
-        "make_loop", {"request": {"source": {"job_id": clip["job_id"]}, "strategy": "crossfade"}}))
+        "make_loop", {"request": {"source": {"path": str(pan)}, "strategy": "crossfade"}}))
     seam = loop["output"]["extra"]["loop"]["seam"]
     assert seam["seam_ratio"] < 2.0
+    title_loop = await finish(client, await client.call_tool(
+        "make_loop", {"request": {"source": {"job_id": clip["job_id"]}}}))
+    assert title_loop["parents"] == [clip["job_id"]] and "seam" in title_loop["output"]["extra"]["loop"]
 
     comp = await finish(client, await client.call_tool("compose_timeline", {"request": {
         "name": "chain",
