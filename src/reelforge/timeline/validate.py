@@ -14,7 +14,7 @@ from reelforge.errors import InvalidRequest
 from reelforge.timeline.otio_model import clip_frame_range, cut_frames
 from reelforge.timeline.presets import OutputFormat
 from reelforge.timeline.sources import AudioSource, SourceMedia
-from reelforge.timeline.spec import TimelineSpec
+from reelforge.timeline.spec import ClipSpec, TimelineSpec
 from reelforge.timeline.titles import resolve_font
 
 SUBTITLE_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa")
@@ -24,38 +24,32 @@ def _s(frames: int, fps: int) -> str:
     return f"{frames / fps:.3f}".rstrip("0").rstrip(".") + " s"
 
 
-def validate_clips(spec: TimelineSpec, sources: list[SourceMedia], fmt: OutputFormat) -> int:
-    """Check trims and transitions of every clip; return the output length in frames."""
-    clips = spec.clips or []
-    fps = fmt.fps
-    if len(clips) > fmt.preset.max_clips:
+def _used_length(i: int, clip: ClipSpec, src: SourceMedia, fps: int) -> int:
+    """Frames clip i plays, after checking its trims against the real media."""
+    available = src.available_frames(fps)
+    first, end = clip_frame_range(clip, available, fps)
+    if first >= available:
         raise InvalidRequest(
-            f"{len(clips)} clips is more than the '{fmt.preset.name}' preset allows ({fmt.preset.max_clips}).",
-            param="clips",
+            f"clips[{i}].in_s = {clip.in_s} is at or past the end of the clip ({_s(available, fps)} long); "
+            f"use a value below {_s(available, fps)}.",
+            param=f"clips[{i}].in_s",
         )
-    lengths = []
-    for i, (clip, src) in enumerate(zip(clips, sources)):
-        available = src.available_frames(fps)
-        first, end = clip_frame_range(clip, available, fps)
-        if first >= available:
-            raise InvalidRequest(
-                f"clips[{i}].in_s = {clip.in_s} is at or past the end of the clip ({_s(available, fps)} long); "
-                f"use a value below {_s(available, fps)}.",
-                param=f"clips[{i}].in_s",
-            )
-        if end > available:
-            raise InvalidRequest(
-                f"clips[{i}].out_s = {clip.out_s} is past the end of the clip ({_s(available, fps)} long); "
-                f"use at most {_s(available, fps)} or leave it out.",
-                param=f"clips[{i}].out_s",
-            )
-        if end - first < 1:
-            raise InvalidRequest(
-                f"clips[{i}] plays less than one frame at {fps} fps (in_s {clip.in_s}, out_s {clip.out_s}).",
-                param=f"clips[{i}].out_s",
-            )
-        lengths.append(end - first)
-    overlaps = [cut_frames(c, fps) for c in clips[:-1]] + [0]
+    if end > available:
+        raise InvalidRequest(
+            f"clips[{i}].out_s = {clip.out_s} is past the end of the clip ({_s(available, fps)} long); "
+            f"use at most {_s(available, fps)} or leave it out.",
+            param=f"clips[{i}].out_s",
+        )
+    if end - first < 1:
+        raise InvalidRequest(
+            f"clips[{i}] plays less than one frame at {fps} fps (in_s {clip.in_s}, out_s {clip.out_s}).",
+            param=f"clips[{i}].out_s",
+        )
+    return end - first
+
+
+def _check_transitions(clips: list[ClipSpec], lengths: list[int], overlaps: list[int], fps: int) -> None:
+    """Each transition is at least a frame, and those on both sides of a clip fit inside it."""
     for i, clip in enumerate(clips[:-1]):
         t = clip.transition
         if t is not None and t.kind != "cut" and t.duration_s > 0 and overlaps[i] == 0:
@@ -74,6 +68,20 @@ def validate_clips(spec: TimelineSpec, sources: list[SourceMedia], fmt: OutputFo
                 "or use a longer part of the clip.",
                 param=field,
             )
+
+
+def validate_clips(spec: TimelineSpec, sources: list[SourceMedia], fmt: OutputFormat) -> int:
+    """Check trims and transitions of every clip; return the output length in frames."""
+    clips = spec.clips or []
+    fps = fmt.fps
+    if len(clips) > fmt.preset.max_clips:
+        raise InvalidRequest(
+            f"{len(clips)} clips is more than the '{fmt.preset.name}' preset allows ({fmt.preset.max_clips}).",
+            param="clips",
+        )
+    lengths = [_used_length(i, clip, src, fps) for i, (clip, src) in enumerate(zip(clips, sources))]
+    overlaps = [cut_frames(c, fps) for c in clips[:-1]] + [0]
+    _check_transitions(clips, lengths, overlaps, fps)
     total = sum(lengths) - sum(overlaps)
     if total / fps > fmt.preset.max_duration_s:
         raise InvalidRequest(
