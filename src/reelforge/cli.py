@@ -26,7 +26,10 @@ def _console():
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import os
+
+    level = os.environ.get("REELFORGE_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.transport == "stdio":
         from reelforge.server import build_server
 

@@ -22,6 +22,7 @@ def _env(home: Path | None) -> dict[str, str]:
     if home is not None:
         env["REELFORGE_HOME"] = str(home)
     env.setdefault("REELFORGE_WAIT_SECONDS", "40")
+    env.setdefault("REELFORGE_LOG_LEVEL", "WARNING")  # keep the demo's terminal to the results
     return env
 
 
@@ -100,6 +101,7 @@ async def run_demo(home: Path | None) -> int:
         _show(console, "timeline ", timeline)
         console.print(f"    OpenTimelineIO: {timeline['output'].get('otio_path')}")
         console.print(f"poster: {timeline['output']['poster_path']}")
-        show_poster(console, timeline["output"]["poster_path"])
+        if console.is_terminal and console.color_system:
+            show_poster(console, timeline["output"]["poster_path"])
         console.print("These are PREVIEW animatics (free, offline). Set a provider key to generate real video.")
     return 0
