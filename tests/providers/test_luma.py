@@ -220,3 +220,13 @@ def test_catalog_entries():
     # 720p 5 s at $0.0064/Mpx matches the $0.71 the source lists.
     assert ray2.price.usd * 1280 * 720 / 1e6 * 120 == pytest.approx(0.71, abs=0.01)
     assert model_entry("luma", "ray-3.2").price.by_resolution["1080p"] == 1.20
+
+
+async def test_agents_api_key_is_its_own_variable(emu, tmp_path, settings):
+    base = {"luma_base_url": emu.dream_machine_url, "luma_agents_base_url": emu.agents_url}
+    model = model_entry("luma", "ray-3.2")
+    with pytest.raises(MissingCredentials, match="LUMA_AGENTS_API_KEY"):
+        await LumaProvider(adapter_settings(tmp_path, **base)).submit(make_spec("luma", "ray-3.2"), model)
+    own_key = LumaProvider(adapter_settings(tmp_path, luma_api_key="dream-machine-only", luma_agents_api_key=emu.api_key, **base))
+    await own_key.submit(make_spec("luma", "ray-3.2"), model)
+    assert emu.requests_to("create")[-1].headers["authorization"] == f"Bearer {emu.api_key}"

@@ -120,3 +120,13 @@ async def test_poll_faults_then_a_moderated_generation(emu, luma_settings):
         failed = await settle(client, await start_job(client, "generate_video", {**RAY32, "prompt": "a storm"}))
     assert ok["status"] == "succeeded" and probe(ok["output"]["path"]).frames == 120
     assert failed["status"] == "failed" and failed["error"]["code"] == "moderation"
+
+
+async def test_ray32_quotes_follow_resolution_and_duration(emu, luma_settings):
+    async with make_client(luma_settings) as client:
+        for resolution, seconds, usd in (("540p", 5, 0.15), ("1080p", 5, 1.20), ("720p", 10, 0.90), ("1080p", 10, 3.60)):
+            result = await client.call_tool("estimate_cost", {"request": {
+                **RAY32, "resolution": resolution, "duration_s": seconds}})
+            assert not result.is_error, result.content[0].text
+            assert result.structured_content["quotes"][0]["usd"] == pytest.approx(usd), (resolution, seconds)
+    assert emu.requests == []  # quoting sends nothing

@@ -246,6 +246,14 @@ async def test_slow_download_still_lands_whole(runway, emu, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
 
 
+def test_aleph2_quote_applies_the_minimum_charge(tmp_path):
+    from reelforge.studio.pricing import quote
+
+    clip = file_ref(tmp_path / "in.mp4", "video/mp4")
+    assert quote(make_spec("runway", "aleph2", video=clip, duration_s=1), model_entry("runway", "aleph2")).usd == 0.56
+    assert quote(make_spec("runway", "aleph2", video=clip, duration_s=5), model_entry("runway", "aleph2")).usd == 1.40
+
+
 def test_catalog_prices_and_rules():
     gen45 = model_entry("runway", "gen4.5")
     assert gen45.price.usd == 0.12 and gen45.capabilities.durations.accepts(10)

@@ -154,3 +154,11 @@ async def test_status_reads_that_keep_failing_say_the_task_may_still_run(emu, rw
     remote_id = next(iter(emu.jobs))
     assert remote_id in job["error"]["message"] and "may still be running" in job["error"]["message"]
     assert emu.count("create") == 1
+
+
+async def test_quotes_include_audio(emu, rw_settings):
+    async with make_client(rw_settings) as client:
+        veo = await client.call_tool("estimate_cost", {"request": {
+            "provider": "runway", "model": "veo3.1", "prompt": "x", "duration_s": 8, "audio": True}})
+    assert veo.structured_content["quotes"][0]["usd"] == pytest.approx(3.20)  # (0.20 + 0.20) x 8 s
+    assert emu.requests == []

@@ -74,14 +74,13 @@ class LumaProvider(HttpProvider):
         return spec, []
 
     def key_for_model(self, model: ModelEntry) -> str:
-        """Dream Machine uses LUMAAI_API_KEY; the Agents API its own LUMA_AGENTS_API_KEY (the SDK's name),
-        falling back to LUMAAI_API_KEY while settings do not read the Agents variable."""
+        """Dream Machine uses LUMAAI_API_KEY; the Agents API its own LUMA_AGENTS_API_KEY (the official
+        SDK's name), falling back to LUMAAI_API_KEY for accounts that use one key for both."""
         if not _is_agents(model):
             return self.api_key()
         key = self.settings.key_for(AGENTS_KEY_ENV) or self.settings.key_for(self.key_env)
         if not key:
-            readable = AGENTS_KEY_ENV if "luma_agents_api_key" in type(self.settings).model_fields else self.key_env
-            raise MissingCredentials("Luma's Agents API (ray-3.2)", readable)
+            raise MissingCredentials("Luma's Agents API (ray-3.2)", AGENTS_KEY_ENV)
         return key
 
     async def submit(self, spec: GenerationSpec, model: ModelEntry) -> str:
