@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import anyio
 import pytest
 from adapter_helpers import settle, start_job
 from emulators.luma import LumaEmulator
@@ -130,3 +131,16 @@ async def test_ray32_quotes_follow_resolution_and_duration(emu, luma_settings):
             assert not result.is_error, result.content[0].text
             assert result.structured_content["quotes"][0]["usd"] == pytest.approx(usd), (resolution, seconds)
     assert emu.requests == []  # quoting sends nothing
+
+
+async def test_cancel_job_deletes_a_dream_machine_generation(emu, luma_settings):
+    emu.hold_jobs = True
+    async with make_client(luma_settings) as client:
+        job_id = await start_job(client, "generate_video", RAY2)
+        with anyio.fail_after(10):
+            while emu.count("poll") < 1:
+                await anyio.sleep(0.02)
+        await client.call_tool("cancel_job", {"job_id": job_id})
+        job = await settle(client, job_id)
+    assert job["status"] == "canceled", job
+    assert emu.count("cancel") == 1 and next(iter(emu.jobs.values())).canceled
