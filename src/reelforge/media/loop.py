@@ -3,8 +3,8 @@
 - search: find frames i < j where frame i looks like frame j (an MSE matrix of 64x36 grey
   thumbnails, relative to the clip's median frame step) and cut [i, j), so the seam jumps from
   j-1 to i, which is as good as the step from j-1 to j. Periodic clips loop with no blending.
-- crossfade: the last N frames fade into the first N (xfade + acrossfade); the output is N
-  frames shorter and ends on the head's picture, so it flows into its own first frame.
+- crossfade: the last N frames fade into the head (xfade + acrossfade); the output is N frames
+  shorter and ends on an untouched head frame, so it flows into its own first frame.
 - pingpong: forward then backward (no audio). `reverse` buffers every frame, so it is refused
   above a memory budget instead of swapping the machine to death.
 
@@ -130,19 +130,26 @@ def _cut_args(src: Path, info: MediaInfo, start: int, end: int) -> list[str]:
 
 
 def _crossfade_args(src: Path, info: MediaInfo, n: int, xf: int) -> list[str]:
-    """Body = frames [xf, n), whose last xf frames fade into the head [0, xf)."""
+    """n - xf frames: source [xf+1, n) whose last xf frames fade into the head, then frame xf.
+
+    xfade never shows a pure second input inside its window, so the head gets one frame more
+    than the fade: the output ends on the untouched source frame xf, and looping back to the
+    output's first frame (source xf+1) is an original step of the clip.
+    """
     fps = info.fps
-    d, offset = xf / fps, (n - 2 * xf) / fps
+    d, offset = xf / fps, (n - 2 * xf - 1) / fps
     v = (f"[0:v:0]format=yuv420p,settb=AVTB,split[va][vb];"
-         f"[va]trim=start_frame={xf},setpts=PTS-STARTPTS[body];"
-         f"[vb]trim=end_frame={xf},setpts=PTS-STARTPTS[head];"
+         f"[va]trim=start_frame={xf + 1},setpts=PTS-STARTPTS[body];"
+         f"[vb]trim=end_frame={xf + 1},setpts=PTS-STARTPTS[head];"
          f"[body][head]xfade=transition=fade:duration={d:.6f}:offset={offset:.6f}[v]")
     args = ["-i", str(src)]
     if info.has_audio:
         # Each side is cut to its video's exact length first, so the audio matches the video.
+        cut = (xf + 1) / fps
         a = (f"[0:a:0]aresample=48000,asplit[aa][ab];"
-             f"[aa]atrim=start={d:.6f}:end={n / fps:.6f},asetpts=PTS-STARTPTS,apad,atrim=end={(n - xf) / fps:.6f}[abody];"
-             f"[ab]atrim=end={d:.6f},asetpts=PTS-STARTPTS,apad,atrim=end={d:.6f}[ahead];"
+             f"[aa]atrim=start={cut:.6f}:end={n / fps:.6f},asetpts=PTS-STARTPTS,apad,"
+             f"atrim=end={(n - xf - 1) / fps:.6f}[abody];"
+             f"[ab]atrim=end={cut:.6f},asetpts=PTS-STARTPTS,apad,atrim=end={cut:.6f}[ahead];"
              f"[abody][ahead]acrossfade=d={d:.6f}[a]")
         return [*args, "-filter_complex", f"{v};{a}", "-map", "[v]", "-map", "[a]", *_audio_out()]
     return [*args, "-filter_complex", v, "-map", "[v]"]
@@ -160,11 +167,11 @@ def _crossfade_frames(n: int, fps: float, crossfade_s: float | None) -> int:
     if crossfade_s is None:
         # ~1 s, but never more than a third of the clip: the body must stay the larger part.
         return max(1, min(round(DEFAULT_CROSSFADE_S * fps), n // 3))
-    xf = round(crossfade_s * fps)
-    if xf < 1 or xf > n // 2:
+    xf, most = round(crossfade_s * fps), (n - 1) // 2
+    if xf < 1 or xf > most:
         raise InvalidRequest(
-            f"crossfade_s={crossfade_s} is {xf} frames; this {n}-frame clip allows 1..{n // 2} "
-            f"({1 / fps:.3f}..{(n // 2) / fps:.2f} s).", param="crossfade_s",
+            f"crossfade_s={crossfade_s} is {xf} frames; this {n}-frame clip allows 1..{most} "
+            f"({1 / fps:.3f}..{most / fps:.2f} s).", param="crossfade_s",
             hint="Leave it out for about 1 s, or pick a value within that range.",
         )
     return xf
