@@ -124,19 +124,22 @@ async def test_stdin_frames_are_encoded(tmp_path: Path) -> None:
 async def test_stdin_feed_cancelled_midway_leaves_nothing(tmp_path: Path) -> None:
     out = tmp_path / "piped.mp4"
     w, h = 64, 36
-    fed = 0
+    fed, closed = 0, False
 
     async def endless():
-        nonlocal fed
-        while True:
-            fed += 1
-            yield os.urandom(w * h * 3)
-            await anyio.sleep(0.01)
+        nonlocal fed, closed
+        try:
+            while True:
+                fed += 1
+                yield os.urandom(w * h * 3)
+                await anyio.sleep(0.01)
+        finally:
+            closed = True  # the feed is closed at once (it may hold an open decoder)
 
     args = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "24", "-i", "pipe:0", *h264_args(24)]
     with anyio.move_on_after(1.0):
         await run_ffmpeg(args, out, duration_s=100, stdin=endless())
-    assert fed > 5
+    assert fed > 5 and closed
     assert not out.exists() and _leftovers(tmp_path) == []
     assert _ffmpeg_processes_writing_into(tmp_path) == []
 

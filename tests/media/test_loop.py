@@ -142,3 +142,13 @@ async def test_bad_requests(tmp_path: Path) -> None:
     assert err.value.param == "strategy"
     with pytest.raises(InvalidRequest, match="No file"):
         await make_loop(tmp_path / "missing.mp4", tmp_path / "x.mp4")
+
+
+async def test_clips_too_long_to_search(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = make_clip(tmp_path / "per.mp4", 2.0, pattern="periodic", audio=False)
+    monkeypatch.setattr(loop_module, "MAX_SEARCH_FRAMES", 40)
+    r = await make_loop(src, tmp_path / "auto.mp4")  # would be a search cut below the limit
+    assert r.strategy == "crossfade" and r.search_ratio is None
+    with pytest.raises(InvalidRequest, match="at most 40") as err:
+        await make_loop(src, tmp_path / "s.mp4", strategy="search")
+    assert err.value.param == "strategy"

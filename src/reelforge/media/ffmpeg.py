@@ -133,6 +133,13 @@ async def _feed_stdin(proc: Process, chunks: AsyncIterable[bytes]) -> None:
         # and stderr tail explain why, so stop feeding instead of raising a pipe error here.
         logger.debug("ffmpeg closed its stdin early")
         return
+    finally:
+        # Close an async generator now (it may hold an open decoder), not whenever it is
+        # garbage-collected; shielded because this also runs while being cancelled.
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            with anyio.CancelScope(shield=True):
+                await aclose()
     await proc.stdin.aclose()
 
 

@@ -42,6 +42,8 @@ DEFAULT_CROSSFADE_S = 1.0
 MAX_REPEAT = 100
 #: `reverse` keeps every decoded yuv420p frame in memory (W x H x 1.5 bytes each).
 PINGPONG_BUDGET_BYTES = 768 * 1024 * 1024
+#: The search holds an n x n distance matrix (8 bytes each): 2400 frames is 46 MB.
+MAX_SEARCH_FRAMES = 2400
 _THUMB = (64, 36)
 _EPS = 1e-3
 #: Among loops within this factor of the best score, the longest wins.
@@ -124,7 +126,9 @@ def _cut_args(src: Path, info: MediaInfo, start: int, end: int) -> list[str]:
     v = f"[0:v:0]trim=start_frame={start}:end_frame={end},setpts=PTS-STARTPTS,format=yuv420p[v]"
     args = ["-i", str(src)]
     if info.has_audio:
-        a = f"[0:a:0]atrim=start={start / fps:.6f}:end={end / fps:.6f},asetpts=PTS-STARTPTS[a]"
+        # Padded then cut, so a source whose audio ends early still yields the loop's length.
+        a = (f"[0:a:0]atrim=start={start / fps:.6f}:end={end / fps:.6f},asetpts=PTS-STARTPTS,"
+             f"apad,atrim=end={(end - start) / fps:.6f}[a]")
         return [*args, "-filter_complex", f"{v};{a}", "-map", "[v]", "-map", "[a]", *_audio_out()]
     return [*args, "-filter_complex", v, "-map", "[v]"]
 
@@ -189,6 +193,32 @@ def _check_pingpong(info: MediaInfo) -> None:
         )
 
 
+async def _choose(src: Path, info: MediaInfo, strategy: Strategy, stages: _Progress) -> dict:
+    """The strategy to render, with the search's findings when it ran (LoopResult fields)."""
+    n = info.frames
+    if n > MAX_SEARCH_FRAMES and strategy in ("auto", "search"):
+        if strategy == "search":
+            raise InvalidRequest(
+                f"{src.name} has {n} frames; the loop-point search handles at most {MAX_SEARCH_FRAMES}.",
+                param="strategy", hint="Trim the clip first, or use strategy 'crossfade'.",
+            )
+        return {"strategy": "crossfade"}  # too long to search; a crossfade works at any length
+    if strategy not in ("auto", "search"):
+        return {"strategy": strategy}
+    # auto wants a real loop: at least 1 s and half the clip, not a stutter of a few frames.
+    min_len = min(n - 1, max(round(info.fps), (n + 1) // 2))
+    thumbs = await anyio.to_thread.run_sync(_thumbnails, src)
+    found = await anyio.to_thread.run_sync(best_loop, thumbs, min_len)
+    await stages.at(0.1)
+    if found is None:
+        raise MediaError(f"No loop of at least {min_len} frames could be searched in {src.name}.")
+    score, i, j = found
+    logger.info("loop search on %s: best [%d, %d) scores %.3f", src.name, i, j, score)
+    if strategy == "search" or score <= SEARCH_MAX_RATIO:
+        return {"strategy": "search", "search_ratio": round(score, 4), "loop_start_frame": i, "loop_end_frame": j}
+    return {"strategy": "crossfade", "search_ratio": round(score, 4)}
+
+
 async def make_loop(
     src: Path,
     out: Path,
@@ -215,22 +245,7 @@ async def make_loop(
     if n < 3:
         raise InvalidRequest(f"{src.name} has {n} frame(s); a loop needs at least 3.", param="source")
     stages = _Progress(progress)
-    result: dict = {"strategy": strategy}
-
-    if strategy in ("auto", "search"):
-        min_len = min(n - 1, max(round(info.fps), (n + 1) // 2))
-        thumbs = await anyio.to_thread.run_sync(_thumbnails, src)
-        found = await anyio.to_thread.run_sync(best_loop, thumbs, min_len)
-        await stages.at(0.1)
-        if found is None:
-            raise MediaError(f"No loop of at least {min_len} frames could be searched in {src.name}.")
-        score, i, j = found
-        logger.info("loop search on %s: best [%d, %d) scores %.3f", src.name, i, j, score)
-        result["search_ratio"] = round(score, 4)
-        if strategy == "search" or score <= SEARCH_MAX_RATIO:
-            result.update(strategy="search", loop_start_frame=i, loop_end_frame=j)
-        else:
-            result["strategy"] = "crossfade"
+    result = await _choose(src, info, strategy, stages)
 
     if result["strategy"] == "search":
         args, period = _cut_args(src, info, result["loop_start_frame"], result["loop_end_frame"]), (
