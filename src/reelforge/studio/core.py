@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 
 from reelforge.catalog import ModelEntry, load_catalog
-from reelforge.errors import BudgetExceeded, ConfirmationRequired, InvalidRequest, MissingCredentials
+from reelforge.errors import BudgetExceeded, ConfirmationRequired, InvalidRequest, MissingCredentials, UnsupportedParameter
 from reelforge.jobs.models import Job, JobKind, JobStatus
 from reelforge.jobs.runner import Runner
 from reelforge.jobs.store import JobStore
@@ -68,6 +68,10 @@ class Studio:
     async def aclose(self) -> None:
         for provider in self._providers.values():
             await provider.aclose()
+        if self._providers:
+            from reelforge.providers.http import close_shared_client
+
+            await close_shared_client()  # release pooled connections at shutdown
         self.store.close()
 
     def provider(self, name: str) -> Provider:
@@ -91,7 +95,11 @@ class Studio:
         if opts.model is None:
             model = default_model_for(entry, kinds)
             if model is None:
-                raise InvalidRequest(f"No {name} model accepts {', '.join(kinds)} input.", param="provider")
+                accepted = sorted({k for m in entry.models for k in m.capabilities.inputs})
+                raise UnsupportedParameter(
+                    f"No {name} model accepts {', '.join(kinds)} input; {name} models accept: {', '.join(accepted)}.",
+                    param="video" if "video" in kinds else "provider",
+                    hint="Pick another provider or model with list_models.")
         else:
             model, notes = resolve_model(self.catalog, name, opts.model)
         if entry.key_env and not self.settings.key_for(entry.key_env):
@@ -106,6 +114,9 @@ class Studio:
 
     def resolve_image(self, value: str | None, param: str) -> MediaRef | None:
         return None if value is None else resolve_media(value, self.settings, param=param, expected="image")
+
+    def resolve_video(self, value: str | None, param: str) -> MediaRef | None:
+        return None if value is None else resolve_media(value, self.settings, param=param, expected="video")
 
     def resolve_source(self, source: VideoSource) -> tuple[Path, Job | None]:
         """A clip to work on: a finished job's output, or an allowed local file."""

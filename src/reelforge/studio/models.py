@@ -67,6 +67,11 @@ class GenerateRequest(GenerationOptions, CallOptions):
         description="First frame: an absolute path inside an allowed folder, or a public https URL.",
     )
     last_image: str | None = Field(default=None, description="Last frame (interpolation), where the model supports it.")
+    video: str | None = Field(
+        default=None,
+        description="Source video for video-to-video models (e.g. runway/aleph2): a path inside an allowed folder "
+        "or a public https URL.",
+    )
     loop: bool = Field(default=False, description="Ask the model for a seamless loop (models with native loop only).")
 
 

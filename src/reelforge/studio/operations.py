@@ -62,7 +62,8 @@ def launch(studio: Studio, prepared: Prepared, call: CallOptions) -> Job:
 def prepare_generate(studio: Studio, req: GenerateRequest) -> Prepared:
     first = studio.resolve_image(req.image, "image")
     last = studio.resolve_image(req.last_image, "last_image")
-    plan = studio.plan(req, first=first, last=last, loop=req.loop)
+    video = studio.resolve_video(req.video, "video")
+    plan = studio.plan(req, first=first, last=last, video=video, loop=req.loop)
     return from_plan("generate", plan, f"This {plan.model.key} clip", plan.spec.model_dump(mode="json"))
 
 
@@ -74,8 +75,9 @@ def estimate(studio: Studio, req: GenerateRequest, *, compare: bool) -> list[Quo
     """Quote one request, or every eligible provider/model ranked by price."""
     first = studio.resolve_image(req.image, "image")
     last = studio.resolve_image(req.last_image, "last_image")
+    video = studio.resolve_video(req.video, "video")
     if not compare:
-        return [studio.plan(req, first=first, last=last, loop=req.loop).quote]
+        return [studio.plan(req, first=first, last=last, video=video, loop=req.loop).quote]
     quotes: list[Quote] = []
     for entry in studio.catalog.providers.values():
         for model in entry.models:
@@ -83,7 +85,8 @@ def estimate(studio: Studio, req: GenerateRequest, *, compare: bool) -> list[Quo
                 continue
             opts = req.model_copy(update={"provider": entry.name, "model": model.id})
             try:
-                quotes.append(studio.plan(opts, first=first, last=last, loop=req.loop, provider=entry.name).quote)
+                quotes.append(studio.plan(opts, first=first, last=last, video=video, loop=req.loop,
+                                          provider=entry.name).quote)
             except Exception:  # ineligible (unsupported input, missing key, local backend absent)
                 continue
     return sorted(quotes, key=lambda q: (q.usd, q.provider, q.model))

@@ -71,7 +71,7 @@ def _check_inputs(model: ModelEntry, kinds: list[str]) -> None:
         if kind == "last_only":
             raise InvalidRequest("last_image needs image (the first frame) too.", param="last_image")
         if kind not in accepted:
-            param = {"image": "image", "first_last": "last_image", "video": "source", "text": "image"}[kind]
+            param = {"image": "image", "first_last": "last_image", "video": "video", "text": "image"}[kind]
             label = {"text": "text-only requests (give image)", "image": "a first-frame image",
                      "first_last": "first and last frames", "video": "a video input"}[kind]
             raise UnsupportedParameter(
