@@ -234,3 +234,33 @@ async def test_vfr_non_square_pixels_and_other_pixel_formats(tmp_path: Path):
     # 120x90 at SAR 4:3 displays as 160x90 (16:9): letterboxed with the picture 480 wide.
     last = frame_at(Path(result.path), result.expected_frames - 1)
     assert last[240, :8].mean() > 20 and last[:100].mean() < 20
+
+
+async def test_transition_takes_its_first_clip_from_the_body_job(
+    clip_a: Path, clip_portrait: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    """The body hands its tail to the transition (no second decode of the clip); a re-render that
+    has to seek into the source instead gives the same picture."""
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="reelforge.media.ffmpeg")
+    spec = TimelineSpec(
+        clips=[ClipSpec(path=str(clip_a), in_s=0.5, transition=_t("slide", 0.5, "left")), ClipSpec(path=str(clip_portrait))],
+        **SMALL,
+    )
+    first = await _render(spec, tmp_path, name="handoff")
+    argvs = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ffmpeg argv")]
+    assert any("rawvideo" in a for a in argvs)  # the body wrote the tail
+    assert any("tail-" in a and "xfade" in a for a in argvs)  # the transition read it
+    _assert_output(first, 18 + 18 - 6)
+    # Drop the cached transition only: the body is cached, so this time it seeks the source.
+    pieces = sorted((tmp_path / "cache" / "pieces").glob("*.mp4"), key=lambda p: p.stat().st_mtime)
+    transition = next(p for p in pieces if decode(p).frames == 6)
+    transition.unlink()
+    caplog.clear()
+    again = await _render(spec, tmp_path, name="seek")
+    assert (again.segments_rendered, again.segments_cached) == (1, 2)
+    assert not any("tail-" in r.getMessage() for r in caplog.records)
+    for k in range(12, 18):
+        diff = np.abs(frame_at(Path(first.path), k).astype(int) - frame_at(Path(again.path), k)).mean()
+        assert diff < 2, (k, diff)

@@ -40,10 +40,14 @@ class PieceCache:
     def path_for(self, key: str, suffix: str) -> Path:
         return self.root / f"{key[:40]}{suffix}"
 
+    def has(self, key: str, suffix: str) -> bool:
+        path = self.path_for(key, suffix)
+        return path.is_file() and path.stat().st_size > 0
+
     async def get_or_make(self, key: str, suffix: str, make: Callable[[Path], Awaitable[object]]) -> tuple[Path, bool]:
         """(path, was_cached): reuse the piece for `key`, or call `make(path)` to render it."""
         path = self.path_for(key, suffix)
-        if path.is_file() and path.stat().st_size > 0:
+        if self.has(key, suffix):
             logger.debug("cache hit %s", path.name)
             path.touch()  # mtime is the last use: pruning removes the longest unused first
             return path, True

@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from reelforge.timeline.otio_model import build_otio, edit_from_otio, load_otio_
 from reelforge.timeline.planner import Plan, VideoSegment, make_plan
 from reelforge.timeline.presets import OutputFormat, output_format
 from reelforge.timeline.progress import ProgressFn, ProgressTracker
-from reelforge.timeline.segments import gif_args, join_args, segment_args, webm_args
+from reelforge.timeline.segments import body_with_tail_args, from_tail, gif_args, join_args, segment_args, webm_args
 from reelforge.timeline.sources import AudioSource, SourceMedia, inspect_audio, inspect_source
 from reelforge.timeline.spec import ComposeResult, TimelineSpec
 from reelforge.timeline.titles import (
@@ -209,31 +209,83 @@ def _segment_overlays(seg: VideoSegment, fps: int, titles: list[TitleOverlay], s
     return filters + ([subs] if subs else [])
 
 
+@dataclass
+class _Piece:
+    """One video segment of this render: its cache key, and the tail hand-off it takes part in."""
+
+    seg: VideoSegment
+    args: list[str]
+    key: str
+    #: Set on a body: write the outgoing transition's first clip frames here while encoding.
+    tail_out: Path | None = None
+    tail_frames: int = 0
+    #: Set on a transition: the body that hands it its first clip's frames, and when that is done.
+    tail_from: int | None = None
+    done: anyio.Event = field(default_factory=anyio.Event)
+
+
+def _pieces(job: _Job, titles: list[TitleOverlay], subs: str | None, tmp: Path) -> list[_Piece]:
+    pieces = []
+    for seg in job.plan.segments:
+        args = segment_args(seg, job.fmt, job.spec.fit, _segment_overlays(seg, job.fmt.fps, titles, subs))
+        pieces.append(_Piece(seg, args, piece_key(args, job.fingerprints)))
+    for k in range(len(pieces) - 1):
+        body, nxt = pieces[k], pieces[k + 1]
+        hand_off = (
+            body.seg.kind == "body" and nxt.seg.kind == "transition"
+            and not job.cache.has(body.key, ".mp4") and not job.cache.has(nxt.key, ".mp4")
+        )
+        if hand_off:
+            body.tail_out, body.tail_frames, nxt.tail_from = tmp / f"tail-{k}.nut", nxt.seg.frames, k
+    return pieces
+
+
+def _render_args(
+    job: _Job, piece: _Piece, pieces: list[_Piece], titles: list[TitleOverlay], subs: str | None
+) -> list[str]:
+    """The argv that renders `piece` now (same output as `piece.args`, maybe cheaper to make)."""
+    seg = piece.seg
+    overlays = _segment_overlays(seg, job.fmt.fps, titles, subs)
+    if piece.tail_out is not None:
+        return body_with_tail_args(seg, job.fmt, job.spec.fit, overlays, piece.tail_frames, str(piece.tail_out))
+    if piece.tail_from is not None:
+        tail = pieces[piece.tail_from].tail_out
+        if tail is not None and tail.is_file() and tail.stat().st_size > 0:
+            return segment_args(from_tail(seg, tail), job.fmt, job.spec.fit, overlays)
+    return piece.args
+
+
 async def _render_segments(job: _Job) -> list[Path]:
     titles, subs = await anyio.to_thread.run_sync(_overlays, job)
     parts: list[Path | None] = [None] * len(job.plan.segments)
     limiter = anyio.CapacityLimiter(job.parallel)
+    with tempfile.TemporaryDirectory(dir=job.cache_dir, prefix="tails-") as tmp:
+        pieces = _pieces(job, titles, subs, Path(tmp))
 
-    async def one(k: int, seg: VideoSegment) -> None:
-        args = segment_args(seg, job.fmt, job.spec.fit, _segment_overlays(seg, job.fmt.fps, titles, subs))
-        step = job.tracker.step(seg.frames * len(seg.inputs))
+        async def one(k: int, piece: _Piece) -> None:
+            step = job.tracker.step(piece.seg.frames * len(piece.seg.inputs))
+            if piece.tail_from is not None:
+                await pieces[piece.tail_from].done.wait()
 
-        async def make(path: Path) -> None:
-            async with limiter:
-                await run_ffmpeg(
-                    args, path, duration_s=seg.frames / job.fmt.fps, progress=step, timeout_s=_timeout_s(seg.frames)
-                )
+            async def make(path: Path) -> None:
+                async with limiter:
+                    args = _render_args(job, piece, pieces, titles, subs)
+                    frames = piece.seg.frames
+                    await run_ffmpeg(args, path, duration_s=frames / job.fmt.fps, progress=step, timeout_s=_timeout_s(frames))
 
-        parts[k], cached = await job.cache.get_or_make(piece_key(args, job.fingerprints), ".mp4", make)
-        if cached:
-            job.cached += 1
-            await step(1.0)
-        else:
-            job.rendered += 1
+            try:
+                parts[k], cached = await job.cache.get_or_make(piece.key, ".mp4", make)
+            finally:
+                piece.done.set()  # a waiting transition falls back to the source if no tail came
+            if cached:
+                job.cached += 1
+                await step(1.0)
+            else:
+                job.rendered += 1
 
-    async with anyio.create_task_group() as tg:
-        for k, seg in enumerate(job.plan.segments):
-            tg.start_soon(one, k, seg)
+        async with anyio.create_task_group() as tg:
+            for k, piece in enumerate(pieces):
+                tg.start_soon(one, k, piece)
     return [p for p in parts if p is not None]
 
 

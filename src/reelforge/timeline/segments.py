@@ -7,6 +7,9 @@ takes). Video segments are video-only; the sound is built once for the whole tim
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 from reelforge.timeline.filters import conform_chain, overlay_chain
 from reelforge.timeline.planner import SegmentInput, VideoSegment
 from reelforge.timeline.presets import OutputFormat, video_encoder_args
@@ -52,6 +55,37 @@ def segment_args(seg: VideoSegment, fmt: OutputFormat, fit: Fit, overlays: list[
     # first seeks); one encoder thread keeps its peak memory near a body's.
     threads = 1 if seg.kind == "transition" else None
     return [*args, *video_encoder_args(fmt, threads), "-frames:v", str(seg.frames)]
+
+
+def body_with_tail_args(
+    seg: VideoSegment, fmt: OutputFormat, fit: Fit, overlays: list[str], tail_frames: int, tail_path: str
+) -> list[str]:
+    """`segment_args` of a body that also writes the next `tail_frames` conformed frames to
+    `tail_path` (raw frames in NUT: exact, and no encoder memory), for the outgoing transition.
+
+    The body job has already decoded up to that point; without this hand-off the transition
+    would seek into the clip again, which with a long GOP means decoding it again from its last
+    keyframe (often the clip's first frame).
+    """
+    inp = seg.inputs[0]
+    longer = replace(inp, frames=inp.frames + tail_frames)
+    chain = conform_chain(fmt, fit, longer.frames, square_pixels=inp.square_pixels, in_matrix=inp.matrix)
+    over = overlay_chain(overlays, seg.start_frame)
+    graph = (
+        f"[0:v]{chain},split[b][t];[b]trim=end_frame={seg.frames}{',' + over if over else ''}[v];"
+        f"[t]trim=start_frame={seg.frames},setpts=PTS-STARTPTS[tail]"
+    )
+    args = ["-filter_complex_threads", "1", *input_args(longer, fmt.fps), "-filter_complex", graph]
+    args += ["-map", "[tail]", "-an", "-c:v", "rawvideo", "-f", "nut", tail_path]
+    return [*args, "-map", "[v]", "-an", *video_encoder_args(fmt), "-frames:v", str(seg.frames)]
+
+
+def from_tail(seg: VideoSegment, tail_path: Path) -> VideoSegment:
+    """A transition reading its first clip from a body's tail file instead of the source."""
+    first = seg.inputs[0]
+    # The tail is already conformed and tagged BT.709: its chain is a passthrough.
+    tail = SegmentInput(replace(first.clip, path=tail_path), 0, first.frames, True, "bt709")
+    return replace(seg, inputs=(tail, *seg.inputs[1:]))
 
 
 def join_args(list_file: str, audio_file: str | None) -> list[str]:
