@@ -51,7 +51,8 @@ DEFAULT_CACHE_MAX_BYTES = 5 * 2**30
 
 
 def _timeout_s(frames: int) -> float:
-    # 4K60 veryfast encodes at ~25 fps on two cores; allow 10x slack over a 10 fps floor.
+    # Two minutes plus one second per frame: 4K60 veryfast still encodes ~25 fps on two cores,
+    # so only a hung ffmpeg gets near this.
     return 120.0 + frames
 
 
@@ -117,8 +118,9 @@ async def render_timeline(
 
     Every clip must have a local `path` (the core resolves job ids and generations first), or
     the spec must name an `otio_path`. `parallel` is how many segments encode at once (default:
-    half the cores, at least one); the piece cache is pruned to `cache_max_bytes` afterwards. Raises `InvalidRequest` naming the clip and field for
-    any timeline error, before anything is rendered; `MediaError` when ffmpeg fails.
+    half the cores, at least one); the piece cache is pruned to `cache_max_bytes` afterwards.
+    Raises `InvalidRequest` naming the clip and field for any timeline error, before anything
+    is rendered; `MediaError` when ffmpeg fails.
     """
     if not _NAME.match(name):
         raise InvalidRequest(f"name {name!r} must be letters, digits, '.', '_' or '-' (max 100).", param="name")
