@@ -55,8 +55,8 @@ def test_last_frame_is_exact(tmp_path: Path, name: str, kwargs: dict) -> None:
 def test_untagged_video_is_decoded_as_bt709_not_bt601(tmp_path: Path) -> None:
     # No colour tags at all: PyAV's default would use BT.601 (a visible seam against our BT.709 encodes).
     # A flat colour, so chroma upsampling cannot blur the comparison: only the matrix matters.
-    clip = make_clip(tmp_path / "untagged.mp4", 0.5, pattern="still", extra_args=["-colorspace", "unknown", "-color_primaries",
-                                                                "unknown", "-color_trc", "unknown"])
+    untag = ["-colorspace", "unknown", "-color_primaries", "unknown", "-color_trc", "unknown"]
+    clip = make_clip(tmp_path / "untagged.mp4", 0.5, pattern="still", extra_args=untag)
     with av.open(str(clip)) as c:
         frame = next(c.decode(video=0))
         assert frame.colorspace == 2  # unspecified
@@ -64,7 +64,7 @@ def test_untagged_video_is_decoded_as_bt709_not_bt601(tmp_path: Path) -> None:
         default = frame.to_ndarray(format="rgb24")
     truth = _all_frames_bt709(clip)[0]
     assert np.abs(ours.astype(int) - truth).max() <= 1
-    assert np.abs(default.astype(int) - truth).max() >= 3  # BT.601 is 4 levels off on this blue  # the matrix choice really matters here
+    assert np.abs(default.astype(int) - truth).max() >= 3  # BT.601: 4 levels off on this blue
 
 
 def test_frame_at_and_sample_frames(tmp_path: Path) -> None:

@@ -116,7 +116,8 @@ def _seeded_colors(rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
 
     hue = rng.random()
     a = colorsys.hsv_to_rgb(hue, 0.55 + 0.3 * rng.random(), 0.30 + 0.15 * rng.random())
-    b = colorsys.hsv_to_rgb((hue + 0.12 + 0.25 * rng.random()) % 1.0, 0.5 + 0.3 * rng.random(), 0.12 + 0.1 * rng.random())
+    b = colorsys.hsv_to_rgb((hue + 0.12 + 0.25 * rng.random()) % 1.0, 0.5 + 0.3 * rng.random(),
+                            0.12 + 0.1 * rng.random())
     return np.array(a, np.float32) * 255, np.array(b, np.float32) * 255
 
 

@@ -64,7 +64,9 @@ def _open(path: Path) -> av.container.InputContainer:
                          "the file is damaged or not a media file.") from None
 
 
-def _count_video_packets(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> tuple[int, float | None]:
+def _count_video_packets(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> tuple[int, float | None]:
     """(frame count, end time in seconds) by demuxing; skips the size-0 flush packet."""
     count, end = 0, None
     for packet in container.demux(stream):
@@ -141,7 +143,8 @@ def probe(path: Path | str) -> MediaInfo:
         fmt = container.format.name
         if fmt in _IMAGE_FORMATS or fmt.endswith(_IMAGE_FORMAT_SUFFIX):
             raise InvalidRequest(f"{path.name} is a still image, not a video.", param="path",
-                                 hint="Pass a video file (mp4, mov, mkv, webm); images belong in first_frame/last_frame.")
+                                 hint="Pass a video file (mp4, mov, mkv, webm); images belong in "
+                                      "first_frame/last_frame.")
         if not container.streams.video:
             raise InvalidRequest(f"{path.name} has no video stream (audio only?).", param="path",
                                  hint="Pass a file that contains video.")

@@ -63,7 +63,9 @@ def _luma(frame: av.VideoFrame, width: int) -> np.ndarray:
     return frame.to_ndarray(format="gray", width=w, height=h).astype(np.float32)
 
 
-def _scan(path: Path, keep: set[int] | None, keep_last: int) -> tuple[list[float], dict[int, np.ndarray], list[np.ndarray]]:
+def _scan(
+    path: Path, keep: set[int] | None, keep_last: int
+) -> tuple[list[float], dict[int, np.ndarray], list[np.ndarray]]:
     """Decode once: every adjacent-step MSE, the frames whose index is in `keep`, the last frames.
 
     Returns (steps, kept frames by index, the final `keep_last` frames in order); `steps[i]` is
