@@ -153,3 +153,16 @@ async def test_stdin_with_ffmpeg_failing_early_reports_ffmpeg_error(tmp_path: Pa
     with pytest.raises(MediaError, match="exit code"):
         await run_ffmpeg(args, tmp_path / "x.mp4", stdin=frames())
     assert _leftovers(tmp_path) == []
+
+
+async def test_a_failing_stdin_feed_raises_its_own_error(tmp_path: Path) -> None:
+    async def broken():
+        for _ in range(3):
+            yield b"\0" * (64 * 36 * 3)
+        raise MediaError("the source could not be decoded")
+
+    args = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "64x36", "-r", "24", "-i", "pipe:0", *h264_args(24)]
+    with pytest.raises(MediaError, match="could not be decoded"):  # not an ExceptionGroup
+        await run_ffmpeg(args, tmp_path / "x.mp4", stdin=broken(), timeout_s=60)
+    assert not (tmp_path / "x.mp4").exists() and _leftovers(tmp_path) == []
+    assert _ffmpeg_processes_writing_into(tmp_path) == []

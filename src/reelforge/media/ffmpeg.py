@@ -212,8 +212,12 @@ async def run_ffmpeg(
                 f"ffmpeg did not finish within {timeout_s:g} s while writing {out_path.name}; it was stopped.",
                 hint="Use a shorter or smaller output, or allow a longer timeout.",
             ) from None
-        except BaseException:
+        except BaseException as exc:
             await _kill_group(proc)
+            # A failure inside one pump (e.g. the stdin feed could not decode its source) arrives
+            # wrapped in a task-group ExceptionGroup; callers should see the error itself.
+            if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+                raise exc.exceptions[0] from None
             raise
         await proc.aclose()
         _check_result(rc, tmp, out_path, tail)

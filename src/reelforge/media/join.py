@@ -107,6 +107,15 @@ def _frames(path: Path, width: int, height: int, skip: int, offset: np.ndarray, 
     """The continuation as raw yuv420p: conformed, first `skip` frames dropped, colour ramped,
     resampled from `src_fps` to `dst_fps` by nearest earlier frame when they differ."""
     resample = abs(src_fps - dst_fps) > 1e-3 * dst_fps
+    try:
+        yield from _frames_inner(path, width, height, skip, offset, ramp, src_fps, dst_fps, resample)
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"{path.name} could not be decoded to the end ({exc.__class__.__name__}); "
+                         "the continuation file is damaged.") from None
+
+
+def _frames_inner(path: Path, width: int, height: int, skip: int, offset: np.ndarray, ramp: int,
+                  src_fps: float, dst_fps: float, resample: bool) -> Iterator[bytes]:
     out_index = 0
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
