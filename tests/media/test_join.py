@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from reelforge.errors import InvalidRequest
+from reelforge.errors import InvalidRequest, MediaError
 from reelforge.media.ffmpeg import ffmpeg_exe
 from reelforge.media.frames import to_rgb
 from reelforge.media.join import join_continuation
@@ -148,3 +148,17 @@ async def test_missing_input_is_a_bad_request(tmp_path: Path) -> None:
     first = _cut(tmp_path / "a.mp4", 0, 24, audio=False)
     with pytest.raises(InvalidRequest):
         await join_continuation(first, tmp_path / "missing.mp4", tmp_path / "j.mp4")
+
+
+async def test_a_truncated_continuation_is_refused_not_joined_short(tmp_path: Path) -> None:
+    first = _cut(tmp_path / "a.mp4", 0, 24, audio=False)
+    whole = _cut(tmp_path / "b_whole.mp4", 24, 72, audio=False)
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(whole), "-c", "copy", "-movflags", "+faststart",
+                    str(tmp_path / "b_fast.mp4")], check=True, timeout=60)
+    data = (tmp_path / "b_fast.mp4").read_bytes()
+    cut = tmp_path / "b_cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.6)])  # the index still promises 48 frames
+    assert probe(cut).frames == 48
+    with pytest.raises(MediaError, match="fewer frames"):
+        await join_continuation(first, cut, tmp_path / "j.mp4")
+    assert not (tmp_path / "j.mp4").exists()

@@ -235,8 +235,15 @@ async def join_continuation(first: Path, continuation: Path, out: Path, *,
     timeout = 120 + 20 * (a_s + b_s) * width * height / (1280 * 720)
     await run_ffmpeg(args, out, duration_s=a_s + b_s, progress=render_progress, timeout_s=timeout,
                      stdin=_async_frames(frames))
-    seam = await anyio.to_thread.run_sync(join_seam, out, a.frames)
     written = await anyio.to_thread.run_sync(probe, out)
+    if written.frames != a.frames + b_frames:
+        # The count is the contract extend_video reports; a continuation that decodes short
+        # (truncated download) must not pass as a complete join.
+        out.unlink(missing_ok=True)
+        raise MediaError(f"The join came out with {written.frames} frames instead of {a.frames + b_frames}: "
+                         f"{continuation.name} decodes to fewer frames than it declares (truncated?).",
+                         hint="Download or generate the continuation again.")
+    seam = await anyio.to_thread.run_sync(join_seam, out, a.frames)
     if progress is not None:
         await progress(1.0)
     return JoinResult(

@@ -266,12 +266,16 @@ async def make_loop(
         await run_ffmpeg(encode, out, duration_s=seconds, progress=stages.stage(0.1, 0.9), timeout_s=timeout)
     else:
         await _render_repeated(encode, out, repeat, seconds, timeout, stages, has_audio)
+    written = await anyio.to_thread.run_sync(probe, out)
+    if written.frames != period * repeat:
+        out.unlink(missing_ok=True)
+        raise MediaError(f"The loop came out with {written.frames} frames instead of {period * repeat}: "
+                         f"{src.name} decodes to fewer frames than it declares (truncated?).")
     await stages.at(0.92)
     if repeat == 1:
         seam = await anyio.to_thread.run_sync(loop_seam, out)
-    else:
+    else:  # the seam between the first and second repetition, inside the written file
         seam = await anyio.to_thread.run_sync(join_seam, out, period)
-    written = await anyio.to_thread.run_sync(probe, out)
     await stages.at(1.0)
     return LoopResult(path=str(out.absolute()), frames=written.frames, duration_s=written.duration_s,
                       repeat=repeat, period_frames=period, seam=seam, has_audio=has_audio, **result)
