@@ -283,7 +283,31 @@ async def make_loop(
 
 async def _render_repeated(encode: list[str], out: Path, repeat: int, seconds: float, timeout: float,
                            stages: _Progress, has_audio: bool) -> None:
-    """Encode one period beside `out`, then concatenate it `repeat` times into `out`.
+    """Encode one period beside `out`, then concatenate it `repeat` times into `out`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=".partial-period-", suffix=".mp4", dir=out.parent)
+    os.close(fd)
+    period_file = Path(name)
+    try:
+        await run_ffmpeg(encode, period_file, duration_s=seconds, progress=stages.stage(0.1, 0.8),
+                         timeout_s=timeout)
+        await _concat_copies(period_file, out, repeat, seconds, has_audio, timeout, stages.stage(0.8, 0.9))
+    finally:
+        period_file.unlink(missing_ok=True)
+
+
+async def repeat_video(src: Path, out: Path, repeat: int, *, progress: ProgressCallback | None = None) -> Path:
+    """Write `src` played `repeat` times back to back (video stream-copied, exact length)."""
+    info = await anyio.to_thread.run_sync(probe, src)
+    seconds = info.frames / info.fps if info.fps else info.duration_s
+    await _concat_copies(Path(src).absolute(), out, repeat, seconds, info.has_audio,
+                         max(120.0, seconds * repeat * 4), progress)
+    return out
+
+
+async def _concat_copies(period_file: Path, out: Path, repeat: int, seconds: float, has_audio: bool,
+                         timeout: float, progress: ProgressCallback | None) -> None:
+    """Concatenate one file `repeat` times into `out`.
 
     Video is stream-copied through the concat demuxer with each entry's `duration` stated:
     `-stream_loop` would offset every repetition by the container length, which AAC priming
@@ -291,23 +315,17 @@ async def _render_repeated(encode: list[str], out: Path, repeat: int, seconds: f
     trimmed to the exact total (cheap).
     """
     out.parent.mkdir(parents=True, exist_ok=True)
-    temps: list[Path] = []
+    fd, name = tempfile.mkstemp(prefix=".partial-list-", suffix=".ffconcat", dir=out.parent)
+    os.close(fd)
+    listing = Path(name)
     try:
-        for suffix in (".mp4", ".ffconcat"):
-            fd, name = tempfile.mkstemp(prefix=".partial-period-", suffix=suffix, dir=out.parent)
-            os.close(fd)
-            temps.append(Path(name))
-        period_file, listing = temps
-        await run_ffmpeg(encode, period_file, duration_s=seconds, progress=stages.stage(0.1, 0.8),
-                         timeout_s=timeout)
-        entry = f"file '{period_file.name}'\nduration {seconds:.6f}\n"
+        quoted = str(period_file).replace("'", "'\\''")  # ffconcat quoting
+        entry = f"file '{quoted}'\nduration {seconds:.6f}\n"
         listing.write_text("ffconcat version 1.0\n" + entry * repeat)
         copy = ["-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:v", "-c:v", "copy"]
         if has_audio:
             copy += ["-map", "0:a", "-af", f"atrim=end={seconds * repeat:.6f}", *_audio_out()]
         copy += ["-movflags", "+faststart"]
-        await run_ffmpeg(copy, out, duration_s=seconds * repeat, progress=stages.stage(0.8, 0.9),
-                         timeout_s=timeout)
+        await run_ffmpeg(copy, out, duration_s=seconds * repeat, progress=progress, timeout_s=timeout)
     finally:
-        for temp in temps:
-            temp.unlink(missing_ok=True)
+        listing.unlink(missing_ok=True)

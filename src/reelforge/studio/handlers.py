@@ -217,12 +217,11 @@ async def run_loop(studio: Studio, ctx: JobContext) -> None:
         source = Path(child.outputs["path"])
         if req.get("native"):
             # The provider looped it; measure the seam on its file and repeat by stream copy.
-            from reelforge.media.ffmpeg import run_ffmpeg
+            from reelforge.media.loop import repeat_video
 
             out = studio.job_dir(job.id) / "loop.mp4"
             repeat = int(req.get("repeat", 1))
-            await run_ffmpeg(["-stream_loop", str(repeat - 1), "-i", str(source), "-c", "copy",
-                              "-movflags", "+faststart"], out)
+            await repeat_video(source, out, repeat)
             seam = await anyio.to_thread.run_sync(loop_seam, source)
             extra = {"strategy": "native", "repeat": repeat, "seam": seam.model_dump(mode="json")}
             await finalize(ctx, out, extra=extra, cost_usd=cost)
