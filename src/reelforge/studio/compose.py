@@ -95,8 +95,9 @@ async def run_compose(studio: Studio, ctx: JobContext) -> None:
         await ctx.progress(fraction, "rendering the timeline")
 
     out_dir = studio.job_dir(job.id)
-    result = await render_timeline(spec, out_dir, cache_dir=studio.settings.cache_dir / "segments",
-                                   progress=on_progress, name=req.get("name", "timeline"))
+    async with studio.media_limiter:
+        result = await render_timeline(spec, out_dir, cache_dir=studio.settings.cache_dir / "segments",
+                                       progress=on_progress, name=req.get("name", "timeline"))
     cost = round(sum(c.cost_usd or 0.0 for c in children), 4)
     extra = result.model_dump(mode="json")
     await finalize(ctx, Path(result.path), extra=extra, cost_usd=cost, attach={"otio_path": result.otio_path})

@@ -61,7 +61,10 @@ class Studio:
         self.catalog = load_catalog()
         self.store = JobStore(settings.ledger)
         self.runner = Runner(self.store, handlers.handlers_for(self))
+        #: One renderer (preview, local GPU) at a time: they own the CPU or GPU while they run.
         self.local_limiter = anyio.CapacityLimiter(1)
+        #: One ffmpeg post-process (join, loop, compose) at a time: x264 already uses every core.
+        self.media_limiter = anyio.CapacityLimiter(1)
         self._http = http
         self._providers: dict[str, Provider] = {}
 

@@ -197,7 +197,8 @@ async def run_extend(studio: Studio, ctx: JobContext) -> None:
     async def on_progress(fraction: float) -> None:
         await ctx.progress(0.5 + fraction / 2, "joining the continuation")
 
-    result = await join_continuation(source, Path(child.outputs["path"]), out, progress=on_progress)
+    async with studio.media_limiter:
+        result = await join_continuation(source, Path(child.outputs["path"]), out, progress=on_progress)
     await finalize(ctx, out, extra={"join": result.model_dump(mode="json"), "mode": req["mode"]},
                    cost_usd=_sum_cost(child))
 
@@ -221,7 +222,8 @@ async def run_loop(studio: Studio, ctx: JobContext) -> None:
 
             out = studio.job_dir(job.id) / "loop.mp4"
             repeat = int(req.get("repeat", 1))
-            await repeat_video(source, out, repeat)
+            async with studio.media_limiter:
+                await repeat_video(source, out, repeat)
             seam = await anyio.to_thread.run_sync(loop_seam, source)
             extra = {"strategy": "native", "repeat": repeat, "seam": seam.model_dump(mode="json")}
             await finalize(ctx, out, extra=extra, cost_usd=cost)
@@ -235,6 +237,7 @@ async def run_loop(studio: Studio, ctx: JobContext) -> None:
     async def on_progress(fraction: float) -> None:
         await ctx.progress(fraction, "making the loop")
 
-    result = await make_loop(source, out, strategy=strategy, crossfade_s=req.get("crossfade_s"),
-                             repeat=req.get("repeat", 1), progress=on_progress)
+    async with studio.media_limiter:
+        result = await make_loop(source, out, strategy=strategy, crossfade_s=req.get("crossfade_s"),
+                                 repeat=req.get("repeat", 1), progress=on_progress)
     await finalize(ctx, out, extra={"loop": result.model_dump(mode="json")}, cost_usd=cost)
