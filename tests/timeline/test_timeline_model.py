@@ -199,3 +199,25 @@ def test_otio_transition_without_handles_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidRequest) as err:
         load_otio_spec(TimelineSpec(otio_path=str(tmp_path / "missing.otio")))
     assert err.value.param == "otio_path"
+
+
+async def test_concurrent_failures_surface_as_the_error_itself() -> None:
+    from reelforge.errors import InvalidRequest
+    from reelforge.timeline.render import _run_all
+
+    async def ok() -> None:
+        pass
+
+    async def bad() -> None:
+        raise InvalidRequest("clips[1]: nope", param="clips[1].path")
+
+    with pytest.raises(InvalidRequest) as err:  # not an ExceptionGroup
+        await _run_all([ok, bad, ok])
+    assert err.value.param == "clips[1].path"
+
+
+def test_unknown_xfade_in_otio_metadata_becomes_a_crossfade(tmp_path: Path) -> None:
+    spec = _spec([40, 30], [8], 24, ["wipe"])
+    tl = build_otio(spec, [60, 60], 24)
+    tl.tracks[0][1].metadata["reelforge"]["xfade"] = "bogus;drawtext=textfile=/etc/passwd"
+    assert edit_from_otio(tl, 24).cuts[0].xfade == "fade"

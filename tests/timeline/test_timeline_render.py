@@ -264,3 +264,16 @@ async def test_transition_takes_its_first_clip_from_the_body_job(
     for k in range(12, 18):
         diff = np.abs(frame_at(Path(first.path), k).astype(int) - frame_at(Path(again.path), k)).mean()
         assert diff < 2, (k, diff)
+
+
+async def test_unusable_inputs_are_refused_before_rendering(clip_a: Path, tmp_path: Path):
+    from reelforge.errors import InvalidRequest
+    from tests.media_utils import make_image
+
+    still = make_image(tmp_path / "still.png")
+    for bad, words in ((still, "still image"), (tmp_path / "missing.mp4", "No file")):
+        spec = TimelineSpec(clips=[ClipSpec(path=str(clip_a)), ClipSpec(path=str(bad))], **SMALL)
+        with pytest.raises(InvalidRequest) as err:
+            await _render(spec, tmp_path)
+        assert err.value.param == "clips[1].path" and words in err.value.message
+    assert not (tmp_path / "out").exists()  # nothing was rendered or created

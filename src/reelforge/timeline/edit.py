@@ -25,6 +25,12 @@ _XFADE_BY_KIND = {
 }
 
 
+#: Every xfade transition a spec can produce (the only names accepted from .otio metadata).
+KNOWN_XFADES = frozenset(
+    [*_XFADE_BY_KIND.values(), *(f"{k}{d}" for k in ("wipe", "slide") for d in ("left", "right", "up", "down"))]
+)
+
+
 def xfade_name(transition: TransitionSpec) -> str | None:
     """The ffmpeg xfade transition for a spec, or None for a cut."""
     if not transition.overlaps:

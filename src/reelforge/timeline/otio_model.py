@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlparse
 import opentimelineio as otio
 
 from reelforge.errors import InvalidRequest
-from reelforge.timeline.edit import Cut, Edit, PlacedClip, transition_from_xfade, xfade_name
+from reelforge.timeline.edit import KNOWN_XFADES, Cut, Edit, PlacedClip, transition_from_xfade, xfade_name
 from reelforge.timeline.spec import AudioBedSpec, ClipSpec, TimelineSpec, TitleSpec, TransitionSpec
 
 RT = otio.opentime.RationalTime
@@ -160,8 +160,10 @@ def _frames(t: otio.opentime.RationalTime, fps: int) -> int:
 
 
 def _xfade_of(item: otio.schema.Transition) -> str:
+    """The xfade name saved by reelforge, if it is one we make; anything else is a crossfade."""
     meta = item.metadata.get(META) or {}
-    return str(meta.get("xfade") or "fade")
+    name = str(meta.get("xfade") or "fade")
+    return name if name in KNOWN_XFADES else "fade"
 
 
 def _placed(item: otio.schema.Clip, index: int, lead: int, fps: int, base_dir: Path) -> PlacedClip:

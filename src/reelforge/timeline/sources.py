@@ -18,6 +18,7 @@ from pathlib import Path
 import av
 
 from reelforge.errors import InvalidRequest
+from reelforge.media import probe as _probe
 from reelforge.media.probe import MediaInfo, probe
 
 
@@ -94,29 +95,57 @@ def file_fingerprint(path: Path) -> str:
     return h.hexdigest()
 
 
+def _signature(container: av.container.InputContainer) -> StreamSignature:
+    """The stream-copy signature of an open file's first video (and audio) stream."""
+    v = container.streams.video[0]
+    ctx = v.codec_context
+    audio = None
+    if container.streams.audio:
+        a = container.streams.audio[0].codec_context
+        audio = (a.name, a.sample_rate, a.channels)
+    # Copy every value out while the container is open: touching a stream after close crashes.
+    return StreamSignature(
+        codec=ctx.name,
+        profile=ctx.profile,
+        width=ctx.width,
+        height=ctx.height,
+        pix_fmt=ctx.pix_fmt,
+        rate=Fraction(v.average_rate or 0),
+        time_base=Fraction(v.time_base or 0),
+        sar=Fraction(v.sample_aspect_ratio or 1) or Fraction(1),
+        extradata_sha=hashlib.sha256(bytes(ctx.extradata or b"")).hexdigest(),
+        colour=(int(ctx.color_primaries), int(ctx.color_trc), int(ctx.colorspace), int(ctx.color_range)),
+        audio=audio,
+    )
+
+
 def read_signature(path: Path) -> StreamSignature:
-    """The stream-copy signature of a file's first video (and audio) stream."""
+    """The stream-copy signature of a file (opens it)."""
     with av.open(str(path)) as container:
-        v = container.streams.video[0]
-        ctx = v.codec_context
-        audio = None
-        if container.streams.audio:
-            a = container.streams.audio[0].codec_context
-            audio = (a.name, a.sample_rate, a.channels)
-        # Copy every value out inside the block: touching a stream after close crashes.
-        return StreamSignature(
-            codec=ctx.name,
-            profile=ctx.profile,
-            width=ctx.width,
-            height=ctx.height,
-            pix_fmt=ctx.pix_fmt,
-            rate=Fraction(v.average_rate or 0),
-            time_base=Fraction(v.time_base or 0),
-            sar=Fraction(v.sample_aspect_ratio or 1) or Fraction(1),
-            extradata_sha=hashlib.sha256(bytes(ctx.extradata or b"")).hexdigest(),
-            colour=(int(ctx.color_primaries), int(ctx.color_trc), int(ctx.colorspace), int(ctx.color_range)),
-            audio=audio,
-        )
+        return _signature(container)
+
+
+def _probe_once(path: Path) -> tuple[MediaInfo, StreamSignature] | None:
+    """Probe and signature from a single open of an ordinary video file, else None.
+
+    Opening a file costs about as much as the whole cuts-only render's Python side, so this
+    reuses `media.probe`'s field readers on one open container. Anything unusual (no video, a
+    still image, no frames, an unreadable file) returns None, and the caller runs `probe()` itself,
+    which raises the proper error. (Asked for a public API for this: docs/notes/timeline.md.)
+    """
+    try:
+        with av.open(str(path)) as c:
+            fmt = c.format.name
+            if not c.streams.video or fmt in _probe._IMAGE_FORMATS or fmt.endswith(_probe._IMAGE_FORMAT_SUFFIX):
+                return None
+            video = _probe._video_fields(c, c.streams.video[0])
+            audio = _probe._audio_fields(c)
+            signature = _signature(c)
+    except (av.error.FFmpegError, UnicodeDecodeError):
+        return None
+    if video["frames"] == 0:
+        return None
+    return MediaInfo(path=str(path), size_bytes=path.stat().st_size, **video, **audio), signature
 
 
 @dataclass(frozen=True)
@@ -152,5 +181,7 @@ def inspect_audio(path: Path | str, param: str = "audio_bed.path") -> AudioSourc
 def inspect_source(path: Path | str) -> SourceMedia:
     """Probe one input file (blocking; run it in a worker thread)."""
     path = Path(path).absolute()
-    info = probe(path)
-    return SourceMedia(path=path, info=info, signature=read_signature(path))
+    once = _probe_once(path) if path.is_file() and path.stat().st_size > 0 else None
+    if once is None:
+        return SourceMedia(path=path, info=probe(path), signature=read_signature(path))
+    return SourceMedia(path=path, info=once[0], signature=once[1])
