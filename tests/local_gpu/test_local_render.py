@@ -36,6 +36,11 @@ def probe_file(path: Path) -> dict:
                 "size": (stream.width, stream.height), "fps": float(stream.average_rate), "frames": frames}
 
 
+def level_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference of two decoded clips, in 8-bit levels."""
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
 def spec_for(model: str, **kw: object) -> GenerationSpec:
     base: dict[str, object] = dict(provider="local", model=model, prompt="a red cat runs on the beach",
                                    duration_s=1.0, aspect_ratio="16:9", resolution="360p", width=640,
@@ -94,8 +99,11 @@ async def test_same_seed_same_frames(local_env, tmp_path: Path) -> None:
     await render(local_env, spec_for(LTX, seed=11), b)
     await render(local_env, spec_for(LTX, seed=12), c := tmp_path / "c.mp4")
     fa, fb, fc = (np.stack(probe_file(p)["frames"]) for p in (a, b, c))
-    assert np.array_equal(fa, fb)
-    assert not np.array_equal(fa, fc)
+    # Same seed, same clip up to encoder noise. Exact equality is too strict on a shared CPU: about
+    # one run in five, repeated renders of these random-weight noise clips decoded up to 1.4 levels
+    # apart on average (max 14), while another seed is ~16 levels away.
+    assert level_diff(fa, fb) < 3.0
+    assert level_diff(fa, fc) > 8.0
 
 
 async def test_ltx_keyframes_first_last_and_middle(local_env, tmp_path: Path) -> None:
@@ -131,7 +139,7 @@ async def test_wan_text_then_image_switches_resident_model(local_env, tmp_path: 
     assert gpu_worker().resident.model_id == WAN_T2V
     # FirstBlockCache is on for Wan by default: its state must not leak from one job into the next.
     await render(local_env, spec_for(WAN_T2V, fps=16, extra={"steps": 4}), again)
-    assert np.array_equal(np.stack(probe_file(t2v)["frames"]), np.stack(probe_file(again)["frames"]))
+    assert level_diff(np.stack(probe_file(t2v)["frames"]), np.stack(probe_file(again)["frames"])) < 3.0
     info = probe_file(t2v)
     assert len(info["frames"]) == 17 and info["fps"] == 16  # 16 frames -> 4k+1 = 17
     assert info["size"] == (32, 16)  # 16:9 within 1024 px on the 16-pixel grid
