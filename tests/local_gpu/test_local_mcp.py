@@ -100,6 +100,7 @@ async def test_extend_video_continues_a_local_clip(local_env) -> None:
     src_frames = decoded(source["output"]["path"])[0]
     out_frames, size, _ = decoded(extended["output"]["path"])
     assert size == (32, 32) and out_frames > src_frames
+    assert extended["output"]["extra"]["mode"] == "native"  # LTX conditions on the clip itself
 
 
 async def test_cancel_job_stops_the_render(local_env) -> None:

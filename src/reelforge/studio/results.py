@@ -59,23 +59,41 @@ def job_result(job: Job) -> CallToolResult:
     return CallToolResult(content=content, structured_content=view.model_dump(mode="json"))
 
 
+def _local_readiness(entry: Any, model: Any, settings: Settings) -> tuple[bool, str | None]:
+    """A local model is ready when its backend says so (extra installed, weights present); cheap, no torch."""
+    from reelforge.errors import ReelforgeError
+    from reelforge.providers.base import LocalProvider
+    from reelforge.providers.registry import make_provider
+
+    adapter = make_provider(entry.name, settings)
+    if not isinstance(adapter, LocalProvider):
+        return True, None
+    try:
+        adapter.check_available(model)
+    except ReelforgeError as exc:
+        return False, str(exc)
+    return True, None
+
+
 def model_rows(catalog: Catalog, settings: Settings, *, provider: str | None = None, input_kind: str | None = None,
                include_retired: bool = False) -> list[dict[str, Any]]:
     rows = []
     for entry in catalog.providers.values():
         if provider and entry.name != provider:
             continue
-        ready = provider_ready(entry, settings)
+        keyed = provider_ready(entry, settings)
         for m in entry.models:
             if m.status == "retired" and not include_retired:
                 continue
             if input_kind and input_kind not in m.capabilities.inputs:
                 continue
             c = m.capabilities
+            ready, needs = keyed, (None if keyed or not entry.key_env else f"set {entry.key_env}")
+            if entry.local:
+                ready, needs = _local_readiness(entry, m, settings)
             rows.append({
                 "provider": m.provider, "model": m.id, "title": m.title, "status": m.status,
-                "replacement": m.replacement, "ready": ready,
-                "needs": None if ready or not entry.key_env else f"set {entry.key_env}",
+                "replacement": m.replacement, "ready": ready, "needs": needs,
                 "inputs": c.inputs, "durations": c.durations.describe(), "aspect_ratios": c.aspect_ratios,
                 "resolutions": c.resolutions, "fps": c.fps, "audio": c.audio, "seed": c.seed, "loop": c.loop,
                 "extend": c.extend, "camera_moves": c.camera_moves,
