@@ -74,10 +74,6 @@ class Cut:
     frames: int = 0
     xfade: str | None = None
 
-    @property
-    def is_transition(self) -> bool:
-        return self.frames > 0 and self.xfade is not None
-
 
 @dataclass(frozen=True)
 class Edit:

@@ -53,13 +53,6 @@ class OutputFormat:
     def bitrate_k(self) -> int:
         return self.preset.bitrate_k
 
-    def frames_to_s(self, frames: int) -> float:
-        return frames / self.fps
-
-    def s_to_frames(self, seconds: float) -> int:
-        """Whole output frames nearest to `seconds` (all timeline math is in whole frames)."""
-        return round(seconds * self.fps + 1e-9)
-
 
 def output_format(preset: PresetName, orientation: Orientation = "16:9", fps: int | None = None) -> OutputFormat:
     """The output format of a preset in an orientation, with an optional frame-rate override."""
