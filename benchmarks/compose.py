@@ -191,7 +191,8 @@ def bench_moviepy(work: Path, sources: list[Path], runs: int) -> None:
 
 def bench_memory(work: Path, sources: list[Path], runs: int) -> None:
     twenty = (sources * 2)[:20]
-    res = [measure("reelforge", twenty, work / "out" / "twenty.mp4", cache=fresh(work / f"cache20-{r}")) for r in range(runs)]
+    out = work / "out" / "twenty.mp4"
+    res = [measure("reelforge", twenty, out, cache=fresh(work / f"cache20-{r}")) for r in range(runs)]
     peak = max(x["peak_mb"] for x in res)
     print(f"[2] 20 x 5 s 720p, 19 crossfades: peak RSS (Python + ffmpeg tree) {peak:.0f} MB  (goal <= 250 MB); "
           f"{statistics.median(x['seconds'] for x in res):.2f} s, frames {count_frames(work / 'out' / 'twenty.mp4')}"

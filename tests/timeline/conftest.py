@@ -50,7 +50,8 @@ def decode(path: Path) -> Decoded:
             a = c.streams.audio[0]
             ends = [float((p.pts + p.duration) * p.time_base) for p in c.demux(a) if p.pts is not None]
             audio_s = max(ends) - max(0.0, float((a.start_time or 0) * a.time_base)) if ends else 0.0
-    return Decoded(frames, *info[:2], info[2], info[3], pix_fmt, str(primaries) if primaries is not None else None, audio_s)
+    tag = str(primaries) if primaries is not None else None
+    return Decoded(frames, info[0], info[1], info[2], info[3], pix_fmt, tag, audio_s)
 
 
 def frame_at(path: Path, index: int, fmt: str = "rgb24"):

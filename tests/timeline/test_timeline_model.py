@@ -127,7 +127,8 @@ def test_sidecar_reimports_as_the_same_timeline(tmp_path: Path) -> None:
     assert again.preset == "draft" and again.titles[0].text == "Hi"
     a, b = spec.clips or [], again.clips or []
     for x, y in zip(a, b):
-        assert (x.path, round(x.in_s * 30), round((x.out_s or 0) * 30)) == (y.path, round(y.in_s * 30), round((y.out_s or 0) * 30))
+        frames = lambda c: (c.path, round(c.in_s * 30), round((c.out_s or 0) * 30))  # noqa: E731
+        assert frames(x) == frames(y)
         assert (x.transition and x.transition.kind) == (y.transition and y.transition.kind)
     # The file is a normal OTIO timeline: a video and an audio track, titles as markers.
     raw = otio.adapters.read_from_file(str(path))

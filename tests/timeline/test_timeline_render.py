@@ -86,7 +86,11 @@ async def test_crossfade_blends_and_crop_fills(clip_a: Path, clip_b: Path, tmp_p
 
 
 async def test_cache_rerenders_only_what_changed(clip_a: Path, clip_portrait: Path, tmp_path: Path):
-    clips = [ClipSpec(path=str(clip_a), transition=_t("zoom")), ClipSpec(path=str(clip_a), in_s=0.5), ClipSpec(path=str(clip_portrait))]
+    clips = [
+        ClipSpec(path=str(clip_a), transition=_t("zoom")),
+        ClipSpec(path=str(clip_a), in_s=0.5),
+        ClipSpec(path=str(clip_portrait)),
+    ]
     spec = TimelineSpec(clips=clips, **SMALL)
     first = await _render(spec, tmp_path)
     assert (first.segments_rendered, first.segments_cached) == (4, 0)
@@ -106,7 +110,9 @@ async def test_cache_rerenders_only_what_changed(clip_a: Path, clip_portrait: Pa
 async def test_titles_are_drawn_where_and_when_asked(clip_b: Path, tmp_path: Path):
     plain = TimelineSpec(clips=[ClipSpec(path=str(clip_b))], **SMALL)
     titled = plain.model_copy(
-        update={"titles": [TitleSpec(text="Hello: it's 100% \\ done", start_s=0.5, end_s=1.5, position="top", fade_s=0)]}
+        update={
+            "titles": [TitleSpec(text="Hello: it's 100% \\ done", start_s=0.5, end_s=1.5, position="top", fade_s=0)]
+        }
     )
     a = await _render(plain, tmp_path, name="plain")
     b = await _render(titled, tmp_path, name="titled")
@@ -245,7 +251,10 @@ async def test_transition_takes_its_first_clip_from_the_body_job(
 
     caplog.set_level(logging.DEBUG, logger="reelforge.media.ffmpeg")
     spec = TimelineSpec(
-        clips=[ClipSpec(path=str(clip_a), in_s=0.5, transition=_t("slide", 0.5, "left")), ClipSpec(path=str(clip_portrait))],
+        clips=[
+            ClipSpec(path=str(clip_a), in_s=0.5, transition=_t("slide", 0.5, "left")),
+            ClipSpec(path=str(clip_portrait)),
+        ],
         **SMALL,
     )
     first = await _render(spec, tmp_path, name="handoff")

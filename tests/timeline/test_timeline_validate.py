@@ -37,8 +37,10 @@ def test_valid_timeline_counts_frames(clip_a: Path, clip_b: Path) -> None:
         ({"in_s": 2.5}, "clips[0].in_s", "past the end"),
         ({"out_s": 3.0}, "clips[0].out_s", "use at most 2 s"),
         ({"in_s": 1.0, "out_s": 1.01}, "clips[0].out_s", "less than one frame"),
-        ({"transition": TransitionSpec(kind="crossfade", duration_s=0.01)}, "clips[0].transition.duration_s", "one frame"),
-        ({"transition": TransitionSpec(kind="wipe", duration_s=3.0)}, "clips[0].transition.duration_s", "plays only 2 s"),
+        ({"transition": TransitionSpec(kind="crossfade", duration_s=0.01)}, "clips[0].transition.duration_s",
+         "one frame"),
+        ({"transition": TransitionSpec(kind="wipe", duration_s=3.0)}, "clips[0].transition.duration_s",
+         "plays only 2 s"),
     ],
 )
 def test_errors_name_clip_and_field(clip_a: Path, clip_b: Path, first, param: str, words: str) -> None:
@@ -78,7 +80,8 @@ def test_titles_fonts_and_bed(clip_a: Path, clip_b: Path, tmp_path: Path) -> Non
         inspect_audio(clip_b)  # a video without sound is no audio bed
     assert err.value.param == "audio_bed.path"
     bed = inspect_audio(clip_a)
-    long_fades = TimelineSpec(clips=_clips(clip_a, clip_b), audio_bed=AudioBedSpec(path=str(clip_a), fade_in_s=3, fade_out_s=2))
+    bed_spec = AudioBedSpec(path=str(clip_a), fade_in_s=3, fade_out_s=2)
+    long_fades = TimelineSpec(clips=_clips(clip_a, clip_b), audio_bed=bed_spec)
     with pytest.raises(InvalidRequest) as err:
         _check(long_fades, bed)
     assert err.value.param == "audio_bed.fade_out_s"

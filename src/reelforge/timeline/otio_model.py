@@ -82,7 +82,9 @@ def build_otio(spec: TimelineSpec, available: list[int], fps: int, name: str = "
 
 
 def _otio_clip(clip: ClipSpec, i: int, available: int, start: int, length: int, fps: int) -> otio.schema.Clip:
-    ref = otio.schema.ExternalReference(target_url=_uri(clip.path or ""), available_range=TR(RT(0, fps), RT(available, fps)))
+    ref = otio.schema.ExternalReference(
+        target_url=_uri(clip.path or ""), available_range=TR(RT(0, fps), RT(available, fps))
+    )
     return otio.schema.Clip(
         name=f"clip{i}:{Path(clip.path or '').name}",
         media_reference=ref,
@@ -107,7 +109,8 @@ def _add_titles(track: otio.schema.Track, titles: list[TitleSpec], fps: int) -> 
     for t in titles:
         start = round(t.start_s * fps)
         end = round(t.end_s * fps) if t.end_s is not None else start + 1
-        track.markers.append(otio.schema.Marker(name=t.text[:80], marked_range=TR(RT(start, fps), RT(end - start, fps))))
+        marked = TR(RT(start, fps), RT(end - start, fps))
+        track.markers.append(otio.schema.Marker(name=t.text[:80], marked_range=marked))
 
 
 def _timeline_metadata(spec: TimelineSpec) -> dict[str, object]:

@@ -68,7 +68,8 @@ def cut_into_segments(edit: Edit, sources: list[SourceMedia]) -> list[VideoSegme
         start = edit.clip_start(i)
         body = clip.frames - before - after
         if body > 0:
-            segments.append(VideoSegment("body", (_input(sources[i], clip, clip.src_start + before, body),), start + before, body))
+            inp = _input(sources[i], clip, clip.src_start + before, body)
+            segments.append(VideoSegment("body", (inp,), start + before, body))
         if after > 0:
             nxt = edit.clips[i + 1]
             pair = (

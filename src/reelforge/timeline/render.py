@@ -109,7 +109,9 @@ class _Job:
 
 def _inspect_clip(i: int, path: str | None) -> SourceMedia:
     if path is None:
-        raise InvalidRequest(f"clips[{i}] has no local path yet; resolve job_id/generate first.", param=f"clips[{i}].path")
+        raise InvalidRequest(
+            f"clips[{i}] has no local path yet; resolve job_id/generate first.", param=f"clips[{i}].path"
+        )
     try:
         return inspect_source(path)
     except InvalidRequest as exc:
@@ -312,7 +314,9 @@ async def _render_segments(job: _Job) -> list[Path]:
                 async with limiter:
                     args = _render_args(job, piece, pieces, titles, subs)
                     frames = piece.seg.frames
-                    await run_ffmpeg(args, path, duration_s=frames / job.fmt.fps, progress=step, timeout_s=_timeout_s(frames))
+                    await run_ffmpeg(
+                        args, path, duration_s=frames / job.fmt.fps, progress=step, timeout_s=_timeout_s(frames)
+                    )
 
             try:
                 parts[k], cached = await job.cache.get_or_make(piece.key, ".mp4", make)

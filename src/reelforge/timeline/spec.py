@@ -117,7 +117,8 @@ class TitleSpec(_Strict):
     )
     position: TitlePosition = Field(default="bottom", description="Where on the frame the text block sits.")
     size: float = Field(
-        default=0.07, gt=0.01, le=0.3, description="Text height as a fraction of the frame height (0.07 ≈ 50 px at 720p)."
+        default=0.07, gt=0.01, le=0.3,
+        description="Text height as a fraction of the frame height (0.07 ≈ 50 px at 720p).",
     )
     color: str = Field(default="white", description=f"#RRGGBB, #RRGGBBAA or one of: {', '.join(NAMED_COLOURS)}.")
     outline: bool = Field(default=True, description="Draw a dark outline so the text reads on any picture.")
