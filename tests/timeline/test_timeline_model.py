@@ -134,6 +134,7 @@ def test_sidecar_reimports_as_the_same_timeline(tmp_path: Path) -> None:
     raw = otio.adapters.read_from_file(str(path))
     assert [t.kind for t in raw.tracks] == ["Video", "Audio"]
     assert raw.tracks[0].markers[0].name == "Hi"
+    assert raw.tracks[0].markers[0].marked_range.duration.value == 30  # 0.5 s to 1.5 s at 30 fps
 
 
 def test_foreign_otio_with_asymmetric_handles(tmp_path: Path) -> None:

@@ -106,9 +106,11 @@ def _otio_transition(t: TransitionSpec, frames: int, fps: int) -> otio.schema.Tr
 
 
 def _add_titles(track: otio.schema.Track, titles: list[TitleSpec], fps: int) -> None:
+    """Each title as a marker over the time it shows (to the end of the track by default)."""
+    length = round(track.duration().rescaled_to(fps).value)
     for t in titles:
         start = round(t.start_s * fps)
-        end = round(t.end_s * fps) if t.end_s is not None else start + 1
+        end = min(length, round(t.end_s * fps)) if t.end_s is not None else length
         marked = TR(RT(start, fps), RT(end - start, fps))
         track.markers.append(otio.schema.Marker(name=t.text[:80], marked_range=marked))
 
