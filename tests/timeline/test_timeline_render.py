@@ -201,6 +201,8 @@ async def test_cancel_stops_at_once_and_leaves_nothing(clip_a: Path, tmp_path: P
 
         await _render(spec, tmp_path, progress=cancel_on_progress)
     assert scope.cancelled_caught
+    psutil = pytest.importorskip("psutil")
+    assert not [p for p in psutil.Process().children(recursive=True) if "ffmpeg" in p.name()]
     out = tmp_path / "out"
     assert not list(out.glob("*.mp4")) and not list(out.glob(".partial-*"))
     assert not list((tmp_path / "cache").rglob(".partial-*"))
