@@ -20,6 +20,9 @@ from reelforge.studio.core import Studio
 from reelforge.studio.models import ComposeRequest, VideoSource
 from reelforge.timeline.spec import TimelineSpec
 
+#: Font names the timeline engine ships; anything else is a path to a font file.
+BUNDLED_FONTS = ("sans", "sans-bold")
+
 
 def _check_side_files(studio: Studio, spec: TimelineSpec) -> dict[str, Any]:
     """Vet the audio bed, subtitles and OTIO paths against the allowed roots."""
@@ -33,13 +36,27 @@ def _check_side_files(studio: Studio, spec: TimelineSpec) -> dict[str, Any]:
         updates["subtitles_path"] = str(check_local_path(spec.subtitles_path, studio.settings, param="timeline.subtitles_path"))
     if spec.otio_path is not None:
         updates["otio_path"] = str(check_local_path(spec.otio_path, studio.settings, param="timeline.otio_path"))
+    titles = []
+    for j, title in enumerate(spec.titles):
+        if title.font not in BUNDLED_FONTS:  # a font file: the same rule as any other input
+            font = check_local_path(title.font, studio.settings, param=f"timeline.titles[{j}].font")
+            title = title.model_copy(update={"font": str(font)})
+        titles.append(title)
+    updates["titles"] = titles
     return updates
+
+
+def _expand_otio(spec: TimelineSpec) -> TimelineSpec:
+    """An uploaded .otio file becomes an ordinary clip list, so its media paths are vetted like any other."""
+    from reelforge.timeline.otio_model import load_otio_spec
+
+    return load_otio_spec(spec) if spec.otio_path is not None else spec
 
 
 def prepare_compose(studio: Studio, req: ComposeRequest):
     from reelforge.studio.operations import Prepared, generation_from_inline
 
-    spec = req.timeline.model_copy(update=_check_side_files(studio, req.timeline))
+    spec = _expand_otio(req.timeline.model_copy(update=_check_side_files(studio, req.timeline)))
     clips: list[dict[str, Any]] = []
     parents: list[str] = []
     total = 0.0
@@ -54,8 +71,10 @@ def prepare_compose(studio: Studio, req: ComposeRequest):
         else:
             try:
                 path, job = studio.resolve_source(VideoSource(job_id=clip.job_id, path=clip.path))
-            except InvalidRequest as exc:
-                raise InvalidRequest(f"{where}: {exc.message}", param=f"{where}.{exc.param or 'path'}", hint=exc.hint) from exc
+            except InvalidRequest as exc:  # keep the class (and code): name the clip instead of "source"
+                message = exc.message.replace("source.path: ", "").replace("source.job_id: ", "")
+                raise type(exc)(f"{where}: {message}", param=f"{where}.{'job_id' if clip.job_id else 'path'}",
+                                hint=exc.hint) from exc
             clips.append({"path": str(path)})
             if job is not None:
                 parents.append(job.id)
