@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 #: How long a tool call waits for the studio to finish starting in the background.
 STARTUP_WAIT_S = 60.0
+#: The studio starts loading this long after the server starts (or at the first request, if sooner),
+#: so its imports do not compete with the handshake for the interpreter.
+BOOT_DELAY_S = 0.25
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +48,13 @@ class AppState:
     """The running studio, built in the background so the handshake is not kept waiting."""
 
     def __init__(self) -> None:
+        self.wanted = anyio.Event()
         self.ready = anyio.Event()
         self.studio: Studio | None = None
         self.error: str | None = None
 
     async def get(self) -> Studio:
+        self.wanted.set()  # a request is waiting: start loading now rather than after the delay
         with anyio.move_on_after(STARTUP_WAIT_S):
             await self.ready.wait()
         if self.studio is None:
@@ -154,6 +159,8 @@ def build_server(settings: Settings | None = None, **auth: Any) -> MCPServer:
                 async def boot() -> None:
                     # Imports, the catalog and the ledger load off the event loop: the handshake is
                     # answered meanwhile, and tools wait for `ready`. The runner then resumes jobs.
+                    with anyio.move_on_after(BOOT_DELAY_S):
+                        await state.wanted.wait()
                     try:
                         state.studio = await anyio.to_thread.run_sync(_make_studio, settings)
                         await tg.start(state.studio.runner.serve)
