@@ -53,8 +53,20 @@ def test_spend_counts_live_quotes_and_actual_costs(tmp_path: Path) -> None:
     done = store.insert(Job(kind="generate", quote_usd=1.0))
     store.update(done.id, status=JobStatus.SUCCEEDED, cost_usd=0.5)
     failed = store.insert(Job(kind="generate", quote_usd=3.0))
-    store.update(failed.id, status=JobStatus.FAILED)
-    assert store.spent_since(time.time() - 60) == pytest.approx(1.5)
+    store.update(failed.id, status=JobStatus.FAILED)  # never reached the provider
+    billed = store.insert(Job(kind="generate", quote_usd=2.0, remote_id="r1"))
+    store.update(billed.id, status=JobStatus.FAILED)  # failed after the provider took it: assume billed
+    assert store.spent_since(time.time() - 60) == pytest.approx(3.5)
+
+
+def test_spend_counts_derived_jobs_once(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "l.db")
+    parent = store.insert(Job(kind="extend", quote_usd=1.2))
+    assert store.spent_since(time.time() - 60) == pytest.approx(1.2)  # step not created yet
+    child = store.insert(Job(kind="generate", quote_usd=1.2, parents=[parent.id]))
+    store.merge_state(parent.id, child_id=child.id)
+    store.update(parent.id, cost_usd=1.2)
+    assert store.spent_since(time.time() - 60) == pytest.approx(1.2)  # counted on the step only
 
 
 def test_budget_and_confirmation(tmp_path: Path) -> None:
@@ -69,3 +81,18 @@ def test_budget_and_confirmation(tmp_path: Path) -> None:
     with pytest.raises(BudgetExceeded, match="daily limit"):
         studio.check_budget(1.0, CallOptions(confirm=True), "more")
     studio.store.close()
+
+
+def test_a_failed_migration_rolls_back(tmp_path: Path, monkeypatch) -> None:
+    from reelforge.jobs import migrations
+
+    def m999_broken(db) -> None:
+        db.execute("CREATE TABLE half_done (x INTEGER)")
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, m999_broken])
+    with pytest.raises(RuntimeError):
+        JobStore(tmp_path / "l.db")
+    db = sqlite3.connect(tmp_path / "l.db")
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "half_done" not in tables and "jobs" in tables  # m001 committed, m999 rolled back

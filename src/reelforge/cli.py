@@ -42,11 +42,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 # -- in-process studio helpers -------------------------------------------------------------------------
-async def _with_studio(fn):
+def _cli_settings():
+    """Settings for command-line use: the working directory is an allowed input folder too."""
     from reelforge.settings import Settings
+
+    settings = Settings()
+    return settings.model_copy(update={"allowed_input_roots": [*settings.allowed_input_roots, Path.cwd()]})
+
+
+async def _with_studio(fn):
     from reelforge.studio.core import Studio
 
-    studio = Studio(Settings())
+    studio = Studio(_cli_settings(), resume=False)
     try:
         async with anyio.create_task_group() as tg:
             await tg.start(studio.runner.serve)
@@ -79,7 +86,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     console = _console()
 
     async def run(studio) -> int:
-        job = await start_generate(studio, _generate_request(args))
+        try:
+            job = await start_generate(studio, _generate_request(args))
+        except ReelforgeError as exc:  # caught here: the task group would wrap it in an ExceptionGroup
+            console.print(f"[red]error[/red] {to_tool_message(exc)}")
+            return 2
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                       TimeElapsedColumn(), console=console, transient=True) as bar:
             task = bar.add_task(f"{job.id} queued", total=100)
@@ -98,22 +109,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
             console.print(f"[red]{job.status.value}[/red] [{job.error_code}] {job.error_message}")
         return 0 if job.status.value == "succeeded" else 1
 
-    try:
-        return anyio.run(_with_studio, run)
-    except ReelforgeError as exc:
-        console.print(f"[red]error[/red] {to_tool_message(exc)}")
-        return 2
+    return anyio.run(_with_studio, run)
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from reelforge.errors import ReelforgeError, to_tool_message
-    from reelforge.settings import Settings
     from reelforge.studio.core import Studio
     from reelforge.studio.operations import estimate
 
-    studio = Studio(Settings())
+    studio = Studio(_cli_settings(), resume=False)
     try:
         quotes = estimate(studio, _generate_request(args), compare=args.compare)
     except ReelforgeError as exc:

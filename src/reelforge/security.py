@@ -24,7 +24,8 @@ AUDIO_TYPES = {".mp3": "audio/mpeg", ".wav": "audio/wav", ".m4a": "audio/mp4", "
 
 
 def allowed_roots(settings: Settings) -> list[Path]:
-    roots = [settings.outputs, Path.cwd(), *settings.allowed_input_roots]
+    # Not the working directory: desktop hosts start servers in "/", which would allow every file.
+    roots = [settings.outputs, *settings.allowed_input_roots]
     return [Path(os.path.realpath(r.expanduser())) for r in roots]
 
 

@@ -96,8 +96,11 @@ async def _ask_approval(prepare: Any, request: Any, ctx: Context) -> CostApprova
         return CostApproval(approve=False)  # the tool body reports the real error
     if prepared.quote_usd <= studio.settings.confirm_above_usd:
         return CostApproval(approve=False)
-    if request.idempotency_key and studio.store.find_by_idempotency_key(request.idempotency_key):
-        return CostApproval(approve=False)  # re-attaching costs nothing
+    from reelforge.studio.core import DUPLICATE_WINDOW_S
+
+    if studio.store.find_by_idempotency_key(request.idempotency_key or "") or studio.store.find_recent_duplicate(
+            studio.request_digest(prepared.kind, prepared.request, prepared.parents), DUPLICATE_WINDOW_S):
+        return CostApproval(approve=False)  # re-attaching to an existing job costs nothing
     caps = ctx.client_capabilities
     if caps is None or getattr(caps, "elicitation", None) is None:
         return CostApproval(approve=False)
@@ -162,8 +165,9 @@ def build_server(settings: Settings | None = None, **auth: Any) -> MCPServer:
                     with anyio.move_on_after(BOOT_DELAY_S):
                         await state.wanted.wait()
                     try:
-                        state.studio = await anyio.to_thread.run_sync(_make_studio, settings)
-                        await tg.start(state.studio.runner.serve)
+                        studio = await anyio.to_thread.run_sync(_make_studio, settings)
+                        await tg.start(studio.runner.serve)
+                        state.studio = studio  # only a studio whose runner is serving is handed out
                     except Exception as exc:
                         log.exception("reelforge failed to start")
                         state.error = f"{type(exc).__name__}: {exc}"
@@ -198,15 +202,31 @@ async def _await_job(ctx: Context, studio: Studio, job_id: str, wait_seconds: fl
 
     async def on_change(job: Any) -> None:
         nonlocal last
-        value = max(last + 0.001, (job.progress or 0.0) * 100)  # must strictly increase; doubles as heartbeat
+        value = _next_progress(last, job.progress, job.status.terminal)
+        if value is None:
+            return
         last = value
-        await ctx.report_progress(min(value, 100.0), 100.0, job.stage or job.status.value)
+        await ctx.report_progress(value, 100.0, job.stage or job.status.value)
         await _push_resource_update(ctx, job.uri)
 
     from reelforge.studio.results import job_result
 
     job = await studio.wait(job_id, seconds, on_change)
     return job_result(job)
+
+
+def _next_progress(last: float, fraction: float | None, terminal: bool) -> float | None:
+    """The next progress value to send, strictly above `last` (MCP requires it), or None.
+
+    100 is sent only when the job has ended; until then the value creeps toward 99.9, so every change
+    and heartbeat still moves it (heartbeats keep some hosts' timers alive).
+    """
+    if last >= 100.0:
+        return None
+    if terminal:
+        return 100.0
+    target = min((fraction or 0.0) * 100.0, 99.0)
+    return target if target > last else last + (99.9 - last) * 0.02
 
 
 async def _push_resource_update(ctx: Context, uri: str) -> None:

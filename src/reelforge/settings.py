@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     allowed_input_roots: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="Directories local input files may come from (os.pathsep-separated). "
-        "The outputs directory and the current directory are always allowed.",
+        "The outputs directory is always allowed (and, for the command line, the working directory).",
     )
     allow_private_urls: bool = Field(
         default=False, description="Allow URL inputs on loopback/private addresses (tests, local setups only)."

@@ -54,13 +54,19 @@ def m001_jobs(db: sqlite3.Connection) -> None:
 def migrate(db: sqlite3.Connection) -> list[str]:
     """Apply every migration not yet recorded; returns the names applied."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
-    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
     applied = []
     for fn in MIGRATIONS:
-        if fn.__name__ in done:
-            continue
-        with db:  # one transaction per migration
-            fn(db)
-            db.execute("INSERT INTO _migrations(name, applied_at) VALUES (?, ?)", (fn.__name__, time.time()))
-        applied.append(fn.__name__)
+        # One explicit transaction per migration (the connection is in autocommit mode): a failure
+        # rolls back completely, and IMMEDIATE serialises two processes opening a fresh ledger.
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            done = db.execute("SELECT 1 FROM _migrations WHERE name = ?", (fn.__name__,)).fetchone()
+            if done is None:
+                fn(db)
+                db.execute("INSERT INTO _migrations(name, applied_at) VALUES (?, ?)", (fn.__name__, time.time()))
+                applied.append(fn.__name__)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
     return applied

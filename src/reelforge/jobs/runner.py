@@ -95,9 +95,11 @@ def _child_error(child: Job) -> ReelforgeError:
 
 
 class Runner:
-    def __init__(self, store: JobStore, handlers: dict[JobKind, Handler]) -> None:
+    def __init__(self, store: JobStore, handlers: dict[JobKind, Handler], *, resume: bool = True) -> None:
         self.store = store
         self.handlers = handlers
+        #: Resume unfinished jobs at start; only the one process that owns the ledger does.
+        self.resume = resume
         self.listeners: list[ChangeListener] = []
         self._tg: anyio.abc.TaskGroup | None = None
         self._scopes: dict[str, tuple[anyio.CancelScope, JobContext]] = {}
@@ -108,7 +110,7 @@ class Runner:
         """Run until cancelled; resumes unfinished jobs first."""
         async with anyio.create_task_group() as tg:
             self._tg = tg
-            for job in self.store.unfinished():
+            for job in self.store.unfinished() if self.resume else []:
                 log.info("resuming job %s (%s, %s)", job.id, job.kind, job.status.value)
                 self._spawn(job.id, resumed=True)
             task_status.started()
@@ -152,7 +154,11 @@ class Runner:
             raise
         except Exception as exc:  # a bug: keep the traceback in the log, show a safe message
             log.exception("job %s crashed", ctx.job_id)
-            self._finish(ctx, JobStatus.FAILED, ReelforgeError(f"Internal error ({type(exc).__name__}); see the server log."))
+            if ctx.cancel_requested:
+                self._finish(ctx, JobStatus.CANCELED, Canceled("Canceled by request."))
+            else:
+                self._finish(ctx, JobStatus.FAILED,
+                             ReelforgeError(f"Internal error ({type(exc).__name__}); see the server log."))
         finally:
             self._scopes.pop(ctx.job_id, None)
 

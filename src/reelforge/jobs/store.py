@@ -156,11 +156,35 @@ class JobStore:
         return self._from_row(row) if row else None
 
     def spent_since(self, since: float) -> float:
-        """Committed money since a time: actual cost where known, else the quote of live jobs."""
+        """Money committed since a time, for the daily budget.
+
+        Generation rows carry the money: the actual cost where known; otherwise the quote, unless the
+        job failed or was canceled before any create request reached the provider (no remote id).
+        A derived job (extend, loop, compose) adds only the part of its quote whose step jobs do not
+        exist yet, so nothing is counted twice.
+        """
         with self._lock:
-            row = self._db.execute(
-                "SELECT COALESCE(SUM(COALESCE(cost_usd, CASE WHEN status IN ('failed','canceled') "
-                "THEN 0 ELSE quote_usd END)), 0) FROM jobs WHERE created_at >= ?",
+            rows = self._db.execute(
+                "SELECT id, kind, status, quote_usd, cost_usd, remote_id, state FROM jobs WHERE created_at >= ?",
                 (since,),
-            ).fetchone()
-        return float(row[0] or 0.0)
+            ).fetchall()
+        by_id = {r["id"]: r for r in rows}
+        total = 0.0
+        for r in rows:
+            if r["kind"] == "generate":
+                total += self._generation_spend(r)
+                continue
+            if r["status"] in (JobStatus.FAILED.value, JobStatus.CANCELED.value):
+                continue
+            steps = [v for v in json.loads(r["state"] or "{}").values() if isinstance(v, str) and v in by_id]
+            covered = sum(by_id[c]["quote_usd"] or 0.0 for c in steps)
+            total += max(0.0, (r["quote_usd"] or 0.0) - covered)
+        return round(total, 6)
+
+    @staticmethod
+    def _generation_spend(row: sqlite3.Row) -> float:
+        if row["cost_usd"] is not None:
+            return float(row["cost_usd"])
+        if row["status"] in (JobStatus.FAILED.value, JobStatus.CANCELED.value) and not row["remote_id"]:
+            return 0.0  # refused or stopped before the provider saw it
+        return float(row["quote_usd"] or 0.0)  # live, unknown, or reached the provider: assume billed

@@ -53,20 +53,40 @@ class Plan:
 
 
 class Studio:
-    def __init__(self, settings: Settings, *, http: Any = None) -> None:
+    def __init__(self, settings: Settings, *, http: Any = None, resume: bool = True) -> None:
         from reelforge.studio import handlers
 
         settings.ensure_dirs()
         self.settings = settings
         self.catalog = load_catalog()
         self.store = JobStore(settings.ledger)
-        self.runner = Runner(self.store, handlers.handlers_for(self))
+        self._lock_file: Any = None
+        owner = resume and self._claim_ledger()
+        self.runner = Runner(self.store, handlers.handlers_for(self), resume=owner)
         #: One renderer (preview, local GPU) at a time: they own the CPU or GPU while they run.
         self.local_limiter = anyio.CapacityLimiter(1)
         #: One ffmpeg post-process (join, loop, compose) at a time: x264 already uses every core.
         self.media_limiter = anyio.CapacityLimiter(1)
         self._http = http
         self._providers: dict[str, Provider] = {}
+
+    def _claim_ledger(self) -> bool:
+        """Take the ledger's resume lock. Two servers on one ledger must not both resume (and so drive)
+        the same unfinished jobs; the second one serves new work only."""
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks here; one server per data directory
+            return True
+        handle = open(self.settings.ledger.with_suffix(".lock"), "a+")  # noqa: SIM115 - held for the process life
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            log.warning("another reelforge server owns %s; this one will not resume its unfinished jobs",
+                        self.settings.ledger)
+            return False
+        self._lock_file = handle
+        return True
 
     async def aclose(self) -> None:
         for provider in self._providers.values():
@@ -76,6 +96,8 @@ class Studio:
 
             await close_shared_client()  # release pooled connections at shutdown
         self.store.close()
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the resume lock
 
     def provider(self, name: str) -> Provider:
         if name not in self._providers:
@@ -154,40 +176,55 @@ class Studio:
                 hint="Tell the user the price; if they agree, call again with confirm=true.")
 
     # -- creating jobs ----------------------------------------------------------------------------
+    @staticmethod
+    def request_digest(kind: str, request: dict[str, Any], parents: list[str]) -> str:
+        return hashlib.sha256(json.dumps([kind, request, parents], sort_keys=True, default=str).encode()).hexdigest()
+
+    def existing_for(self, kind: str, request: dict[str, Any], parents: list[str], call: CallOptions | None) -> Job | None:
+        """The job a repeated call re-attaches to (same idempotency key, or the same request moments ago)."""
+        if call is None:
+            return None
+        if call.idempotency_key:
+            existing = self.store.find_by_idempotency_key(call.idempotency_key)
+            if existing is not None:
+                return self.reattach(existing, f"idempotency_key '{call.idempotency_key}' matches job {existing.id}; "
+                                               "no new job was started.")
+        dup = self.store.find_recent_duplicate(self.request_digest(kind, request, parents), DUPLICATE_WINDOW_S)
+        if dup is not None:
+            return self.reattach(dup, f"an identical {kind} request started job {dup.id} moments ago; re-attached "
+                                      "to it instead of paying twice (change the request or pass a new "
+                                      "idempotency_key to make another).")
+        return None
+
     def create_job(self, kind: JobKind, *, request: dict[str, Any], call: CallOptions | None, quote_usd: float,
                    quote_detail: dict[str, Any] | None, provider: str | None, model: str | None,
                    parents: list[str], notes: list[str], eta_s: float | None,
                    state: dict[str, Any] | None = None) -> Job:
         """Commit the job row, then start it. Repeats re-attach instead of paying twice."""
-        key = call.idempotency_key if call else None
-        if key:
-            existing = self.store.find_by_idempotency_key(key)
-            if existing is not None:
-                return self.reattach(existing, f"idempotency_key '{key}' matches job {existing.id}; no new job was started.")
-        digest = hashlib.sha256(json.dumps([kind, request, parents], sort_keys=True, default=str).encode()).hexdigest()
-        if call is not None:
-            dup = self.store.find_recent_duplicate(digest, DUPLICATE_WINDOW_S)
-            if dup is not None:
-                return self.reattach(dup, f"an identical {kind} request started job {dup.id} moments ago; re-attached "
-                                             "to it instead of paying twice (change the request or pass a new "
-                                             "idempotency_key to make another).")
+        existing = self.existing_for(kind, request, parents, call)
+        if existing is not None:
+            return existing
         job = Job(kind=kind, request=request, quote_usd=quote_usd, quote=quote_detail, provider=provider,
-                  model=model, parents=parents, notes=notes, idempotency_key=key, request_hash=digest,
-                  eta_s=eta_s, state=state or {})
-        job = self.store.insert(job)
-        self.runner.start(job.id)
-        return job
+                  model=model, parents=parents, notes=notes, idempotency_key=call.idempotency_key if call else None,
+                  request_hash=self.request_digest(kind, request, parents), eta_s=eta_s, state=state or {})
+        stored = self.store.insert(job)
+        if stored.id != job.id:  # another process took this idempotency key first: its job, not ours to run
+            return self.reattach(stored, f"idempotency_key '{job.idempotency_key}' matches job {stored.id}; "
+                                         "no new job was started.")
+        self.runner.start(stored.id)
+        return stored
 
     def reattach(self, job: Job, note: str) -> Job:
         if note not in job.notes:
             job = self.store.update(job.id, notes=[*job.notes, note])
         return job
 
-    def create_generation(self, plan: Plan, *, call: CallOptions | None, parents: list[str]) -> Job:
+    def create_generation(self, plan: Plan, *, call: CallOptions | None, parents: list[str],
+                          state: dict[str, Any] | None = None) -> Job:
         return self.create_job(
             "generate", request=plan.spec.model_dump(mode="json"), call=call, quote_usd=plan.quote.usd,
             quote_detail=plan.quote.model_dump(mode="json"), provider=plan.model.provider, model=plan.model.id,
-            parents=parents, notes=plan.notes, eta_s=plan.model.typical_seconds,
+            parents=parents, notes=plan.notes, eta_s=plan.model.typical_seconds, state=state,
         )
 
     # -- waiting and control ----------------------------------------------------------------------
@@ -207,8 +244,8 @@ class Studio:
 
     async def cancel(self, job_id: str) -> Job:
         """Cancel a job and its unfinished step jobs (a canceled extend must not keep paying for its step)."""
-        job = await self.runner.cancel(job_id)
+        await self.runner.cancel(job_id)
         for child in self.store.children(job_id):
-            if child.kind == "generate" and not child.status.terminal and job.status is JobStatus.CANCELED:
+            if child.kind == "generate" and not child.status.terminal:
                 await self.runner.cancel(child.id)
         return self.store.require(job_id)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 
 from reelforge.errors import Canceled, InvalidRequest, OutcomeUnknown, ProviderTimeout, ReelforgeError
 from reelforge.jobs.models import Job, JobStatus
@@ -86,11 +87,15 @@ async def drive_remote(studio: Studio, ctx: JobContext, provider: RemoteProvider
                 "accepted and billed. reelforge will not send it again.",
                 hint=f"Check your {provider.name} dashboard before generating again.")
         ctx.update(status=JobStatus.SUBMITTING, stage=f"submitting to {provider.name}")
-        remote_id = await provider.submit(spec, model)
-        job = ctx.update(remote_id=remote_id, status=JobStatus.RUNNING, stage=f"queued at {provider.name}")
+        # Shielded: a cancel must not cut a create request in half (the provider may accept and bill
+        # it while we lose its id). The cancel takes effect right after, with the id in hand.
+        with anyio.CancelScope(shield=True):
+            remote_id = await provider.submit(spec, model)
+            job = ctx.update(remote_id=remote_id, status=JobStatus.RUNNING, stage=f"queued at {provider.name}")
     remote_id = job.remote_id
     assert remote_id is not None
     try:
+        await anyio.lowlevel.checkpoint()  # a cancel that arrived during the submit lands here
         status = await _poll_until_done(studio, ctx, provider, remote_id, model)
         if status.state is RemoteState.FAILED:
             assert status.error is not None

@@ -47,12 +47,10 @@ def from_plan(kind: JobKind, plan: Plan, what: str, request: dict[str, Any], *, 
 
 
 def launch(studio: Studio, prepared: Prepared, call: CallOptions) -> Job:
-    """Budget and confirmation, then the ledger row and the runner. A known idempotency key re-attaches."""
-    if call.idempotency_key:
-        existing = studio.store.find_by_idempotency_key(call.idempotency_key)
-        if existing is not None:
-            return studio.reattach(existing, f"idempotency_key '{call.idempotency_key}' matches job {existing.id}; "
-                                             "no new job was started.")
+    """Budget and confirmation, then the ledger row and the runner. A repeat re-attaches first, for free."""
+    existing = studio.existing_for(prepared.kind, prepared.request, prepared.parents, call)
+    if existing is not None:
+        return existing
     studio.check_budget(prepared.quote_usd, call, prepared.what)
     return studio.create_job(prepared.kind, request=prepared.request, call=call, quote_usd=prepared.quote_usd,
                              quote_detail=prepared.quote_detail, provider=prepared.provider, model=prepared.model,

@@ -72,7 +72,9 @@ class LocalDiffusersProvider(LocalProvider):
         await progress(1.0, "done")
 
     def _plan(self, spec: GenerationSpec, mspec: ModelSpec, options: LocalOptions) -> RenderPlan:
-        roots = [*self.settings.allowed_input_roots, self.settings.outputs, Path.cwd()]
+        from reelforge.security import allowed_roots
+
+        roots = allowed_roots(self.settings)  # the same rule as every other input (keyframe paths included)
         return build_plan(spec, mspec, roots, options.max_pixels)
 
 
