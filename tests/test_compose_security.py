@@ -48,3 +48,19 @@ async def test_title_font_path_outside_roots_is_refused(client, tmp_path: Path) 
     result = await client.call_tool("compose_timeline", {"request": {"timeline": {
         "clips": [{"path": str(clip)}], "titles": [{"text": "hi", "font": "/etc/passwd"}]}}})
     assert result.is_error and "titles[0].font" in result.content[0].text
+
+
+async def test_side_files_named_in_otio_metadata_are_vetted(client, tmp_path: Path) -> None:
+    """Subtitles, the audio bed and fonts can come from the .otio file's metadata: same rule."""
+    outside = tmp_path.parent / f"{tmp_path.name}-outside-meta"
+    outside.mkdir()
+    secret = outside / "secret.srt"
+    secret.write_text("1\n00:00:00,000 --> 00:00:01,000\nTOPSECRET\n")
+    clip = make_clip(tmp_path / "ok.mp4", 1.0, (160, 90), 24)
+    edit = _otio_with(clip, tmp_path / "edit.otio")
+    timeline = otio.adapters.read_from_file(str(edit))
+    timeline.metadata["reelforge"] = {"subtitles_path": str(secret)}
+    otio.adapters.write_to_file(timeline, str(edit))
+    result = await client.call_tool("compose_timeline", {"request": {"timeline": {"otio_path": str(edit)}}})
+    assert result.is_error and "input_not_allowed" in result.content[0].text
+    assert "subtitles_path" in result.content[0].text

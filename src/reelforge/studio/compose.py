@@ -34,8 +34,6 @@ def _check_side_files(studio: Studio, spec: TimelineSpec) -> dict[str, Any]:
         updates["audio_bed"] = spec.audio_bed.model_copy(update={"path": str(bed)})
     if spec.subtitles_path is not None:
         updates["subtitles_path"] = str(check_local_path(spec.subtitles_path, studio.settings, param="timeline.subtitles_path"))
-    if spec.otio_path is not None:
-        updates["otio_path"] = str(check_local_path(spec.otio_path, studio.settings, param="timeline.otio_path"))
     titles = []
     for j, title in enumerate(spec.titles):
         if title.font not in BUNDLED_FONTS:  # a font file: the same rule as any other input
@@ -46,17 +44,22 @@ def _check_side_files(studio: Studio, spec: TimelineSpec) -> dict[str, Any]:
     return updates
 
 
-def _expand_otio(spec: TimelineSpec) -> TimelineSpec:
-    """An uploaded .otio file becomes an ordinary clip list, so its media paths are vetted like any other."""
+def _expand_otio(studio: Studio, spec: TimelineSpec) -> TimelineSpec:
+    """An uploaded .otio file becomes an ordinary spec (clips, bed, subtitles, fonts from its metadata),
+    so every path it names is vetted afterwards like any other input."""
+    if spec.otio_path is None:
+        return spec
     from reelforge.timeline.otio_model import load_otio_spec
 
-    return load_otio_spec(spec) if spec.otio_path is not None else spec
+    otio_file = check_local_path(spec.otio_path, studio.settings, param="timeline.otio_path")
+    return load_otio_spec(spec.model_copy(update={"otio_path": str(otio_file)}))
 
 
 def prepare_compose(studio: Studio, req: ComposeRequest):
     from reelforge.studio.operations import Prepared, generation_from_inline
 
-    spec = _expand_otio(req.timeline.model_copy(update=_check_side_files(studio, req.timeline)))
+    spec = _expand_otio(studio, req.timeline)
+    spec = spec.model_copy(update=_check_side_files(studio, spec))
     clips: list[dict[str, Any]] = []
     parents: list[str] = []
     total = 0.0
