@@ -60,3 +60,9 @@ async def test_local_file_outside_allowed_roots_is_refused(client) -> None:
     )
     assert result.is_error
     assert "input_not_allowed" in result.content[0].text
+
+
+async def test_preview_refuses_options_instead_of_dropping_them(client) -> None:
+    result = await client.call_tool(
+        "generate_video", {"request": {"prompt": "x", "provider": "preview", "options": {"steps": 4}}})
+    assert result.is_error and "options" in result.content[0].text

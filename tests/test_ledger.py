@@ -96,3 +96,12 @@ def test_a_failed_migration_rolls_back(tmp_path: Path, monkeypatch) -> None:
     db = sqlite3.connect(tmp_path / "l.db")
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "half_done" not in tables and "jobs" in tables  # m001 committed, m999 rolled back
+
+
+def test_receipts_hold_no_signed_url_secrets() -> None:
+    from reelforge.studio.artifacts import _without_url_secrets
+
+    request = {"first_frame": {"url": "https://cdn.example.com/a.png?X-Amz-Signature=abc#frag"}, "prompt": "p?"}
+    cleaned = _without_url_secrets(request)
+    assert "abc" not in str(cleaned) and cleaned["first_frame"]["url"].startswith("https://cdn.example.com/a.png")
+    assert cleaned["prompt"] == "p?"

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import anyio
 from mcp import Client, StdioServerParameters
 
 STEPS_TIMEOUT_S = 600
@@ -31,9 +32,10 @@ async def _call(client: Client, tool: str, request: dict[str, Any]) -> dict[str,
     if result.is_error:
         raise SystemExit(f"{tool} failed: {result.content[0].text}")
     job = result.structured_content
-    while job["status"] not in ("succeeded", "failed", "canceled", "unknown"):
-        result = await client.call_tool("get_job", {"job_id": job["job_id"], "wait_seconds": 40})
-        job = result.structured_content
+    with anyio.move_on_after(STEPS_TIMEOUT_S):
+        while job["status"] not in ("succeeded", "failed", "canceled", "unknown"):
+            result = await client.call_tool("get_job", {"job_id": job["job_id"], "wait_seconds": 40})
+            job = result.structured_content
     if job["status"] != "succeeded":
         raise SystemExit(f"{tool} ended {job['status']}: {job.get('error')}")
     return job

@@ -91,7 +91,7 @@ async def _ask_approval(prepare: Any, request: Any, ctx: Context) -> CostApprova
     if request.confirm:
         return CostApproval(approve=True)
     try:
-        prepared = prepare(studio, request)
+        prepared = await anyio.to_thread.run_sync(prepare, studio, request)
     except ReelforgeError:
         return CostApproval(approve=False)  # the tool body reports the real error
     if prepared.quote_usd <= studio.settings.confirm_above_usd:

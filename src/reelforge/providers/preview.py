@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reelforge.catalog import ModelEntry
-from reelforge.errors import InvalidRequest
+from reelforge.errors import InvalidRequest, UnsupportedParameter
 from reelforge.providers.base import LocalProvider, ProgressFn
 from reelforge.requests import GenerationSpec, MediaRef
 
@@ -28,6 +28,12 @@ def _local(ref: MediaRef | None, param: str) -> Path | None:
 
 class PreviewProvider(LocalProvider):
     name = "preview"
+
+    def normalize(self, spec: GenerationSpec, model: ModelEntry) -> tuple[GenerationSpec, list[str]]:
+        if spec.extra:  # never silently dropped
+            raise UnsupportedParameter(
+                f"The preview provider takes no options (got {', '.join(sorted(spec.extra))}).", param="options")
+        return spec, []
 
     async def render(self, spec: GenerationSpec, model: ModelEntry, dest: Path, progress: ProgressFn) -> None:
         from reelforge.media.animatic import render_animatic

@@ -50,6 +50,17 @@ def _describe(video: Path, out_dir: Path) -> dict[str, Any]:
     }
 
 
+def _without_url_secrets(value: Any) -> Any:
+    """Drop query strings and fragments from every URL (signed links carry their secrets there)."""
+    if isinstance(value, dict):
+        return {k: _without_url_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_url_secrets(v) for v in value]
+    if isinstance(value, str) and value.startswith(("http://", "https://")) and ("?" in value or "#" in value):
+        return value.split("#", 1)[0].split("?", 1)[0] + "?…"
+    return value
+
+
 def write_receipt(job: Job, output: dict[str, Any], path: Path) -> Path:
     receipt = {
         "reelforge_version": __version__,
@@ -58,7 +69,7 @@ def write_receipt(job: Job, output: dict[str, Any], path: Path) -> Path:
         "provider": job.provider,
         "model": job.model,
         "remote_id": job.remote_id,
-        "request": job.request,
+        "request": _without_url_secrets(job.request),
         "seed": job.request.get("seed"),
         "quote": job.quote,
         "cost_usd": job.cost_usd,

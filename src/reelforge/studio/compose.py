@@ -87,9 +87,9 @@ def prepare_compose(studio: Studio, req: ComposeRequest):
 
 
 async def start_compose(studio: Studio, req: ComposeRequest) -> Job:
-    from reelforge.studio.operations import launch
+    from reelforge.studio.operations import launch_prepared
 
-    return launch(studio, prepare_compose(studio, req), req)
+    return await launch_prepared(studio, prepare_compose, req)
 
 
 async def run_compose(studio: Studio, ctx: JobContext) -> None:

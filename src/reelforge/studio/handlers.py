@@ -157,19 +157,24 @@ async def _poll_until_done(studio: Studio, ctx: JobContext, provider: RemoteProv
 
 # -- child steps ---------------------------------------------------------------------------------------
 async def run_step(studio: Studio, ctx: JobContext, key: str, step: dict[str, Any], spec: GenerationSpec) -> Job:
-    """Create (once) and wait for a child generate job from a stored plan."""
-    child_id = ctx.job.state.get(key)
+    """Create (once) and wait for a child generate job from a stored plan.
+
+    The child row names its parent and step key, so a parent that died between creating the child and
+    checkpointing it finds that child again instead of paying for a second one.
+    """
+    child_id = ctx.job.state.get(key) or next(
+        (c.id for c in studio.store.children(ctx.job_id) if c.state.get("step_key") == key), None)
     if child_id is None:
-        from reelforge.catalog import ModelEntry  # noqa: F401 - typing clarity
         from reelforge.studio.core import Plan
         from reelforge.studio.pricing import Quote
 
         model = studio.catalog.find(spec.provider, spec.model)
-        assert model is not None
+        if model is None:
+            raise InvalidRequest(f"Model {spec.provider}/{spec.model} is no longer in the catalog.")
         plan = Plan(spec, model, Quote.model_validate(step["quote"]), list(step.get("notes", [])))
-        child = studio.create_generation(plan, call=None, parents=[ctx.job_id])
-        ctx.checkpoint(**{key: child.id})
-        child_id = child.id
+        child_id = studio.create_generation(plan, call=None, parents=[ctx.job_id], state={"step_key": key}).id
+    if ctx.job.state.get(key) != child_id:
+        ctx.checkpoint(**{key: child_id})
     ctx.update(status=JobStatus.RUNNING, stage=f"waiting for step job {child_id}")
     return await ctx.wait_for(child_id)
 

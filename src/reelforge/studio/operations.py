@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from reelforge.errors import InvalidRequest
 from reelforge.jobs.models import Job, JobKind
 from reelforge.requests import MediaRef
@@ -57,6 +59,12 @@ def launch(studio: Studio, prepared: Prepared, call: CallOptions) -> Job:
                              parents=prepared.parents, notes=prepared.notes, eta_s=prepared.eta_s)
 
 
+async def launch_prepared(studio: Studio, prepare: Any, req: Any) -> Job:
+    """Prepare off the event loop (URL vetting resolves DNS, files are probed), then launch on it."""
+    prepared = await anyio.to_thread.run_sync(prepare, studio, req)
+    return launch(studio, prepared, req)
+
+
 def prepare_generate(studio: Studio, req: GenerateRequest) -> Prepared:
     first = studio.resolve_image(req.image, "image")
     last = studio.resolve_image(req.last_image, "last_image")
@@ -66,7 +74,7 @@ def prepare_generate(studio: Studio, req: GenerateRequest) -> Prepared:
 
 
 async def start_generate(studio: Studio, req: GenerateRequest) -> Job:
-    return launch(studio, prepare_generate(studio, req), req)
+    return await launch_prepared(studio, prepare_generate, req)
 
 
 def estimate(studio: Studio, req: GenerateRequest, *, compare: bool) -> list[Quote]:
@@ -112,7 +120,7 @@ def prepare_extend(studio: Studio, req: ExtendRequest) -> Prepared:
 
 
 async def start_extend(studio: Studio, req: ExtendRequest) -> Job:
-    return launch(studio, prepare_extend(studio, req), req)
+    return await launch_prepared(studio, prepare_extend, req)
 
 
 def _last_frame_path(studio: Studio, source: Path) -> Path:
@@ -160,7 +168,7 @@ def prepare_loop(studio: Studio, req: LoopRequest) -> Prepared:
 
 
 async def start_loop(studio: Studio, req: LoopRequest) -> Job:
-    return launch(studio, prepare_loop(studio, req), req)
+    return await launch_prepared(studio, prepare_loop, req)
 
 
 def _loop_generation_plan(studio: Studio, opts: GenerationOptions, image: str | None, strategy: str) -> Plan:
