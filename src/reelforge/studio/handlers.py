@@ -91,7 +91,15 @@ async def drive_remote(studio: Studio, ctx: JobContext, provider: RemoteProvider
         # it while we lose its id). The cancel takes effect right after, with the id in hand.
         with anyio.CancelScope(shield=True):
             remote_id = await provider.submit(spec, model)
-            job = ctx.update(remote_id=remote_id, status=JobStatus.RUNNING, stage=f"queued at {provider.name}")
+            try:
+                job = ctx.update(remote_id=remote_id, status=JobStatus.RUNNING, stage=f"queued at {provider.name}")
+            except Exception as exc:  # the ledger refused the write: never lose the id of a paid job
+                log.error("job %s: %s accepted remote job %s but the ledger write failed", ctx.job_id,
+                          provider.name, remote_id)
+                raise OutcomeUnknown(
+                    f"{provider.name} accepted the job (remote id {remote_id}) but reelforge could not record it "
+                    f"({type(exc).__name__}).", hint="Do not submit again; find it on the provider's dashboard.",
+                ) from exc
     remote_id = job.remote_id
     assert remote_id is not None
     try:
