@@ -83,8 +83,10 @@ class Settings(BaseSettings):
     local_offload: str = Field(default="auto", description="Local GPU offload: auto, none, model, sequential.")
     local_device: str = Field(default="auto", description="Local backend device: auto, cuda, cuda:N, cpu.")
     local_dtype: str = Field(default="auto", description="Local weights dtype: auto (bf16 on GPU), bfloat16, float16, float32.")
-    local_attention: str = Field(default="native", description="Attention backend for local models (native = PyTorch SDPA).")
-    local_cache: str = Field(default="auto", description="Diffusers cache hook: auto (FirstBlockCache on non-distilled), none, fbc.")
+    local_attention: str = Field(default="native", description="diffusers attention backend for local models (native = PyTorch SDPA).")
+    local_cache: str = Field(
+        default="auto", description="FirstBlockCache: auto (0.05 on non-distilled models), off, or a threshold such as 0.1."
+    )
     local_compile: bool = Field(default=False, description="torch.compile the repeated transformer blocks (slow first run).")
     local_vae_tiling: str = Field(default="auto", description="VAE tiling: auto (at high resolution), on, off.")
     local_max_pixels: int | None = Field(default=None, description="Refuse local jobs above this many pixels per frame.")

@@ -131,7 +131,7 @@ def _probe_once(path: Path) -> tuple[MediaInfo, StreamSignature] | None:
     Opening a file costs about as much as the whole cuts-only render's Python side, so this
     reuses `media.probe`'s field readers on one open container. Anything unusual (no video, a
     still image, no frames, an unreadable file) returns None, and the caller runs `probe()` itself,
-    which raises the proper error. (Asked for a public API for this: docs/notes/timeline.md.)
+    which raises the proper error.
     """
     try:
         with av.open(str(path)) as c:

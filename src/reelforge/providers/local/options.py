@@ -1,7 +1,7 @@
 """Backend switches for the local GPU provider, read once per job from settings and environment.
 
-Two of these live in `Settings` (`local_offload`, `local_models_dir`). The rest are read from
-`REELFORGE_LOCAL_*` variables here until they move into `Settings` (see docs/notes/local-gpu.md):
+`local_offload` and `local_models_dir` come from `Settings`; the rest are read here from the same
+`REELFORGE_LOCAL_*` variables that `Settings` documents (so `reelforge doctor` and the README agree):
 
 | variable | values | default |
 |---|---|---|
