@@ -48,6 +48,15 @@ class Plan:
     quote: Quote
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def eta_s(self) -> float:
+        """Honest first guess: the model's typical time scaled by length (and, for renders on this
+        machine, by pixels). Replaced by the observed rate once progress is reported."""
+        scale = self.spec.duration_s / max(self.model.capabilities.durations.default, 0.1)
+        if self.model.provider in ("preview", "local"):
+            scale *= (self.spec.width * self.spec.height) / (1280 * 720)
+        return round(self.model.typical_seconds * max(scale, 0.2), 1)
+
     def to_state(self) -> dict[str, Any]:
         return {"spec": self.spec.model_dump(mode="json"), "quote": self.quote.model_dump(mode="json"), "notes": self.notes}
 
@@ -224,7 +233,7 @@ class Studio:
         return self.create_job(
             "generate", request=plan.spec.model_dump(mode="json"), call=call, quote_usd=plan.quote.usd,
             quote_detail=plan.quote.model_dump(mode="json"), provider=plan.model.provider, model=plan.model.id,
-            parents=parents, notes=plan.notes, eta_s=plan.model.typical_seconds, state=state,
+            parents=parents, notes=plan.notes, eta_s=plan.eta_s, state=state,
         )
 
     # -- waiting and control ----------------------------------------------------------------------

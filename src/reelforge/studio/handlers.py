@@ -132,6 +132,7 @@ async def _poll_until_done(studio: Studio, ctx: JobContext, provider: RemoteProv
     s = studio.settings
     interval = s.poll_min_interval_s
     started = anyio.current_time()
+    first_eta = ctx.job.eta_s or model.typical_seconds
     while True:
         try:
             status = await provider.poll(remote_id, model)
@@ -150,7 +151,7 @@ async def _poll_until_done(studio: Studio, ctx: JobContext, provider: RemoteProv
         stage = f"{status.raw_status or status.state.value} at {provider.name}"
         fields: dict[str, Any] = {"status": JobStatus.RUNNING, "stage": stage}
         elapsed = anyio.current_time() - started
-        fields["eta_s"] = max(0.0, model.typical_seconds - elapsed)
+        fields["eta_s"] = max(0.0, first_eta - elapsed)
         ctx.update(**fields)
         if status.progress is not None:
             await ctx.progress(status.progress, stage)

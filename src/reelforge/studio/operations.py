@@ -45,7 +45,7 @@ def from_plan(kind: JobKind, plan: Plan, what: str, request: dict[str, Any], *, 
     return Prepared(kind=kind, request=request, quote_usd=plan.quote.usd, what=what,
                     quote_detail=plan.quote.model_dump(mode="json"), provider=plan.model.provider,
                     model=plan.model.id, parents=parents or [], notes=plan.notes,
-                    eta_s=plan.model.typical_seconds + extra_eta)
+                    eta_s=plan.eta_s + extra_eta)
 
 
 def launch(studio: Studio, prepared: Prepared, call: CallOptions) -> Job:
