@@ -43,6 +43,8 @@ async def test_resources_guide_jobs_and_prompt(client) -> None:
     assert jobs == {"jobs": []}
     prompt = await client.get_prompt("storyboard", {"idea": "a coffee ad", "shots": "3"})
     assert "compose_timeline" in prompt.messages[0].content.text
+    product = await client.get_prompt("product_video", {"product": "a ceramic mug", "style": "social"})
+    assert "9:16" in product.messages[0].content.text and "estimate_cost" in product.messages[0].content.text
 
 
 async def test_tools_have_titles_schemas_and_honest_annotations(client) -> None:
