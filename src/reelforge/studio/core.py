@@ -72,8 +72,9 @@ class Studio:
         self._lock_file: Any = None
         owner = resume and self._claim_ledger()
         self.runner = Runner(self.store, handlers.handlers_for(self), resume=owner)
-        #: One renderer (preview, local GPU) at a time: they own the CPU or GPU while they run.
-        self.local_limiter = anyio.CapacityLimiter(1)
+        #: One render at a time per local provider (the CPU for preview, the GPU for local); a preview
+        #: never waits behind a long GPU job.
+        self._render_limiters: dict[str, anyio.CapacityLimiter] = {}
         #: One ffmpeg post-process (join, loop, compose) at a time: x264 already uses every core.
         self.media_limiter = anyio.CapacityLimiter(1)
         self._http = http
@@ -112,6 +113,9 @@ class Studio:
         if name not in self._providers:
             self._providers[name] = make_provider(name, self.settings, self._http)
         return self._providers[name]
+
+    def render_limiter(self, provider: str) -> anyio.CapacityLimiter:
+        return self._render_limiters.setdefault(provider, anyio.CapacityLimiter(1))
 
     def job_dir(self, job_id: str) -> Path:
         path = self.settings.outputs / job_id

@@ -66,7 +66,7 @@ async def run_generate(studio: Studio, ctx: JobContext) -> None:
     dest = studio.job_dir(job.id) / "video.mp4"
     if isinstance(provider, LocalProvider):
         ctx.update(stage="waiting for the local renderer")
-        async with studio.local_limiter:
+        async with studio.render_limiter(provider.name):
             ctx.update(status=JobStatus.RUNNING, stage="rendering")
             await provider.render(spec, model, dest, ctx.progress)
         await finalize(ctx, dest, cost_usd=0.0)
