@@ -147,7 +147,8 @@ class Runner:
             if ctx.cancel_requested:  # e.g. ffmpeg killed by the cancel raised its own error on the way out
                 self._finish(ctx, JobStatus.CANCELED, Canceled("Canceled by request."))
             else:
-                status = JobStatus.UNKNOWN if exc.code == "outcome_unknown" else JobStatus.FAILED
+                status = {"outcome_unknown": JobStatus.UNKNOWN, "canceled": JobStatus.CANCELED}.get(
+                    exc.code, JobStatus.FAILED)  # e.g. canceled at the provider's own dashboard
                 self._finish(ctx, status, exc)
         except anyio.get_cancelled_exc_class():
             # Server shutdown: leave the row as it is so the next start resumes it.
