@@ -47,6 +47,6 @@ def http_server(settings: Settings, *, host: str, port: int):
 
 def run_http(settings: Settings, *, host: str, port: int) -> int:
     server = http_server(settings, host=host, port=port)
-    print(f"reelforge: streamable HTTP on http://{host}:{port}/mcp (bearer token required)", file=sys.stderr)
+    sys.stderr.write(f"reelforge: streamable HTTP on http://{host}:{port}/mcp (bearer token required)\n")
     server.run("streamable-http", host=host, port=port)
     return 0

@@ -64,17 +64,18 @@ def pull_model(name: str, progress: PullProgress | None = None) -> int:
     try:
         path = download_model(name, progress or _print_progress)
     except ReelforgeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        sys.stderr.write(f"error: {exc}\n")
         return 2
     except OSError as exc:  # network, disk full, gated repository without a token
-        print(f"error: download of {name} failed ({exc.__class__.__name__}: {exc})", file=sys.stderr)
+        sys.stderr.write(f"error: download of {name} failed ({exc.__class__.__name__}: {exc})\n")
         return 1
-    print(f"{name}: ready in {path}", file=sys.stderr)
+    sys.stderr.write(f"{name}: ready in {path}\n")
     return 0
 
 
 def _print_progress(done: int, total: int, message: str) -> None:
-    print(f"\r{message}: {done}/{total} files", end="" if done < total else "\n", file=sys.stderr, flush=True)
+    sys.stderr.write(f"\r{message}: {done}/{total} files" + ("" if done < total else "\n"))
+    sys.stderr.flush()
 
 
 def _progress_bar_class(progress: PullProgress, repo: str) -> type:
