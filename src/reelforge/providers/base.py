@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     import httpx
@@ -118,9 +118,20 @@ class RemoteProvider(Provider):
         if not status.output_urls:
             from reelforge.errors import ProviderFailure
 
-            raise ProviderFailure(f"{self.name} reported success but returned no output file.")
+            raise ProviderFailure(f"{self.display_name} reported success but returned no output file.")
+        policy = self.read_policy()
         await download_video(self.client, status.output_urls[0], dest, headers=self.download_headers(),
-                             max_bytes=self.settings.download_max_mb << 20, provider=self.name)
+                             max_bytes=self.settings.download_max_mb << 20, provider=self.display_name,
+                             **({"policy": policy} if policy is not None else {}))
+
+    @property
+    def display_name(self) -> str:
+        """How messages name the provider (adapters may say "MiniMax" rather than "minimax")."""
+        return self.name
+
+    def read_policy(self) -> Any:
+        """The adapter's retry policy for reads and downloads, or None for the shared default."""
+        return None
 
     def download_headers(self) -> dict[str, str]:
         """Headers for fetching outputs; most CDNs need none (Google needs the key)."""

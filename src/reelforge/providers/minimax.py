@@ -36,7 +36,6 @@ from reelforge.errors import (
 from reelforge.providers.base import RemoteProvider, RemoteState, RemoteStatus
 from reelforge.providers.http import (
     RetryPolicy,
-    download_video,
     error_for_status,
     parse_retry_after,
     policy_from_settings,
@@ -44,8 +43,6 @@ from reelforge.providers.http import (
 )
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from reelforge.catalog import ModelEntry
     from reelforge.requests import GenerationSpec, MediaRef
     from reelforge.settings import Settings
@@ -306,12 +303,13 @@ class MiniMaxProvider(RemoteProvider):
         """MiniMax's API has no cancel: the task runs to the end (and is billed); we only stop watching."""
         log.info("MiniMax has no cancel endpoint; task %s keeps running on MiniMax's side", remote_id)
 
-    async def download(self, status: RemoteStatus, model: ModelEntry, dest: Path) -> None:
-        """Fetch the finished video (size-capped by REELFORGE_DOWNLOAD_MAX_MB, type-checked, atomic)."""
-        if not status.output_urls:
-            raise ProviderFailure("MiniMax reported success but returned no output file.")
-        await download_video(self.client, status.output_urls[0], dest, max_bytes=self.settings.download_max_mb << 20,
-                             provider=PROVIDER, policy=self.retry)
+    @property
+    def display_name(self) -> str:
+        return PROVIDER
+
+    def read_policy(self) -> RetryPolicy:
+        """Downloads (size-capped, type-checked, atomic: the base class) retry with this adapter's policy."""
+        return self.retry
 
     async def _read(self, path: str, params: dict[str, str], *, job_level_fail: bool = False) -> dict[str, Any]:
         """A GET retried per the shared policy, including MiniMax's transient codes inside HTTP 200."""

@@ -36,7 +36,6 @@ from reelforge.errors import (
 from reelforge.providers.base import RemoteProvider, RemoteState, RemoteStatus
 from reelforge.providers.http import (
     RetryPolicy,
-    download_video,
     error_for_status,
     parse_retry_after,
     policy_from_settings,
@@ -45,8 +44,6 @@ from reelforge.providers.http import (
 from reelforge.requests import size_for
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from reelforge.catalog import ModelEntry
     from reelforge.requests import GenerationSpec, MediaRef
     from reelforge.settings import Settings
@@ -268,12 +265,13 @@ class ReplicateProvider(RemoteProvider):
         prediction = await self.sdk.predictions.async_cancel(remote_id)
         log.info("Replicate prediction %s is now %s", remote_id, prediction.status)
 
-    async def download(self, status: RemoteStatus, model: ModelEntry, dest: Path) -> None:
-        """Fetch the first output file (size-capped by REELFORGE_DOWNLOAD_MAX_MB, type-checked, atomic)."""
-        if not status.output_urls:
-            raise ProviderFailure("Replicate reported success but returned no output file.")
-        await download_video(self.client, status.output_urls[0], dest, max_bytes=self.settings.download_max_mb << 20,
-                             provider=PROVIDER, policy=self.retry)
+    @property
+    def display_name(self) -> str:
+        return PROVIDER
+
+    def read_policy(self) -> RetryPolicy:
+        """Downloads (size-capped, type-checked, atomic: the base class) retry with this adapter's policy."""
+        return self.retry
 
     async def aclose(self) -> None:
         """Nothing to close: the SDK's own HTTP clients are never built (all calls go through `request`)."""
