@@ -182,9 +182,10 @@ async def test_cancel_stops_within_a_step_and_frees_the_worker(local_env, tmp_pa
     assert worker.running is None  # the awaiting side returned only once the worker had stopped
     assert not dest.exists() and not list(tmp_path.glob(".*part*"))
     steps = [s for s in rec.stages if s.startswith("denoising")]
-    # Measured: it stops at the step after the one that asked (1 step reported); 10 leaves room for a
-    # busy CI machine where the event loop hears of step 1 late.
-    assert len(steps) <= 10 and "decoding" not in rec.stages
+    # It stops at the step after the cancel reaches the worker (test_step_callback_stops_at_the_next_step);
+    # how many steps were reported before that depends on how late a busy event loop hears of step 1
+    # (up to 11 seen in CI on tiny, fast steps), so here: stopped far before the end, no decode.
+    assert len(steps) <= 50 and "decoding" not in rec.stages
     # The same resident pipeline renders the next job normally.
     after = tmp_path / "after.mp4"
     await render(local_env, spec_for(LTX), after)
@@ -302,3 +303,21 @@ def test_benchmark_tiny_mode_runs(tmp_path: Path) -> None:
     for variant in ("plain diffusers call", "ours (defaults)", "attention _native_math (SDPA off)",
                     "FirstBlockCache 0.05", "VAE tiling on"):
         assert rows[variant]["seconds"] > 0 and rows[variant]["weights"] == "tiny random"
+
+
+
+def test_step_callback_stops_at_the_next_step() -> None:
+    """Cancel within one step: the first step callback after the flag is set raises, before reporting."""
+    import threading
+
+    from reelforge.errors import Canceled
+    from reelforge.providers.local.runner import _step_callback
+
+    cancel, reports = threading.Event(), []
+    kwargs = {"num_inference_steps": 100}
+    on_step_end = _step_callback(cancel, lambda fraction, stage: reports.append(stage), kwargs)
+    assert on_step_end(None, 0, None, {"latents": 1}) == {"latents": 1}
+    cancel.set()
+    with pytest.raises(Canceled, match="after denoising step 2 of 100"):
+        on_step_end(None, 1, None, {})
+    assert reports == ["denoising step 1/100"]
