@@ -83,7 +83,7 @@ async def test_idempotency_key_returns_first_job(client) -> None:
     request = {"prompt": "same", "provider": "preview", "duration_s": 1, "resolution": "360p",
                "idempotency_key": "abc-123", "wait_seconds": 0}
     first = await client.call_tool("generate_video", {"request": request})
-    second = await client.call_tool("generate_video", {"request": {**request, "prompt": "different"}})
+    second = await client.call_tool("generate_video", {"request": {**request, "wait_seconds": 1}})
     assert first.structured_content["job_id"] == second.structured_content["job_id"]
     jobs = await client.call_tool("list_jobs", {})
     assert len(jobs.structured_content["jobs"]) == 1

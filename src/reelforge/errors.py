@@ -123,6 +123,12 @@ class JobNotFound(ReelforgeError):
     code = "job_not_found"
 
 
+class IdempotencyConflict(InvalidRequest):
+    """An idempotency key already names a different request's job; nothing new was started."""
+
+    code = "idempotency_conflict"
+
+
 class MediaError(ReelforgeError):
     """ffmpeg or decoding failed, or produced an empty or invalid file."""
 

@@ -51,6 +51,21 @@ def m001_jobs(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX jobs_created ON jobs(created_at)")
 
 
+@migration
+def m002_job_leases(db: sqlite3.Connection) -> None:
+    # The server driving a job renews a short lease on its row; a row whose lease lapsed (its server
+    # died) is taken over by another live server instead of staying `running` forever.
+    db.execute("ALTER TABLE jobs ADD COLUMN lease_owner TEXT")
+    db.execute("ALTER TABLE jobs ADD COLUMN lease_until REAL")
+
+
+@migration
+def m003_call_hash(db: sqlite3.Connection) -> None:
+    # What the caller asked for (tool arguments), so an idempotency key re-used for another request is
+    # refused. The normalised request hash cannot tell: it holds a seed drawn per call.
+    db.execute("ALTER TABLE jobs ADD COLUMN call_hash TEXT")
+
+
 def migrate(db: sqlite3.Connection) -> list[str]:
     """Apply every migration not yet recorded; returns the names applied."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")

@@ -58,6 +58,11 @@ class Job(BaseModel):
     notes: list[str] = Field(default_factory=list)
     idempotency_key: str | None = None
     request_hash: str | None = None
+    #: Hash of the caller's arguments (kind, parents, tool request) for an idempotency key.
+    call_hash: str | None = None
+    #: Which process drives the job, and until when its lease holds (renewed while it lives).
+    lease_owner: str | None = None
+    lease_until: float | None = None
     eta_s: float | None = None
     created_at: float = Field(default_factory=time.time)
     updated_at: float = Field(default_factory=time.time)

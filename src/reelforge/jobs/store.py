@@ -15,12 +15,24 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reelforge.errors import JobNotFound
+from reelforge.errors import IdempotencyConflict, JobNotFound
 from reelforge.jobs.migrations import migrate
 from reelforge.jobs.models import TERMINAL, Job, JobStatus
 
 _JSON_FIELDS = ("request", "quote", "parents", "outputs", "state", "notes")
 _COLUMNS = tuple(Job.model_fields)
+
+
+def check_same_request(existing: Job, key: str, call_hash: str | None) -> None:
+    """Refuse to re-attach a call to a job its idempotency key started for a different request."""
+    if existing.call_hash is None or call_hash is None or existing.call_hash == call_hash:
+        return  # the same request (rows from before call hashes: nothing to compare)
+    raise IdempotencyConflict(
+        f"idempotency_key '{key}' was already used for a different request: job {existing.id} "
+        f"({existing.kind}, {existing.status.value}). No new job was started.",
+        param="idempotency_key",
+        hint=f"Use a new idempotency_key for a new request, or read reelforge://jobs/{existing.id} for the first one.",
+    )
 
 
 class JobStore:
@@ -58,7 +70,11 @@ class JobStore:
 
     # -- writes -----------------------------------------------------------------------------
     def insert(self, job: Job) -> Job:
-        """Commit a new job row; with an idempotency key already used, return that job instead."""
+        """Commit a new job row; with an idempotency key already used, return that job instead.
+
+        Only for the same request: a key that already names another request's job is refused
+        (`IdempotencyConflict`), never silently answered with that other job.
+        """
         row = self._to_row(job)
         cols = ", ".join(_COLUMNS)
         marks = ", ".join(f":{c}" for c in _COLUMNS)
@@ -69,6 +85,7 @@ class JobStore:
                 if job.idempotency_key:
                     existing = self.find_by_idempotency_key(job.idempotency_key)
                     if existing is not None:
+                        check_same_request(existing, job.idempotency_key, job.call_hash)
                         return existing
                 raise
         return job

@@ -22,7 +22,7 @@ from reelforge.catalog import ModelEntry, load_catalog
 from reelforge.errors import BudgetExceeded, ConfirmationRequired, InvalidRequest, MissingCredentials, UnsupportedParameter
 from reelforge.jobs.models import Job, JobKind, JobStatus
 from reelforge.jobs.runner import Runner
-from reelforge.jobs.store import JobStore
+from reelforge.jobs.store import JobStore, check_same_request
 from reelforge.providers.base import LocalProvider, Provider
 from reelforge.providers.registry import make_provider
 from reelforge.requests import GenerationSpec, MediaRef
@@ -193,13 +193,22 @@ class Studio:
     def request_digest(kind: str, request: dict[str, Any], parents: list[str]) -> str:
         return hashlib.sha256(json.dumps([kind, request, parents], sort_keys=True, default=str).encode()).hexdigest()
 
+    @staticmethod
+    def call_digest(kind: str, request: dict[str, Any], parents: list[str], call: CallOptions) -> str:
+        """What the caller asked for: the tool's arguments, less the options of the call itself. The
+        normalised request cannot serve: it holds a seed drawn afresh for each call."""
+        asked = call.model_dump(mode="json", exclude=set(CallOptions.model_fields))
+        return hashlib.sha256(json.dumps([kind, asked or request, parents], sort_keys=True, default=str).encode()).hexdigest()
+
     def existing_for(self, kind: str, request: dict[str, Any], parents: list[str], call: CallOptions | None) -> Job | None:
-        """The job a repeated call re-attaches to (same idempotency key, or the same request moments ago)."""
+        """The job a repeated call re-attaches to (same idempotency key, or the same request moments ago).
+        A key already used for a different request is refused (`IdempotencyConflict`)."""
         if call is None:
             return None
         if call.idempotency_key:
             existing = self.store.find_by_idempotency_key(call.idempotency_key)
             if existing is not None:
+                check_same_request(existing, call.idempotency_key, self.call_digest(kind, request, parents, call))
                 return self.reattach(existing, f"idempotency_key '{call.idempotency_key}' matches job {existing.id}; "
                                                "no new job was started.")
         dup = self.store.find_recent_duplicate(self.request_digest(kind, request, parents), DUPLICATE_WINDOW_S)
@@ -219,7 +228,8 @@ class Studio:
             return existing
         job = Job(kind=kind, request=request, quote_usd=quote_usd, quote=quote_detail, provider=provider,
                   model=model, parents=parents, notes=notes, idempotency_key=call.idempotency_key if call else None,
-                  request_hash=self.request_digest(kind, request, parents), eta_s=eta_s, state=state or {})
+                  request_hash=self.request_digest(kind, request, parents), eta_s=eta_s, state=state or {},
+                  call_hash=self.call_digest(kind, request, parents, call) if call and call.idempotency_key else None)
         stored = self.store.insert(job)
         if stored.id != job.id:  # another process took this idempotency key first: its job, not ours to run
             return self.reattach(stored, f"idempotency_key '{job.idempotency_key}' matches job {stored.id}; "

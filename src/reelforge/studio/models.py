@@ -24,7 +24,7 @@ class CallOptions(BaseModel):
     idempotency_key: str | None = Field(
         default=None, max_length=200,
         description="Any unique string. Repeating a call with the same key returns the first job instead of "
-        "starting (and paying for) a new one. Recommended for paid providers.",
+        "starting (and paying for) a new one; the same key with a different request is refused. Recommended for paid providers.",
     )
     confirm: bool = Field(
         default=False,
