@@ -31,11 +31,15 @@ def conform_chain(
 
     `square_pixels` is False for sources with a non-square sample aspect ratio: they are first
     scaled to their display aspect. `in_matrix` is the source's YUV matrix ("auto": its tag).
-    The chain starts timestamps at zero, resamples to the output rate, scales with the BT.709
-    matrix into yuv420p, and pads/trims to the exact length.
+    The chain resamples to the output rate on the input's own clock (0 = the seek point),
+    scales with the BT.709 matrix into yuv420p, and pads/trims to the exact length.
     """
     w, h = fmt.width, fmt.height
-    steps = ["setpts=PTS-STARTPTS", f"fps={fmt.fps}"]
+    # No setpts=PTS-STARTPTS before `fps`: after an input seek (-ss) the first decoded frame
+    # keeps its sub-frame distance from the seek point, and `fps` anchored at 0 places every
+    # frame at its true time (nearest output frame). Zeroing it first moved the picture up to a
+    # source frame earlier than the sample-exact sound (the picture led by 13-33 ms).
+    steps = [f"fps={fmt.fps}:start_time=0"]
     if not square_pixels:
         steps.append("scale=trunc(iw*sar/2)*2:ih,setsar=1")
     matrix = f"in_color_matrix={in_matrix}:out_color_matrix=bt709:out_range=tv:flags=bicubic"
