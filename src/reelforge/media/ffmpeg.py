@@ -34,6 +34,15 @@ ProgressCallback = Callable[[float], Awaitable[None]]
 _RUNNER_FLAGS = ["-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-loglevel", "error"]
 _STDERR_TAIL_LINES = 40
 
+#: Writes BT.709 primaries, transfer, matrix and limited range into the H.264 SPS itself. The
+#: bundled ffmpeg takes an encode's colour tags from its frames and ignores `-color_primaries`
+#: and friends when the frames say "unspecified" (raw pipes, most generator downloads): such
+#: outputs read "unknown" primaries and transfer. Compose tags its frames with `setparams`; this
+#: bitstream filter makes every other encode (loop, join, preview) equally complete.
+BT709_SPS_BSF = [
+    "-bsf:v", "h264_metadata=colour_primaries=1:transfer_characteristics=1:matrix_coefficients=1:video_full_range_flag=0",
+]
+
 #: Filter chain that converts RGB input (raw frames, PNG, JPEG) to BT.709 limited-range yuv420p.
 #: swscale defaults to the BT.601 matrix, which would not match the BT.709 tags of `h264_args`.
 RGB_TO_BT709 = "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p"
@@ -47,7 +56,7 @@ def ffmpeg_exe() -> str:
 
 
 def h264_args(fps: int | Fraction, *, crf: int = 20, preset: str = "veryfast", keyint: int | None = None) -> list[str]:
-    """Encoder flags shared by every H.264 render: libx264, yuv420p, BT.709 tags, +faststart.
+    """Encoder flags shared by every H.264 render: libx264, yuv420p, full BT.709 tags, +faststart.
 
     `keyint` fixes the GOP length (and disables scene-cut keyframes) so that segments encoded by
     separate calls have identical parameters and can be concatenated with `-c copy`.
@@ -60,7 +69,7 @@ def h264_args(fps: int | Fraction, *, crf: int = 20, preset: str = "veryfast", k
     ]
     if keyint is not None:
         args += ["-x264-params", f"keyint={keyint}:min-keyint=1:scenecut=0"]
-    return [*args, "-movflags", "+faststart"]
+    return [*args, *BT709_SPS_BSF, "-movflags", "+faststart"]
 
 
 def output_rate(fps: float) -> int | Fraction:
