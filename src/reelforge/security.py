@@ -2,7 +2,7 @@
 
 Checked before any job row exists, so a bad input never costs money. A URL is resolved and every
 address it maps to must be public (no loopback, private, link-local, multicast or reserved
-ranges) unless the operator allows private URLs explicitly (tests, local setups).
+ranges, and no IPv6 form that embeds such an IPv4: NAT64, 6to4, mapped, compatible, Teredo) unless the operator allows private URLs explicitly (tests, local setups).
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ def allowed_roots(settings: Settings) -> list[Path]:
 
 def check_local_path(value: str, settings: Settings, *, param: str) -> Path:
     """Resolve a local path (symlinks included) and require it inside an allowed root."""
+    if "\x00" in value:  # the OS refuses it with a bare ValueError; say which field holds it
+        raise InvalidRequest(f"{param}: the path contains a NUL byte (\\x00), which no file name can hold.",
+                             param=param, hint="Pass the path without control characters.")
     path = Path(value).expanduser()
     if not path.is_absolute():
         path = Path.cwd() / path
@@ -62,7 +65,7 @@ def check_public_url(url: str, settings: Settings, *, param: str) -> str:
         raise InvalidRequest(f"{param}: cannot resolve host '{parsed.hostname}'.", param=param) from exc
     for info in infos:
         addr = ipaddress.ip_address(info[4][0])
-        if not addr.is_global or addr.is_multicast:
+        if not is_public_address(addr):
             raise InputNotAllowed(
                 f"{param}: '{parsed.hostname}' resolves to a private or loopback address ({addr}); "
                 "only public URLs are accepted.",
@@ -70,6 +73,49 @@ def check_public_url(url: str, settings: Settings, *, param: str) -> str:
                 hint="Pass a local file path instead, or set REELFORGE_ALLOW_PRIVATE_URLS=true for a trusted local setup.",
             )
     return url
+
+
+#: IPv6 ranges that carry an IPv4 address the traffic is translated or tunnelled to (RFC 6052, 8215,
+#: 3056, 4291, 6145): the embedded address is what really gets reached.
+_NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+_SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
+_TEREDO = ipaddress.IPv6Network("2001::/32")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
+
+
+def embedded_ipv4(addr: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address this IPv6 address embeds (mapped, compatible, translated, NAT64, 6to4, Teredo)."""
+    value = int(addr)
+    found: list[ipaddress.IPv4Address] = []
+    if addr.ipv4_mapped is not None:
+        found.append(addr.ipv4_mapped)
+    if addr in _IPV4_COMPATIBLE or addr in _IPV4_TRANSLATED or addr in _NAT64_WELL_KNOWN:
+        found.append(ipaddress.IPv4Address(value & 0xFFFFFFFF))
+    if addr in _NAT64_LOCAL_USE:
+        # The operator picks the prefix length (RFC 6052 §2.2); decode every layout that fits in it.
+        # Bits 64-71 are the reserved "u" octet, skipped by the /48 and /56 layouts.
+        found.append(ipaddress.IPv4Address(value & 0xFFFFFFFF))  # /96
+        found.append(ipaddress.IPv4Address((value >> 24) & 0xFFFFFFFF))  # /64
+        found.append(ipaddress.IPv4Address(((value >> 64) & 0xFF) << 24 | (value >> 32) & 0xFFFFFF))  # /56
+        found.append(ipaddress.IPv4Address(((value >> 64) & 0xFFFF) << 16 | (value >> 40) & 0xFFFF))  # /48
+    if addr.sixtofour is not None:
+        found.append(addr.sixtofour)
+    if addr in _TEREDO and addr.teredo is not None:
+        found.extend(addr.teredo)  # (server, client), the client de-obfuscated
+    return found
+
+
+def is_public_address(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True only for a global unicast address that embeds no non-global IPv4 either."""
+    if not addr.is_global or addr.is_multicast:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr in _NAT64_LOCAL_USE:
+            return False  # local-use NAT64 is never globally routed (RFC 8215)
+        return all(v4.is_global and not v4.is_multicast for v4 in embedded_ipv4(addr))
+    return True
 
 
 def _mime_for(path_or_url: str, expected: str) -> str:
