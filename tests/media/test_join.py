@@ -159,6 +159,76 @@ async def test_a_truncated_continuation_is_refused_not_joined_short(tmp_path: Pa
     cut = tmp_path / "b_cut.mp4"
     cut.write_bytes(data[: int(len(data) * 0.6)])  # the index still promises 48 frames
     assert probe(cut).frames == 48
-    with pytest.raises(MediaError, match="fewer frames"):
+    with pytest.raises(MediaError, match=r"decodes to only \d+ of its 48 frames: the continuation file is cut short"):
         await join_continuation(first, cut, tmp_path / "j.mp4")
     assert not (tmp_path / "j.mp4").exists()
+
+
+# -- real-world sources (issue 8): the first clip's rate, size and pixel format decide the output ------
+def _src(path: Path, lavfi: str, *extra: str) -> Path:
+    argv = [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", lavfi, *extra,
+            "-c:v", "libx264", "-preset", "ultrafast", str(path)]
+    subprocess.run(argv, check=True, capture_output=True, timeout=120)
+    return path
+
+
+def _count(path: Path) -> int:
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
+@pytest.mark.parametrize("fps", [25, 30, 60])
+async def test_a_24fps_continuation_is_resampled_to_the_first_clips_rate(tmp_path: Path, fps: int) -> None:
+    first = _src(tmp_path / "a.mp4", f"testsrc=size=160x90:rate={fps}:duration=1")
+    cont = _cut(tmp_path / "b.mp4", 48, 72, audio=False)  # 24 frames = 1 s at 24 fps, nothing repeated
+    r = await join_continuation(first, cont, tmp_path / "j.mp4")
+    info = probe(tmp_path / "j.mp4")
+    # 1 s at `fps` plus 1 s at `fps`: each output time shows the continuation frame on screen then.
+    assert not r.dropped_repeated_frame
+    assert info.frames == _count(tmp_path / "j.mp4") == r.frames == 2 * fps and r.join_frame == fps
+    assert info.fps == fps and (info.width, info.height) == (160, 90)
+    assert info.duration_s == pytest.approx(2.0, abs=1.5 / fps)
+
+
+async def test_a_10bit_first_clip_keeps_10_bits(tmp_path: Path) -> None:
+    first = _src(tmp_path / "a.mp4", "testsrc=size=160x90:rate=24:duration=1", "-pix_fmt", "yuv420p10le")
+    cont = _cut(tmp_path / "b.mp4", 48, 72, audio=False)
+    r = await join_continuation(first, cont, tmp_path / "j.mp4")
+    info = probe(tmp_path / "j.mp4")
+    assert info.pix_fmt == "yuv420p10le" and info.frames == r.frames == 48
+    assert any("yuv420p10le" in c for c in r.conformed)
+
+
+async def test_an_odd_sized_first_clip_is_cropped_to_even_not_refused(tmp_path: Path) -> None:
+    first = _src(tmp_path / "a.mp4", "testsrc=size=161x91:rate=30:duration=1")
+    cont = _cut(tmp_path / "b.mp4", 48, 72, audio=False)
+    r = await join_continuation(first, cont, tmp_path / "j.mp4")
+    info = probe(tmp_path / "j.mp4")
+    assert (info.width, info.height) == (160, 90) and info.frames == r.frames == 60
+    assert any(c.startswith("size 161x91") for c in r.conformed)
+
+
+async def test_a_variable_rate_first_clip_is_made_constant_with_a_measured_count(tmp_path: Path) -> None:
+    # 30 frames at 30 fps, then 30 frames at 15 fps: 3 s, 60 frames, average 20 fps.
+    first = _src(tmp_path / "a.mp4", "testsrc=size=160x90:rate=30:duration=2",
+                 "-f", "lavfi", "-i", "sine=f=440:r=48000:d=3", "-c:a", "aac",
+                 "-vf", "setpts='if(lt(N,30),N,30+(N-30)*2)/(30*TB)'", "-fps_mode", "vfr")
+    assert probe(first).vfr
+    cont = _cut(tmp_path / "b.mp4", 48, 72, audio=False)
+    r = await join_continuation(first, cont, tmp_path / "j.mp4")
+    info = probe(tmp_path / "j.mp4")
+    assert not info.vfr and info.frames == _count(tmp_path / "j.mp4") == r.frames
+    assert r.frames == r.join_frame + round(info.fps)  # the 1 s continuation at the output rate
+    assert r.join_frame / info.fps == pytest.approx(3.0, abs=1.5 / info.fps)  # the source keeps its length
+    assert any("variable" in c for c in r.conformed)
+    assert info.audio_duration_s == pytest.approx(r.frames / info.fps, abs=0.03)
+    with av.open(str(tmp_path / "j.mp4")) as c:
+        sound = np.concatenate([f.to_ndarray()[0] for f in c.decode(audio=0)])
+    assert np.abs(sound[48000:96000]).max() > 0.05  # the source's own sound, not synthesized silence
+
+
+async def test_a_one_frame_first_clip(tmp_path: Path) -> None:
+    first = _src(tmp_path / "a.mp4", "testsrc=size=160x90:rate=30", "-frames:v", "1")
+    cont = _cut(tmp_path / "b.mp4", 48, 72, audio=False)
+    r = await join_continuation(first, cont, tmp_path / "j.mp4")
+    assert probe(tmp_path / "j.mp4").frames == r.frames == 1 + 30 and r.join_frame == 1
