@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context, Elicit, Resolve
-from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from reelforge import __version__
-from reelforge.errors import ReelforgeError, to_tool_message
+from reelforge.errors import ReelforgeError, explain, to_tool_message, validation_text
 from reelforge.studio.models import ComposeRequest, ExtendRequest, GenerateRequest, JobList, JobView, LoopRequest, Quote
 
 if TYPE_CHECKING:
@@ -144,6 +144,32 @@ class ModelList(BaseModel):
     models: list[dict[str, Any]]
 
 
+class ReelforgeServer(MCPServer):
+    """The SDK's server with reelforge's error wording at the one place every tool call passes.
+
+    Arguments that fail the input schema are reported field by field (no pydantic dump with
+    documentation links); an unexpected exception that is really the environment (disk full, a
+    read-only home, an image too large to decode) says so and what to do. Real bugs stay generic.
+    """
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError as exc:
+            explained = explain(exc.__cause__) if exc.__cause__ is not None else None
+            if explained is None:
+                raise
+            log.warning("tool %s failed: %s", name, type(exc.__cause__).__name__)
+            raise ToolError(f"Error executing tool {name}: {to_tool_message(explained)}") from None
+        except ToolError as exc:
+            if not isinstance(exc.__cause__, ValidationError):
+                raise
+            raise ToolError(  # chained to the ValidationError: the SDK then logs field names only
+                f"Error executing tool {name}: [bad_request] {validation_text(exc.__cause__)}. "
+                "Fix these arguments (see the tool's input schema) and call again."
+            ) from exc.__cause__
+
+
 def build_server(settings: Settings | None = None, **auth: Any) -> MCPServer:
     """A server bound to `settings` (default: read from the environment when it starts).
 
@@ -184,7 +210,7 @@ def build_server(settings: Settings | None = None, **auth: Any) -> MCPServer:
             if state.studio is not None:
                 await state.studio.aclose()
 
-    mcp = MCPServer("reelforge", title="reelforge", version=__version__, instructions=INSTRUCTIONS,
+    mcp = ReelforgeServer("reelforge", title="reelforge", version=__version__, instructions=INSTRUCTIONS,
                     lifespan=lifespan, **auth)
     _register_tools(mcp)
     _register_resources(mcp, box)

@@ -20,7 +20,7 @@ from typing import Any
 
 import anyio
 
-from reelforge.errors import Canceled, ReelforgeError
+from reelforge.errors import Canceled, ReelforgeError, explain
 from reelforge.jobs.models import Job, JobKind, JobStatus
 from reelforge.jobs.store import JobStore
 
@@ -158,8 +158,8 @@ class Runner:
             if ctx.cancel_requested:
                 self._finish(ctx, JobStatus.CANCELED, Canceled("Canceled by request."))
             else:
-                self._finish(ctx, JobStatus.FAILED,
-                             ReelforgeError(f"Internal error ({type(exc).__name__}); see the server log."))
+                self._finish(ctx, JobStatus.FAILED, explain(exc)  # disk full, read-only home: say so
+                             or ReelforgeError(f"Internal error ({type(exc).__name__}); see the server log."))
         finally:
             self._scopes.pop(ctx.job_id, None)
 

@@ -69,6 +69,44 @@ def check_kind(ref: MediaRef, *, expected: str, param: str) -> str:
     return mime
 
 
+def check_image_file(ref: MediaRef | None, *, param: str) -> None:
+    """Refuse a local image that cannot be decoded, or is too large to decode safely, before any job
+    row exists (a render would otherwise find out only once the job runs). Reads the header and
+    verifies the file's structure; nothing is decoded in full."""
+    if ref is None or ref.kind != "file" or ref.path is None:
+        return
+    path = Path(ref.path)
+    if not path.exists():  # a frame the job itself extracts later (extend's last frame)
+        return
+    import re
+    import warnings
+
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS or 0
+    hint = "Pass a smaller image (at most about 89 megapixels, e.g. 8000x8000); video models take far less."
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+                if limit and width * height > limit:
+                    raise InvalidRequest(
+                        f"{param}: {path.name} is {width}x{height} ({width * height / 1e6:.0f} megapixels), "
+                        f"too large to decode safely (limit {limit / 1e6:.0f} megapixels).", param=param, hint=hint)
+                im.verify()
+    except Image.DecompressionBombError as exc:  # so large Pillow refuses even to open it
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f" ({int(found.group(1)) / 1e6:.0f} megapixels)" if found else ""
+        raise InvalidRequest(f"{param}: {path.name}{size} is too large to decode safely (limit "
+                             f"{limit / 1e6:.0f} megapixels).", param=param, hint=hint) from None
+    except InvalidRequest:
+        raise
+    except Exception as exc:  # Pillow raises many types for broken files (OSError, SyntaxError, ValueError)
+        raise InvalidRequest(f"{param}: {path.name} could not be read as an image ({type(exc).__name__}: {exc}).",
+                             param=param, hint="Pass a PNG, JPEG or WebP image that opens in an image viewer.") from None
+
+
 async def read_limited(ref: MediaRef, *, max_bytes: int, param: str, provider: str) -> tuple[bytes, str]:
     """The bytes and sniffed media type of a local input no larger than `max_bytes`."""
     path = input_path(ref, param=param)

@@ -76,8 +76,8 @@ def prepare_compose(studio: Studio, req: ComposeRequest):
                 path, job = studio.resolve_source(VideoSource(job_id=clip.job_id, path=clip.path))
             except InvalidRequest as exc:  # keep the class (and code): name the clip instead of "source"
                 message = exc.message.replace("source.path: ", "").replace("source.job_id: ", "")
-                raise type(exc)(f"{where}: {message}", param=f"{where}.{'job_id' if clip.job_id else 'path'}",
-                                hint=exc.hint) from exc
+                field = f"{where}.{'job_id' if clip.job_id else 'path'}"
+                raise type(exc)(f"{field}: {message}", param=field, hint=exc.hint) from exc
             clips.append({"path": str(path)})
             if job is not None:
                 parents.append(job.id)

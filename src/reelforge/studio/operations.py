@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from pydantic import ValidationError
 
-from reelforge.errors import InvalidRequest
+from reelforge.errors import InvalidRequest, validation_text
 from reelforge.jobs.models import Job, JobKind
 from reelforge.requests import MediaRef
 from reelforge.studio.core import Plan, Studio
@@ -189,7 +190,8 @@ def generation_from_inline(studio: Studio, data: dict[str, Any], where: str) -> 
     image, last = raw.pop("image", None), raw.pop("last_image", None)
     try:
         opts = GenerationOptions.model_validate(raw)
-    except Exception as exc:
-        raise InvalidRequest(f"{where}.generate is not a valid generation request: {exc}", param=f"{where}.generate") from exc
+    except ValidationError as exc:  # field by field, named from the timeline down (no pydantic dump)
+        raise InvalidRequest(f"{validation_text(exc, prefix=f'{where}.generate')}.", param=f"{where}.generate",
+                             hint="Fix these fields of the inline generation and call again.") from None
     return studio.plan(opts, first=studio.resolve_image(image, f"{where}.generate.image"),
                        last=studio.resolve_image(last, f"{where}.generate.last_image"))

@@ -80,6 +80,26 @@ def _check_inputs(model: ModelEntry, kinds: list[str]) -> None:
             )
 
 
+#: Providers that render on this machine read inputs from files, never from URLs.
+LOCAL_RENDERERS = ("preview", "local")
+
+
+def _check_files(model: ModelEntry, **refs: MediaRef | None) -> None:
+    """Inputs that would fail only once the job runs are refused now, before any ledger row."""
+    from reelforge.providers.inputs import check_image_file
+
+    params = {"first_frame": "image", "last_frame": "last_image", "video": "video"}
+    for name, ref in refs.items():
+        if ref is None:
+            continue
+        if ref.kind == "url" and model.provider in LOCAL_RENDERERS:
+            raise InvalidRequest(
+                f"{params[name]}: the {model.provider} provider renders from files on this machine, not URLs.",
+                param=params[name], hint="Download the file into an allowed folder and pass its path.")
+        if name != "video":
+            check_image_file(ref, param=params[name])
+
+
 def build_spec(
     opts: GenerationOptions,
     model: ModelEntry,
@@ -93,11 +113,15 @@ def build_spec(
     default_duration: float | None = None,
 ) -> GenerationSpec:
     caps = model.capabilities
-    _check_inputs(model, input_kinds(first_frame, last_frame, video if continue_remote_id is None else None))
+    kinds = input_kinds(first_frame, last_frame, video if continue_remote_id is None else None)
+    _check_inputs(model, kinds)
+    _check_files(model, first_frame=first_frame, last_frame=last_frame, video=video)
 
     prompt = opts.prompt.strip()
-    if not prompt and caps.prompt_required:
-        raise InvalidRequest(f"{model.key} needs a prompt.", param="prompt")
+    if not prompt and (caps.prompt_required or (kinds == ["text"] and continue_remote_id is None)):
+        # Text-to-video from nothing renders nothing useful (and a paid model would bill for it).
+        raise InvalidRequest(f"{model.key} needs a prompt: say what the clip shows.", param="prompt",
+                             hint="Give a prompt, or an image to animate.")
     if len(prompt) > caps.max_prompt_chars:
         raise InvalidRequest(f"prompt is {len(prompt)} characters; {model.key} takes at most {caps.max_prompt_chars}.", param="prompt")
 

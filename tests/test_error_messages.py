@@ -1,0 +1,179 @@
+"""Every error names the field or the cause and what to do: no bare exception names, no empty text,
+no raw pydantic dumps with pydantic.dev links (issue 8, item 8).
+
+The failures are real: SQLite's own "database or disk is full" (its page limit), the kernel's ENOSPC
+(/dev/full), Pillow's decompression-bomb guard on a real PNG, the OS refusing a NUL byte in a path.
+"""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from reelforge.errors import InvalidRequest, ReelforgeError
+
+
+def _new_api():
+    """Imported per test, so each test fails on its own (not the whole file) where the API is missing."""
+    from reelforge import errors
+
+    return errors
+
+
+def _text(result) -> str:
+    assert result.is_error, result
+    return result.content[0].text
+
+
+async def _ledger_jobs(client) -> list[dict]:
+    return (await client.call_tool("list_jobs", {})).structured_content["jobs"]
+
+
+# -- raw pydantic text never reaches the model -----------------------------------------------------------
+async def test_out_of_range_argument_names_the_field_and_the_limit(client) -> None:
+    text = _text(await client.call_tool("generate_video", {"request": {
+        "prompt": "x", "provider": "preview", "duration_s": 999}}))
+    assert "pydantic" not in text and "[type=" not in text, text
+    assert "[bad_request]" in text and "request.duration_s" in text and "120" in text and "999" in text, text
+
+
+async def test_unknown_argument_is_named(client) -> None:
+    text = _text(await client.call_tool("generate_video", {"request": {"prompt": "x", "durration_s": 2}}))
+    assert "pydantic" not in text and "request.durration_s" in text and "not a field" in text, text
+
+
+async def test_inline_compose_generation_error_names_the_nested_field(client) -> None:
+    text = _text(await client.call_tool("compose_timeline", {"request": {"timeline": {"clips": [
+        {"generate": {"prompt": "x", "provider": "preview", "duration_s": 999}}]}}}))
+    assert "pydantic" not in text and "validation error for" not in text, text
+    assert "timeline.clips[0].generate.duration_s" in text and "120" in text, text
+
+
+def test_validation_text_is_one_line_per_field_without_links() -> None:
+    from pydantic import ValidationError
+
+    from reelforge.studio.models import GenerateRequest
+
+    with pytest.raises(ValidationError) as caught:
+        GenerateRequest(prompt="x", fps=0, seed=-1)
+    text = _new_api().validation_text(caught.value)
+    assert "fps: must be ≥ 1 (got 0)" in text and "seed: must be ≥ 0 (got -1)" in text, text
+    assert "http" not in text and "\n" not in text
+
+
+# -- a NUL byte in a path ----------------------------------------------------------------------------------
+async def test_nul_byte_in_a_path_names_the_field(client) -> None:
+    text = _text(await client.call_tool("generate_video", {"request": {
+        "prompt": "x", "provider": "preview", "image": "/tmp/a\x00b.png"}}))
+    assert "image" in text and "NUL" in text, text
+    assert await _ledger_jobs(client) == []
+
+
+async def test_nul_byte_in_a_timeline_path_names_the_field(client, tmp_path: Path) -> None:
+    text = _text(await client.call_tool("compose_timeline", {"request": {"timeline": {"clips": [
+        {"path": str(tmp_path / "a\x00.mp4")}]}}}))
+    assert "timeline.clips[0].path" in text and "NUL" in text, text
+
+
+# -- a decompression bomb ----------------------------------------------------------------------------------
+def write_png_bomb(path: Path, width: int, height: int) -> Path:
+    """A valid 1-bit PNG of black pixels: tiny on disk, huge once decoded (written row by row, so the
+    test itself never holds the picture in memory)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed bits
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize(("size", "shown"), [((20000, 20000), "400 megapixels"), ((10000, 10000), "10000x10000")])
+async def test_decompression_bomb_is_refused_before_the_ledger(client, tmp_path: Path, size, shown) -> None:
+    bomb = write_png_bomb(tmp_path / "bomb.png", *size)
+    assert bomb.stat().st_size < 200_000
+    text = _text(await client.call_tool("generate_video", {"request": {
+        "prompt": "x", "provider": "preview", "duration_s": 1, "image": str(bomb)}}))
+    assert "image: bomb.png" in text and shown in text and "smaller" in text, text
+    assert "DecompressionBomb" not in text and "Internal error" not in text
+    assert await _ledger_jobs(client) == []
+
+
+def test_explain_decompression_bomb(tmp_path: Path) -> None:
+    bomb = write_png_bomb(tmp_path / "bomb.png", 20000, 20000)
+    with pytest.raises(Image.DecompressionBombError) as caught:
+        Image.open(bomb)
+    err = _new_api().explain(caught.value)
+    assert isinstance(err, InvalidRequest) and "too large" in str(err) and "smaller" in str(err)
+
+
+# -- disk full -------------------------------------------------------------------------------------------
+def _full_ledger(path: Path) -> sqlite3.OperationalError:
+    """SQLite's own SQLITE_FULL: a ledger that may not grow by one more page."""
+    db = sqlite3.connect(str(path), isolation_level=None)
+    db.execute("CREATE TABLE t (x BLOB)")
+    (pages,) = db.execute("PRAGMA page_count").fetchone()
+    db.execute(f"PRAGMA max_page_count = {pages}")
+    try:
+        db.execute("INSERT INTO t VALUES (zeroblob(100000))")
+    except sqlite3.OperationalError as exc:
+        return exc
+    finally:
+        db.close()
+    raise AssertionError("SQLite accepted a write past max_page_count")
+
+
+def test_explain_sqlite_disk_full(tmp_path: Path) -> None:
+    exc = _full_ledger(tmp_path / "l.sqlite3")
+    assert "full" in str(exc)
+    err = _new_api().explain(exc)
+    assert isinstance(err, _new_api().DiskFull) and err.code == "disk_full"
+    assert "REELFORGE_HOME" in str(err) and "free" in str(err).lower()
+
+
+def test_explain_kernel_enospc() -> None:
+    try:
+        with open("/dev/full", "wb", buffering=0) as handle:
+            handle.write(b"x")
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+        err = _new_api().explain(exc)
+    assert isinstance(err, _new_api().DiskFull) and "No space left" in str(err) and "free" in str(err).lower()
+
+
+def test_explain_leaves_bugs_alone() -> None:
+    assert _new_api().explain(KeyError("x")) is None
+    assert isinstance(_new_api().explain(InvalidRequest("m")), ReelforgeError)
+
+
+async def test_disk_full_ledger_says_so_through_the_server(settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ledger cannot grow (SQLite's real SQLITE_FULL): the tool says the disk is full and what to do."""
+    from conftest import make_client
+    from reelforge.jobs import store as store_module
+
+    opened: list[store_module.JobStore] = []
+    real_init = store_module.JobStore.__init__
+
+    def recording_init(self, path: Path) -> None:  # the real store; the test only keeps a handle on it
+        real_init(self, path)
+        opened.append(self)
+
+    monkeypatch.setattr(store_module.JobStore, "__init__", recording_init)
+    async with make_client(settings) as client:
+        await client.call_tool("list_jobs", {})  # the studio and its ledger are open now
+        db = opened[-1]._db
+        (pages,) = db.execute("PRAGMA page_count").fetchone()
+        db.execute(f"PRAGMA max_page_count = {pages}")
+        # Three inline clips with long prompts: a row larger than a page, so the ledger must grow.
+        clips = [{"generate": {"prompt": f"shot {i} " + "a paper boat at sunrise " * 60, "provider": "preview",
+                               "duration_s": 1}} for i in range(3)]
+        text = _text(await client.call_tool("compose_timeline", {"request": {"timeline": {"clips": clips}}}))
+    assert "[disk_full]" in text and "REELFORGE_HOME" in text and "OperationalError" not in text, text
