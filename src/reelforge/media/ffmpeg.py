@@ -238,6 +238,42 @@ async def run_ffmpeg(
         tmp.unlink(missing_ok=True)
 
 
+async def run_ffmpeg_report(
+    args: Sequence[str], *, timeout_s: float | None = None, max_lines: int = 400
+) -> list[str]:
+    """Run ffmpeg for a measurement (no output file: `-f null -`) and return its last log lines.
+
+    For filters that report on stderr when they finish (ebur128, volumedetect): `args` holds
+    the inputs and filters; the log runs at `info` level so their summary is kept. Same
+    guarantees as `run_ffmpeg`: a timeout raises `MediaError`, and the process group is killed
+    on timeout or cancellation.
+    """
+    argv = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", *map(str, args)]
+    argv += ["-f", "null", "-"]
+    logger.debug("ffmpeg argv: %s", shlex.join(argv))
+    tail: collections.deque[str] = collections.deque(maxlen=max_lines)
+    try:
+        proc = await anyio.open_process(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True
+        )
+    except OSError as exc:
+        raise MediaError(f"Could not start ffmpeg ({argv[0]}): {exc.strerror}.") from None
+    try:
+        with anyio.fail_after(timeout_s):
+            await _pump_stderr(proc, tail)
+            rc = await proc.wait()
+    except TimeoutError:
+        await _kill_group(proc)
+        raise MediaError(f"ffmpeg did not finish a measurement within {timeout_s:g} s; it was stopped.") from None
+    except BaseException:
+        await _kill_group(proc)
+        raise
+    await proc.aclose()
+    if rc != 0:
+        raise MediaError(f"ffmpeg failed (exit code {rc}) measuring: {' | '.join(list(tail)[-10:])[-1500:]}")
+    return list(tail)
+
+
 def _check_result(rc: int, tmp: Path, out_path: Path, tail: collections.deque[str]) -> None:
     stderr_tail = " | ".join(tail)[-1500:] or "(no error output)"
     if rc != 0:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reelforge.timeline.edit import Edit
+from reelforge.timeline.loudness import DEFAULT_CEILING_DBTP, gain_chain, limiter_chain
 from reelforge.timeline.presets import AUDIO_RATE, audio_encoder_args
 from reelforge.timeline.spec import AudioBedSpec
 
@@ -62,9 +63,20 @@ def _bed_chain(bed: AudioBedSpec, k: int, total: int, duration_s: float) -> str:
 
 
 def timeline_audio_args(
-    edit: Edit, has_audio: list[bool], bed: AudioBedSpec | None = None, bed_path: Path | None = None
+    edit: Edit,
+    has_audio: list[bool],
+    bed: AudioBedSpec | None = None,
+    bed_path: Path | None = None,
+    *,
+    ceiling_dbtp: float | None = DEFAULT_CEILING_DBTP,
+    gain_db: float = 0.0,
+    limiter_margin_db: float | None = None,
 ) -> list[str]:
-    """Arguments for an AAC file holding the whole timeline's sound, exactly as long as its video."""
+    """Arguments for an AAC file holding the whole timeline's sound, exactly as long as its video.
+
+    The mix gets `gain_db` (a loudness target's correction) and then a true-peak limiter at
+    `ceiling_dbtp` (None: no limiter), so clip volumes and a bed can never add up to clipping.
+    """
     inputs: list[list[str]] = []
     chains = [_clip_source(edit, i, has_audio[i], inputs) for i in range(len(edit.clips))]
     joins, label = _join_chain(edit)
@@ -78,5 +90,13 @@ def timeline_audio_args(
         chains.append(_bed_chain(bed, len(inputs) - 1, total, edit.total_frames / edit.fps))
         chains.append(f"[tl][bed]amix=inputs=2:duration=first:normalize=0,atrim=end_sample={total}[mix]")
         final = "mix"
+    master = [gain_chain(gain_db)] if gain_chain(gain_db) else []
+    if ceiling_dbtp is not None:
+        margin = {} if limiter_margin_db is None else {"margin_db": limiter_margin_db}
+        master.append(limiter_chain(ceiling_dbtp, **margin))
+    if master:
+        # Padded and trimmed again: resampling may end a few samples early or late.
+        chains.append(f"[{final}]{','.join(master)},apad,atrim=end_sample={total}[master]")
+        final = "master"
     flat = [arg for one in inputs for arg in one]
     return [*flat, "-filter_complex", ";".join(chains), "-map", f"[{final}]", "-vn", *audio_encoder_args()]

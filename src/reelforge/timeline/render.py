@@ -9,10 +9,11 @@ retry cheap.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from collections.abc import Awaitable, Callable
 from functools import cached_property, partial
 from pathlib import Path
@@ -25,6 +26,8 @@ from reelforge.timeline.audio import timeline_audio_args
 from reelforge.timeline.cache import PieceCache, piece_key
 from reelforge.timeline.edit import Edit
 from reelforge.timeline.filters import concat_list
+from reelforge.timeline.loudness import measure
+from reelforge.timeline.master import master_mix
 from reelforge.timeline.otio_model import build_otio, edit_from_otio, load_otio_spec, write_otio
 from reelforge.timeline.planner import Plan, VideoSegment, make_plan
 from reelforge.timeline.presets import OutputFormat, output_format
@@ -98,6 +101,8 @@ class _Job:
     parallel: int
     rendered: int = 0
     cached: int = 0
+    audio_report: dict[str, float | None] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @cached_property
     def fingerprints(self) -> dict[str, str]:
@@ -188,9 +193,9 @@ async def render_timeline(
     await anyio.to_thread.run_sync(job.cache.prune, cache_max_bytes)
     await job.tracker.finish()
     return ComposeResult(
-        path=str(out), otio_path=str(otio_path), exports=exports, expected_frames=total, plan=plan.kind,
+        path=str(out), otio_path=str(otio_path), exports=exports, expected_frames=total, plan=job.plan.kind,
         segments_rendered=job.rendered, segments_cached=job.cached, duration_s=total / fmt.fps,
-        width=fmt.width, height=fmt.height, fps=fmt.fps,
+        width=fmt.width, height=fmt.height, fps=fmt.fps, notes=job.notes, **job.audio_report,
     )
 
 
@@ -200,7 +205,6 @@ def _default_parallel() -> int:
 
 
 async def _render_plan(job: _Job, out: Path) -> Path:
-    frames = job.plan.total_frames
     audio = None
     if job.plan.kind != "copy":
         audio = await _timeline_audio(job)
@@ -208,6 +212,17 @@ async def _render_plan(job: _Job, out: Path) -> Path:
         video_parts = await _render_segments(job)
     else:
         video_parts = [s.path for s in job.sources]
+    await _join(job, video_parts, audio, out)
+    if job.plan.kind == "copy" and not await _copied_audio_ok(job, out):
+        # The clips' own sound peaks over the ceiling (or a loudness target was set): rebuild
+        # it through the limiter, keeping the stream-copied picture.
+        job.plan = replace(job.plan, kind="audio_only")
+        await _join(job, video_parts, await _timeline_audio(job), out)
+    return out
+
+
+async def _join(job: _Job, video_parts: list[Path], audio: Path | None, out: Path) -> None:
+    frames = job.plan.total_frames
     with tempfile.TemporaryDirectory(dir=job.cache_dir, prefix="join-") as tmp:
         list_file = Path(tmp) / "parts.txt"
         list_file.write_text(concat_list([str(p) for p in video_parts]))
@@ -216,23 +231,51 @@ async def _render_plan(job: _Job, out: Path) -> Path:
             duration_s=frames / job.fmt.fps, progress=job.tracker.step(frames * _JOIN_WEIGHT),
             timeout_s=_timeout_s(frames),
         )
-    return out
 
 
 async def _timeline_audio(job: _Job) -> Path:
+    """The mixed, limited (and, on request, loudness-corrected) sound of the whole timeline."""
     has_audio = [s.has_audio for s in job.sources]
     bed_path = job.bed.path if job.bed else None
-    args = timeline_audio_args(job.edit, has_audio, job.spec.audio_bed, bed_path)
     frames = job.plan.total_frames
     step = job.tracker.step(frames * _AUDIO_WEIGHT)
+    ceiling = job.spec.audio_ceiling_dbtp
 
-    async def make(path: Path) -> None:
-        await run_ffmpeg(args, path, duration_s=frames / job.fmt.fps, progress=step, timeout_s=_timeout_s(frames))
+    async def render(gain_db: float, margin_db: float) -> Path:
+        args = timeline_audio_args(
+            job.edit, has_audio, job.spec.audio_bed, bed_path,
+            ceiling_dbtp=ceiling, gain_db=gain_db, limiter_margin_db=margin_db,
+        )
 
-    path, cached = await job.cache.get_or_make(piece_key(args, job.fingerprints), ".m4a", make)
-    if cached:
+        async def make(path: Path) -> None:
+            await run_ffmpeg(args, path, duration_s=frames / job.fmt.fps, progress=step, timeout_s=_timeout_s(frames))
+
+        path, _ = await job.cache.get_or_make(piece_key(args, job.fingerprints), ".m4a", make)
         await step(1.0)
-    return path
+        return path
+
+    mastered = await master_mix(render, ceiling, job.spec.loudness_lufs)
+    job.audio_report = {
+        "audio_loudness_lufs": _finite(mastered.level.integrated_lufs),
+        "audio_true_peak_dbtp": _finite(mastered.level.true_peak_dbtp),
+        "audio_true_peak_ceiling_dbtp": ceiling,
+        "audio_gain_db": mastered.gain_db,
+    }
+    job.notes += mastered.notes
+    return mastered.path
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+async def _copied_audio_ok(job: _Job, out: Path) -> bool:
+    """Measure a stream-copied output's sound; False when it breaks the ceiling or misses the target."""
+    level = await measure(out)
+    job.audio_report = {
+        "audio_loudness_lufs": _finite(level.integrated_lufs), "audio_true_peak_dbtp": _finite(level.true_peak_dbtp),
+    }
+    return level.true_peak_dbtp <= job.spec.audio_ceiling_dbtp and job.spec.loudness_lufs is None
 
 
 def _overlays(job: _Job) -> tuple[list[TitleOverlay], str | None]:

@@ -172,6 +172,16 @@ class TimelineSpec(_Strict):
     exports: list[ExportFormat] = Field(
         default_factory=list, description="Extra formats besides the MP4: 'webm' (VP9/Opus) and/or 'gif'."
     )
+    audio_ceiling_dbtp: float = Field(
+        default=-1.0, ge=-9, le=0,
+        description="True-peak ceiling of the sound in dBTP: a limiter keeps every peak (including those "
+        "between samples) below it, so a loud mix never clips. -1 is the usual delivery limit.",
+    )
+    loudness_lufs: float | None = Field(
+        default=None, ge=-36, le=-8,
+        description="Optional EBU R128 integrated loudness target in LUFS, e.g. -14 (web/streaming), -16 "
+        "(podcasts), -23 (broadcast). The mix is measured and its level set to it (within the ceiling).",
+    )
 
     @model_validator(mode="after")
     def _clips_or_otio(self) -> TimelineSpec:
@@ -204,3 +214,14 @@ class ComposeResult(BaseModel):
     width: int
     height: int
     fps: int
+    audio_loudness_lufs: float | None = Field(
+        default=None, description="Integrated loudness of the output's sound (EBU R128), measured on the file."
+    )
+    audio_true_peak_dbtp: float | None = Field(
+        default=None, description="True peak of the output's sound in dBTP, measured on the file."
+    )
+    audio_true_peak_ceiling_dbtp: float | None = Field(
+        default=None, description="The ceiling the limiter kept the sound under (None: the sound was copied)."
+    )
+    audio_gain_db: float = Field(default=0.0, description="Gain applied to meet loudness_lufs (0 without a target).")
+    notes: list[str] = Field(default_factory=list, description="Things worth knowing about this render.")
