@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from reelforge import __version__
 from reelforge.errors import ReelforgeError, explain, to_tool_message, validation_text
+from reelforge.jobs.models import JobStatus
 from reelforge.studio.models import ComposeRequest, ExtendRequest, GenerateRequest, JobList, JobView, LoopRequest, Quote
 
 if TYPE_CHECKING:
@@ -351,14 +352,14 @@ def _register_tools(mcp: MCPServer) -> None:
     @mcp.tool(title="List jobs", annotations=READ_ONLY)
     async def list_jobs(
         ctx: Context,
-        status: Annotated[str | None, Field(description="Only jobs with this status.")] = None,
+        status: Annotated[JobStatus | None, Field(description="Only jobs with this status.")] = None,
         limit: Annotated[int, Field(ge=1, le=200)] = 20,
     ) -> JobList:
         """Recent jobs, newest first."""
         from reelforge.studio.views import job_view
 
         studio = await _studio(ctx)
-        return JobList(jobs=[job_view(j) for j in studio.store.list(status=status, limit=limit)])
+        return JobList(jobs=[job_view(j) for j in studio.store.list(status=status and status.value, limit=limit)])
 
     @mcp.tool(
         title="Cancel a job",
@@ -377,15 +378,19 @@ def _register_tools(mcp: MCPServer) -> None:
     async def list_models(
         ctx: Context,
         provider: Annotated[str | None, Field(description="Only this provider.")] = None,
-        input: Annotated[str | None, Field(description="Only models accepting: text, image, first_last, video.")] = None,
+        input: Annotated[Literal["text", "image", "first_last", "video"] | None,
+                         Field(description="Only models accepting this input.")] = None,
         include_retired: bool = False,
     ) -> ModelList:
         """The catalog: every model with what it accepts, its price (source and date), status and readiness."""
         from reelforge.studio.results import model_rows
 
         studio = await _studio(ctx)
-        return ModelList(models=model_rows(studio.catalog, studio.settings, provider=provider, input_kind=input,
-                                           include_retired=include_retired))
+        try:
+            return ModelList(models=model_rows(studio.catalog, studio.settings, provider=provider, input_kind=input,
+                                               include_retired=include_retired))
+        except ReelforgeError as exc:
+            raise _guard(exc) from exc
 
 
 def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:

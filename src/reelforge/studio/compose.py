@@ -33,7 +33,13 @@ def _check_side_files(studio: Studio, spec: TimelineSpec) -> dict[str, Any]:
             raise InvalidRequest(f"timeline.audio_bed.path: '{bed.name}' is not an audio file.", param="timeline.audio_bed.path")
         updates["audio_bed"] = spec.audio_bed.model_copy(update={"path": str(bed)})
     if spec.subtitles_path is not None:
-        updates["subtitles_path"] = str(check_local_path(spec.subtitles_path, studio.settings, param="timeline.subtitles_path"))
+        from reelforge.timeline.validate import SUBTITLE_SUFFIXES
+
+        subs = check_local_path(spec.subtitles_path, studio.settings, param="timeline.subtitles_path")
+        if subs.suffix.lower() not in SUBTITLE_SUFFIXES:  # found now, not once the job renders
+            raise InvalidRequest(f"timeline.subtitles_path: '{subs.name}' is not a subtitle file; use one of "
+                                 f"{', '.join(SUBTITLE_SUFFIXES)}.", param="timeline.subtitles_path")
+        updates["subtitles_path"] = str(subs)
     titles = []
     for j, title in enumerate(spec.titles):
         if title.font not in BUNDLED_FONTS:  # a font file: the same rule as any other input

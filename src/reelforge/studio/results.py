@@ -77,6 +77,14 @@ def _local_readiness(entry: Any, model: Any, settings: Settings) -> tuple[bool, 
 
 def model_rows(catalog: Catalog, settings: Settings, *, provider: str | None = None, input_kind: str | None = None,
                include_retired: bool = False) -> list[dict[str, Any]]:
+    from reelforge.errors import InvalidRequest
+
+    if provider is not None and provider not in catalog.providers:  # a typo is not "no models"
+        raise InvalidRequest(f"Unknown provider '{provider}'. Known: {', '.join(sorted(catalog.providers))}.",
+                             param="provider")
+    kinds = sorted({k for m in catalog.models() for k in m.capabilities.inputs})
+    if input_kind is not None and input_kind not in kinds:
+        raise InvalidRequest(f"Unknown input kind '{input_kind}'. Known: {', '.join(kinds)}.", param="input")
     rows = []
     for entry in catalog.providers.values():
         if provider and entry.name != provider:
