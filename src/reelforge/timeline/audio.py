@@ -4,9 +4,10 @@ Audio is cheap to process in one graph (a few MB per minute), so unlike video it
 into segments. Every clip contributes exactly its used frames' worth of samples: its own sound
 (resampled to 48 kHz stereo, padded or trimmed to the sample), or synthesised silence when it
 has none or is muted, so `[i:a]` never breaks on a clip without audio. Clips joined by a video
-transition are joined by an `acrossfade` of the same length; cuts are plain concatenation. The
-bed is looped, trimmed to the timeline's exact length (it never makes the video shorter or
-longer), faded and mixed under without normalisation (amix would otherwise halve the clips).
+transition are joined by an equal-power `acrossfade` of the same length; cuts are concatenated
+with 5 ms de-click fades on both sides. The bed is looped, trimmed to the timeline's exact
+length (it never makes the video shorter or longer), faded and mixed under without
+normalisation (amix would otherwise halve the clips). The mix ends in a true-peak limiter.
 """
 
 from __future__ import annotations
@@ -18,12 +19,32 @@ from reelforge.timeline.loudness import DEFAULT_CEILING_DBTP, gain_chain, limite
 from reelforge.timeline.presets import AUDIO_RATE, audio_encoder_args
 from reelforge.timeline.spec import AudioBedSpec
 
+#: Length of the de-click fades at hard cuts (ms): inaudible as a fade, enough to remove a click.
+DECLICK_MS = 5
+
 _FORMAT = f"aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,asetpts=PTS-STARTPTS"
 
 
 def samples(frames: int, fps: int) -> int:
     """Audio samples covering `frames` video frames (exact when fps divides 48000)."""
     return round(frames * AUDIO_RATE / fps)
+
+
+def _declick(edit: Edit, i: int, n: int) -> str:
+    """Short fades at clip i's hard edges (not those inside a crossfade), or nothing.
+
+    A cut lands anywhere in a waveform; without them the jump between the two clips' samples
+    is an audible click. Sample-exact, so the clip keeps its length.
+    """
+    fade = min(AUDIO_RATE * DECLICK_MS // 1000, n // 2)
+    if fade < 1:
+        return ""
+    steps = []
+    if edit.overlap_before(i) == 0:
+        steps.append(f"afade=t=in:start_sample=0:nb_samples={fade}")
+    if edit.overlap_after(i) == 0:
+        steps.append(f"afade=t=out:start_sample={n - fade}:nb_samples={fade}")
+    return "".join("," + step for step in steps)
 
 
 def _clip_source(edit: Edit, i: int, has_audio: bool, inputs: list[list[str]]) -> str:
@@ -36,16 +57,21 @@ def _clip_source(edit: Edit, i: int, has_audio: bool, inputs: list[list[str]]) -
     seek = ["-ss", f"{clip.src_start / edit.fps:.6f}"] if clip.src_start else []
     inputs.append([*seek, "-t", f"{(clip.frames + 2) / edit.fps:.6f}", "-vn", "-sn", "-dn", "-i", str(clip.path)])
     volume = f",volume={clip.volume:g}" if clip.volume != 1.0 else ""
-    return f"[{k}:a]{_FORMAT},apad,atrim=end_sample={n}{volume}[a{i}]"
+    return f"[{k}:a]{_FORMAT},apad,atrim=end_sample={n}{volume}{_declick(edit, i, n)}[a{i}]"
 
 
 def _join_chain(edit: Edit) -> tuple[list[str], str]:
-    """Chains joining [a0]..[aN] left to right; returns (chains, label of the result)."""
+    """Chains joining [a0]..[aN] left to right; returns (chains, label of the result).
+
+    Crossfades are equal-power (quarter-sine curves, gains cos/sin: their powers add up to 1),
+    so two different sounds keep their level through the fade; linear curves dip by 3 dB.
+    """
     chains, current = [], "a0"
     for i, cut in enumerate(edit.cuts):
         out = f"j{i}"
         if cut.frames > 0:
-            chains.append(f"[{current}][a{i + 1}]acrossfade=ns={samples(cut.frames, edit.fps)}:c1=tri:c2=tri[{out}]")
+            ns = samples(cut.frames, edit.fps)
+            chains.append(f"[{current}][a{i + 1}]acrossfade=ns={ns}:c1=qsin:c2=qsin[{out}]")
         else:
             chains.append(f"[{current}][a{i + 1}]concat=n=2:v=0:a=1[{out}]")
         current = out
