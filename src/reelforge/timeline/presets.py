@@ -78,11 +78,17 @@ def video_encoder_args(fmt: OutputFormat, threads: int | None = None) -> list[st
     # x264's default of 1.5 threads per core buys little speed and costs a frame buffer each.
     # The thread count does not change the SPS/PPS, so segments stay copy-joinable.
     threads = threads or max(2, os.cpu_count() or 2)
+    x264 = f"keyint={keyint}:min-keyint=1:scenecut=0"
+    if fmt.preset.x264_preset == "ultrafast":
+        # ultrafast turns off CABAC and 8x8 transforms, which makes the stream Constrained
+        # Baseline whatever -profile says; with both back on it is High, as documented, for
+        # about 20 % more encode time and a visibly better picture at the draft bitrate.
+        x264 += ":cabac=1:8x8dct=1"
     return [
         "-c:v", "libx264", "-threads", str(threads), "-preset", fmt.preset.x264_preset, "-profile:v", "high",
         "-b:v", f"{rate}k", "-maxrate", f"{rate * 3 // 2}k", "-bufsize", f"{rate * 2}k",
         "-pix_fmt", "yuv420p", "-r", str(fmt.fps),
-        "-x264-params", f"keyint={keyint}:min-keyint=1:scenecut=0",
+        "-x264-params", x264,
         "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
         "-video_track_timescale", str(fmt.fps * 512),
     ]
