@@ -33,7 +33,7 @@ def _serve(tmp_path: Path, port: int, token: str | None) -> subprocess.Popen:
 
 def test_http_requires_a_token(tmp_path: Path) -> None:
     port = _free_port()
-    proc = _serve(tmp_path, port, "s3cret-token-value")
+    proc = _serve(tmp_path, port, "s3cret-token-value-0f9e8d7c6b5a4f3e2d1c")
     url = f"http://127.0.0.1:{port}/mcp"
     try:
         deadline = time.monotonic() + 60
@@ -47,12 +47,12 @@ def test_http_requires_a_token(tmp_path: Path) -> None:
         assert refused.status_code == 401
         wrong = httpx.post(url, json=INIT, headers={**HEADERS, "Authorization": "Bearer nope"}, timeout=5)
         assert wrong.status_code == 401
-        ok = httpx.post(url, json=INIT, headers={**HEADERS, "Authorization": "Bearer s3cret-token-value"}, timeout=10)
+        ok = httpx.post(url, json=INIT, headers={**HEADERS, "Authorization": "Bearer s3cret-token-value-0f9e8d7c6b5a4f3e2d1c"}, timeout=10)
         assert ok.status_code == 200 and '"serverInfo"' in ok.text and "reelforge" in ok.text
     finally:
         proc.kill()
         _, err = proc.communicate(timeout=10)
-    assert b"s3cret-token-value" not in err  # the token never reaches the log
+    assert b"s3cret-token-value-0f9e8d7c6b5a4f3e2d1c" not in err  # the token never reaches the log
 
 
 def test_http_refuses_to_start_without_a_token(tmp_path: Path) -> None:

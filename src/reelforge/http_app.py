@@ -1,7 +1,11 @@
 """Streamable HTTP transport for agent frameworks and shared deployments, behind a bearer token.
 
-The server refuses to start over HTTP without `REELFORGE_HTTP_TOKEN`: anyone who can reach the
-port could otherwise spend the configured providers' money. Tokens are compared in constant time.
+The server refuses to start over HTTP without `REELFORGE_HTTP_TOKEN`, or with one that could be
+guessed: anyone who can reach the port could otherwise spend the configured providers' money and
+read files in the allowed folders. Tokens are compared in constant time.
+
+The token is a static shared secret, not OAuth: the server publishes no OAuth metadata, so clients
+are not sent looking for an authorization server that does not exist.
 """
 
 from __future__ import annotations
@@ -17,6 +21,20 @@ from pydantic import AnyHttpUrl
 from reelforge.settings import Settings
 
 log = logging.getLogger(__name__)
+
+#: A token must be at least this long, with at least MIN_TOKEN_DISTINCT different characters: 32 hex
+#: characters carry 128 random bits, beyond any online guessing; "password" or "aaaa…" do not.
+MIN_TOKEN_CHARS = 32
+MIN_TOKEN_DISTINCT = 8
+
+
+def token_problem(token: str) -> str | None:
+    """Why `token` is too weak to guard a server that spends money, or None. Never echoes the token."""
+    if len(token) < MIN_TOKEN_CHARS:
+        return f"REELFORGE_HTTP_TOKEN is {len(token)} characters long"
+    if len(set(token)) < MIN_TOKEN_DISTINCT:
+        return f"REELFORGE_HTTP_TOKEN repeats {len(set(token))} different characters"
+    return None
 
 
 class StaticTokenVerifier(TokenVerifier):
@@ -35,13 +53,21 @@ def http_server(settings: Settings, *, host: str, port: int):
     from reelforge.server import build_server
 
     if settings.http_token is None or not settings.http_token.get_secret_value():
-        raise SystemExit("The HTTP transport needs a token: set REELFORGE_HTTP_TOKEN to a long random string.")
+        raise SystemExit("The HTTP transport needs a token: set REELFORGE_HTTP_TOKEN to a long random string "
+                         "(e.g. `openssl rand -hex 32`).")
+    problem = token_problem(settings.http_token.get_secret_value())
+    if problem:
+        raise SystemExit(
+            f"{problem}; the HTTP transport needs at least {MIN_TOKEN_CHARS} characters with at least "
+            f"{MIN_TOKEN_DISTINCT} different ones, e.g. `openssl rand -hex 32`. Anyone who can reach the port and "
+            "guess the token can spend the configured providers' money and read files in the allowed folders.")
     base = f"http://{host}:{port}"
     return build_server(
         settings,
         token_verifier=StaticTokenVerifier(settings.http_token.get_secret_value()),
-        auth=AuthSettings(issuer_url=AnyHttpUrl(base), resource_server_url=AnyHttpUrl(f"{base}/mcp"),
-                          required_scopes=["reelforge"]),
+        # No resource_server_url: the SDK would then publish OAuth protected-resource metadata naming
+        # `issuer_url` as an authorization server, and there is none (the token is a static secret).
+        auth=AuthSettings(issuer_url=AnyHttpUrl(base), resource_server_url=None, required_scopes=["reelforge"]),
     )
 
 
