@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     poll_max_interval_s: float = Field(default=15.0, ge=0.05, description="Longest pause between status reads.")
     max_poll_seconds: float = Field(default=3600.0, ge=1, description="Give up polling a remote job after this long.")
     download_max_mb: int = Field(default=1024, ge=1, description="Largest output file accepted from a provider.")
+    download_deadline_s: float | None = Field(
+        default=None, gt=0,
+        description="Total time one output download may take, retries included (default: 120 s + 1 s per MB of the size limit).",
+    )
+    download_min_rate_kbps: float = Field(
+        default=100.0, gt=0, description="Slowest download accepted, in kB/s averaged over 20 s (a trickling link is dropped).",
+    )
     http_token: SecretStr | None = Field(default=None, description="Bearer token required by the HTTP transport.")
 
     # Provider keys, read from each provider's official variable (no prefix).

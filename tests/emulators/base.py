@@ -92,6 +92,8 @@ class Reply:
     #: For raw bodies: bytes per chunk and pause between chunks (slow downloads).
     chunk: int = 1 << 16
     chunk_pause_s: float = 0.0
+    #: Bytes sent at once before the paced chunks start (a valid header, then a trickle).
+    lead: int = 0
 
 
 @dataclass
@@ -112,6 +114,11 @@ class Fault:
     process: bool = False
     #: Slow download: pause between 4 KiB chunks.
     chunk_pause_s: float = 0.0
+    #: Slow-loris download: the first 64 bytes (a valid mp4 header) at once, then one byte per pause.
+    trickle_s: float = 0.0
+    #: Answer with this status and a body that echoes the request's credentials back (a careless
+    #: provider's error page: the Authorization header and the full URL with its query string).
+    echo_status: int | None = None
     times: int = 1
 
 
@@ -212,6 +219,11 @@ class Emulator:
         ra = None if retry_after is None else (retry_after if isinstance(retry_after, str) else f"{retry_after:g}")
         with self._lock:
             self._faults.setdefault(route, deque()).append(Fault(retry_after=ra, times=times, **kw))
+
+    def clear_faults(self) -> None:
+        """Drop every fault still queued (the link works normally again)."""
+        with self._lock:
+            self._faults.clear()
 
     def count(self, route: str) -> int:
         """How many requests reached `route` (faulted ones included)."""
@@ -321,6 +333,14 @@ class Emulator:
             reply = handler(req, match)
             reply.chunk, reply.chunk_pause_s = 4096, fault.chunk_pause_s
             return reply
+        if fault.trickle_s:
+            reply = handler(req, match)
+            reply.lead, reply.chunk, reply.chunk_pause_s = 64, 1, fault.trickle_s
+            return reply
+        if fault.echo_status is not None:
+            query = "&".join(f"{k}={v}" for k, vs in req.query.items() for v in vs)
+            said = f"{req.headers.get('authorization', '')} was sent to {self.url}{req.path}?{query}"
+            return self.error_response(fault.echo_status, f"Invalid request: {said}")
         if fault.status is None:
             return handler(req, match)
         reply = (
@@ -379,6 +399,10 @@ def _make_handler(emu: Emulator) -> type[BaseHTTPRequestHandler]:
             if self.command == "HEAD":
                 return
             try:
+                if reply.lead:
+                    self.wfile.write(payload[: reply.lead])
+                    self.wfile.flush()
+                    payload = payload[reply.lead :]
                 for piece in _chunks(payload, reply.chunk):
                     self.wfile.write(piece)
                     self.wfile.flush()

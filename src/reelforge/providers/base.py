@@ -113,6 +113,7 @@ class RemoteProvider(Provider):
 
     async def download(self, status: RemoteStatus, model: ModelEntry, dest: Path) -> None:
         """Fetch the first output of a finished job to `dest` (atomically, size- and type-checked)."""
+        from reelforge.providers.download import download_limits
         from reelforge.providers.http import download_video
 
         if not status.output_urls:
@@ -121,7 +122,7 @@ class RemoteProvider(Provider):
             raise ProviderFailure(f"{self.display_name} reported success but returned no output file.")
         policy = self.read_policy()
         await download_video(self.client, status.output_urls[0], dest, headers=self.download_headers(),
-                             max_bytes=self.settings.download_max_mb << 20, provider=self.display_name,
+                             limits=download_limits(self.settings), provider=self.display_name,
                              **({"policy": policy} if policy is not None else {}))
 
     @property

@@ -369,8 +369,11 @@ async def download_video(
     max_bytes: int | None = None,
     provider: str = "the provider",
     policy: RetryPolicy = DEFAULT_RETRY,
+    limits: Any = None,
 ) -> int:
-    """Stream a finished output to `dest` atomically, checked; return its size (see `providers.download`)."""
+    """Stream a finished output to `dest` atomically, checked and within `limits` (a
+    `providers.download.DownloadLimits`: size, total deadline, minimum rate); return its size."""
     from reelforge.providers.download import fetch_video
 
-    return await fetch_video(client, url, dest, headers=headers, max_bytes=max_bytes, provider=provider, policy=policy)
+    return await fetch_video(client, url, dest, headers=headers, max_bytes=max_bytes, provider=provider, policy=policy,
+                             limits=limits)

@@ -111,9 +111,11 @@ class HttpProvider(RemoteProvider):
     async def _fetch(self, status: RemoteStatus, dest: Path) -> None:
         if not status.output_urls:
             raise ProviderFailure(f"{self.title} reported success but returned no output file.")
+        from reelforge.providers.download import download_limits
+
         await download_video(
             self.client, status.output_urls[0], dest, headers=self.download_headers(),
-            max_bytes=self.settings.download_max_mb * 1024 * 1024, provider=self.title, policy=self.retry_policy,
+            limits=download_limits(self.settings), provider=self.title, policy=self.retry_policy,
         )  # fmt: skip
 
 

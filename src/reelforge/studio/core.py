@@ -238,9 +238,11 @@ class Studio:
         return stored
 
     def reattach(self, job: Job, note: str) -> Job:
+        from reelforge.studio.redownload import retry_download
+
         if note not in job.notes:
             job = self.store.update(job.id, notes=[*job.notes, note])
-        return job
+        return retry_download(self, job)  # a paid video whose download failed is fetched again
 
     def create_generation(self, plan: Plan, *, call: CallOptions | None, parents: list[str],
                           state: dict[str, Any] | None = None) -> Job:
