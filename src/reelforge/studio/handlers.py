@@ -174,6 +174,12 @@ async def run_step(studio: Studio, ctx: JobContext, key: str, step: dict[str, An
     child_id = ctx.job.state.get(key) or next(
         (c.id for c in studio.store.children(ctx.job_id) if c.state.get("step_key") == key), None)
     if child_id is None:
+        paid = reusable_step(studio.store, step["spec"], key)
+        if paid is not None:
+            child_id = paid.id
+            ctx.update(notes=[*ctx.job.notes, f"Re-used step job {paid.id} (made for {', '.join(paid.parents)}, "
+                                              "which failed after it); nothing new was charged."])
+    if child_id is None:
         from reelforge.studio.core import Plan
         from reelforge.studio.pricing import Quote
 
@@ -188,8 +194,47 @@ async def run_step(studio: Studio, ctx: JobContext, key: str, step: dict[str, An
     return await ctx.wait_for(child_id)
 
 
+def reusable_step(store: Any, spec: dict[str, Any], key: str) -> Job | None:
+    """A finished step job for exactly this generation whose every parent failed or was canceled
+    after it: an identical retry re-uses it (and its file) instead of paying again. Only recent
+    generations are searched: a retry comes soon after the failure."""
+    for job in store.list(kind="generate", status=JobStatus.SUCCEEDED.value, limit=_REUSE_WINDOW):
+        if job.state.get("step_key") != key or job.request != spec or not job.parents:
+            continue
+        if not Path(job.outputs.get("path") or "").is_file():
+            continue
+        owners = [store.get(parent) for parent in job.parents]
+        if all(o is not None and o.kind != "generate" and o.status in _GAVE_UP for o in owners):
+            return job
+    return None
+
+
+_REUSE_WINDOW = 200
+_GAVE_UP = (JobStatus.FAILED, JobStatus.CANCELED)
+
+
 def _sum_cost(*jobs: Job) -> float:
     return round(sum(j.cost_usd or 0.0 for j in jobs), 4)
+
+
+def _step_cost(studio: Studio, ctx: JobContext) -> float:
+    """What this job's step jobs cost (checkpointed ones included, e.g. a re-used step)."""
+    ids = {c.id for c in studio.store.children(ctx.job_id)}
+    ids |= {v for k, v in ctx.job.state.items() if k.endswith("_id") and isinstance(v, str)}
+    return _sum_cost(*(j for j in (studio.store.get(i) for i in ids) if j is not None and j.kind == "generate"))
+
+
+def _owning_the_spend(studio: Studio, ctx: JobContext, exc: ReelforgeError, made: Job | None) -> None:
+    """A derived job that fails after its steps spent money reports that cost, and says what of
+    the work is kept: the parent's failure is not the provider's refund."""
+    cost = _step_cost(studio, ctx)
+    ctx.update(cost_usd=cost)
+    if made is None:
+        return
+    spent = f" (${cost:.2f}, already charged)" if cost > 0 else ""
+    exc.message = f"The continuation (step job {made.id}) was made{spent}, but joining it failed: {exc.message}"
+    kept = "An identical call re-uses it without paying again" if cost > 0 else "It is kept"
+    exc.hint = " ".join(x for x in (exc.hint, f"{kept}: {made.outputs.get('path')}.") if x)
 
 
 # -- extend -----------------------------------------------------------------------------------------
@@ -209,15 +254,21 @@ async def run_extend(studio: Studio, ctx: JobContext) -> None:
             await ctx.progress(0.02, "extracting the exact last frame")
             frame = await anyio.to_thread.run_sync(last_frame, source)
             await anyio.to_thread.run_sync(save_png, frame.rgb, frame_png)
-    child = await run_step(studio, ctx, "child_id", req["step"], spec)
-    out = studio.job_dir(job.id) / "extended.mp4"
-    ctx.update(status=JobStatus.RUNNING, stage="joining the continuation")
+    child = None
+    try:
+        child = await run_step(studio, ctx, "child_id", req["step"], spec)
+        ctx.update(cost_usd=_sum_cost(child))  # spent now, whatever the join does
+        out = studio.job_dir(job.id) / "extended.mp4"
+        ctx.update(status=JobStatus.RUNNING, stage="joining the continuation")
 
-    async def on_progress(fraction: float) -> None:
-        await ctx.progress(0.5 + fraction / 2, "joining the continuation")
+        async def on_progress(fraction: float) -> None:
+            await ctx.progress(0.5 + fraction / 2, "joining the continuation")
 
-    async with studio.media_limiter:
-        result = await join_continuation(source, Path(child.outputs["path"]), out, progress=on_progress)
+        async with studio.media_limiter:
+            result = await join_continuation(source, Path(child.outputs["path"]), out, progress=on_progress)
+    except ReelforgeError as exc:
+        _owning_the_spend(studio, ctx, exc, child)
+        raise
     await finalize(ctx, out, extra={"join": result.model_dump(mode="json"), "mode": req["mode"]},
                    cost_usd=_sum_cost(child))
 

@@ -10,6 +10,7 @@ approve a quoted cost (elicitation) before the call goes ahead.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,12 @@ def estimate(studio: Studio, req: GenerateRequest, *, compare: bool) -> list[Quo
 
 
 def prepare_extend(studio: Studio, req: ExtendRequest) -> Prepared:
+    from reelforge.media.probe import probe  # PyAV: imported when a request needs it, not at server start
+    from reelforge.studio.handlers import reusable_step
+
     source_path, source_job = studio.resolve_source(req.source)
+    # Probed now, so a clip that cannot be joined is refused before anything is paid for.
+    source = probe(source_path)
     native_plan = _native_extend_plan(studio, req, source_job, source_path)
     if native_plan is not None:
         plan, mode = native_plan, "native"
@@ -113,11 +119,23 @@ def prepare_extend(studio: Studio, req: ExtendRequest) -> Prepared:
         # (named by the source's content, never written next to the user's file).
         placeholder = MediaRef(kind="file", path=str(_last_frame_path(studio, source_path)), mime="image/png")
         plan = studio.plan(req, first=placeholder)
+        matched = _match_source(req, plan.model, source)
+        if matched is not req:
+            earlier = plan.notes  # e.g. a retired model's redirect, said once
+            plan = studio.plan(matched, first=placeholder, provider=plan.model.provider)
+            plan.notes = list(dict.fromkeys([*earlier, *plan.notes]))
+        plan.notes = [*plan.notes, *_shape_notes(plan, source)]
         mode = "last_frame"
     request = {"source_path": str(source_path), "source_job_id": source_job.id if source_job else None,
                "mode": mode, "step": plan.to_state()}
     parents = [source_job.id] if source_job else []
-    return from_plan("extend", plan, f"Extending with {plan.model.key}", request, parents=parents, extra_eta=10)
+    prepared = from_plan("extend", plan, f"Extending with {plan.model.key}", request, parents=parents, extra_eta=10)
+    paid = reusable_step(studio.store, request["step"]["spec"], "child_id")
+    if paid is not None:  # a failed identical extend already paid for this continuation
+        prepared.quote_usd = 0.0
+        prepared.notes.append(f"Re-uses the continuation of step job {paid.id}, already paid for by an earlier "
+                              "extend that failed after it; nothing new is charged.")
+    return prepared
 
 
 async def start_extend(studio: Studio, req: ExtendRequest) -> Job:
@@ -128,6 +146,55 @@ def _last_frame_path(studio: Studio, source: Path) -> Path:
     stat = source.stat()
     key = hashlib.sha256(f"{source}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:24]
     return studio.settings.cache_dir / "frames" / f"last-{key}.png"
+
+
+def _match_source(req: ExtendRequest, model: Any, source: Any) -> ExtendRequest:
+    """Ask for the continuation in the source's shape where the model allows it and the caller
+    did not choose: its frame rate (or a whole fraction of it: 60 fps from a 30 fps render shows
+    each frame twice) and its aspect ratio. The join conforms the rest to the source."""
+    caps = model.capabilities
+    width, height, rate, sar = _source_shape(source)
+    update: dict[str, Any] = {}
+    if req.fps is None:
+        whole = round(rate)
+        fits = [f for f in caps.fps if f == whole] or sorted(f for f in caps.fps if whole % f == 0 and f >= whole / 4)[-1:]
+        if fits and fits[0] != caps.fps[0]:
+            update["fps"] = fits[0]
+    if req.aspect_ratio is None:
+        shape = math.log(width * sar / height)
+        aspect = min(caps.aspect_ratios, key=lambda a: abs(math.log(_ratio(a)) - shape))
+        if aspect != caps.aspect_ratios[0]:
+            update["aspect_ratio"] = aspect
+    return req.model_copy(update={**update, "model": model.id}) if update else req
+
+
+def _shape_notes(plan: Plan, source: Any) -> list[str]:
+    """What the join will have to change, said up front."""
+    width, height, rate, _ = _source_shape(source)
+    notes = []
+    if abs(plan.spec.fps - rate) > 1e-3 * rate:
+        notes.append(f"The continuation is rendered at {plan.spec.fps} fps ({plan.model.key} offers "
+                     f"{', '.join(map(str, plan.model.capabilities.fps))}) and resampled to the source's {rate:g} fps.")
+    if min(plan.spec.width, plan.spec.height) < min(width, height):
+        notes.append(f"The continuation is rendered at {plan.spec.resolution} and scaled up to the source's "
+                     f"{width}x{height}; pass a higher resolution for a sharper continuation.")
+    return notes
+
+
+def _source_shape(source: Any) -> tuple[int, int, float, float]:
+    """(even width, even height, constant rate, pixel aspect) the extended file will have."""
+    from reelforge.media.join import constant_rate, even_size
+
+    width, height = even_size(source.width, source.height)
+    rate = float(constant_rate(source.fps)) if source.vfr else source.fps
+    num, _, den = (source.sample_aspect_ratio or "1:1").partition(":")
+    sar = int(num) / int(den) if num.isdigit() and den.isdigit() and int(num) and int(den) else 1.0
+    return width, height, rate, sar
+
+
+def _ratio(aspect: str) -> float:
+    w, _, h = aspect.partition(":")
+    return int(w) / int(h)
 
 
 def _native_extend_plan(studio: Studio, req: ExtendRequest, source_job: Job | None,
