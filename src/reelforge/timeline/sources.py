@@ -22,6 +22,9 @@ from reelforge.media import probe as _probe
 from reelforge.media.probe import MediaInfo, probe
 
 
+#: Fraction of a frame by which a probed duration may fall short and still count the frame.
+FRAME_TOLERANCE = 1e-3
+
 #: FFmpeg's AVCOL_SPC_UNSPECIFIED: the stream does not say which YUV matrix it uses.
 _UNSPECIFIED = 2
 
@@ -59,7 +62,9 @@ class SourceMedia:
 
     def available_frames(self, fps: int) -> int:
         """Whole output-rate frames the video stream covers."""
-        return int(self.info.duration_s * fps + 1e-6)
+        # Probed durations are rounded to the microsecond (1/30 s -> 0.033333), so allow a
+        # thousandth of a frame: a 1-frame 30 fps clip is one frame at 30 fps, not zero.
+        return int(self.info.duration_s * fps + FRAME_TOLERANCE)
 
     @property
     def has_audio(self) -> bool:

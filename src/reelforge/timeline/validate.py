@@ -13,7 +13,7 @@ from pathlib import Path
 from reelforge.errors import InvalidRequest
 from reelforge.timeline.otio_model import clip_frame_range, cut_frames
 from reelforge.timeline.presets import OutputFormat
-from reelforge.timeline.sources import AudioSource, SourceMedia
+from reelforge.timeline.sources import FRAME_TOLERANCE, AudioSource, SourceMedia
 from reelforge.timeline.spec import ClipSpec, TimelineSpec
 from reelforge.timeline.titles import resolve_font
 
@@ -27,6 +27,8 @@ def _s(frames: int, fps: int) -> str:
 def _used_length(i: int, clip: ClipSpec, src: SourceMedia, fps: int) -> int:
     """Frames clip i plays, after checking its trims against the real media."""
     available = src.available_frames(fps)
+    if available == 0:
+        _too_short(i, src, fps)
     first, end = clip_frame_range(clip, available, fps)
     if first >= available:
         raise InvalidRequest(
@@ -46,6 +48,24 @@ def _used_length(i: int, clip: ClipSpec, src: SourceMedia, fps: int) -> int:
             param=f"clips[{i}].out_s",
         )
     return end - first
+
+
+def _too_short(i: int, src: SourceMedia, fps: int) -> None:
+    """Refuse a clip that lasts less than one output frame, saying so (not "use a value below 0 s")."""
+    info = src.info
+    count = f"{info.frames} frame" + ("s" if info.frames != 1 else "")
+    raise InvalidRequest(
+        f"clips[{i}] ({src.path.name}) is {count} long ({info.duration_s * 1000:.1f} ms at {info.fps:g} fps), "
+        f"shorter than one frame of the {fps} fps output, so it cannot appear in the timeline.",
+        param=f"clips[{i}].path",
+        hint=f"Remove the clip, use a longer one, or set fps to at least {_min_fps(info.duration_s)} "
+        "so the clip fills a whole output frame.",
+    )
+
+
+def _min_fps(duration_s: float) -> int:
+    """The lowest output rate at which a clip this long fills one whole frame (at most 120)."""
+    return next((f for f in range(1, 121) if duration_s * f + FRAME_TOLERANCE >= 1), 120)
 
 
 def _check_transitions(clips: list[ClipSpec], lengths: list[int], overlaps: list[int], fps: int) -> None:
