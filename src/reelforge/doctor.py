@@ -43,8 +43,13 @@ def _ledger(settings) -> dict[str, Any]:
         finally:
             store.close()
         return {"ok": True, "path": str(settings.ledger), "jobs": len(jobs), "unfinished": unfinished}
-    except Exception as exc:
-        return {"ok": False, "path": str(settings.ledger), "error": str(exc)}
+    except Exception as exc:  # the reason and the fix, shown by `doctor` (and in --json)
+        from reelforge.errors import explain
+
+        explained = explain(exc)
+        return {"ok": False, "path": str(settings.ledger), "error": f"{type(exc).__name__}: {exc}",
+                "hint": (explained.hint if explained is not None and explained.hint else None)
+                or f"Make {settings.home} writable, or set REELFORGE_HOME to a writable folder."}
 
 
 def _keys(settings) -> dict[str, bool]:
@@ -88,31 +93,38 @@ def run_doctor() -> dict[str, Any]:
 
 
 def print_report(report: dict[str, Any], console) -> None:
-    def mark(ok: bool) -> str:
-        return "[green]ok[/green]" if ok else "[red]missing[/red]"
+    """Human text. Values are escaped: a path or hint with [brackets] is not Rich markup."""
+    from rich.markup import escape
 
-    console.print(f"reelforge {report['version']}")
+    def mark(ok: bool, bad: str = "missing") -> str:
+        return "[green]ok[/green]" if ok else f"[red]{bad}[/red]"
+
+    console.print(f"reelforge {escape(str(report['version']))}")
     f = report["ffmpeg"]
-    console.print(f"ffmpeg   {mark(f['ok'])} {f.get('version') or f.get('error', '')}  {f.get('path', '')}")
-    console.print(f"PyAV     {mark(report['pyav']['ok'])} {report['pyav'].get('version', '')}")
+    console.print(f"ffmpeg   {mark(f['ok'])} {escape(f.get('version') or f.get('error', ''))}  {escape(f.get('path', ''))}")
+    console.print(f"PyAV     {mark(report['pyav']['ok'])} {escape(report['pyav'].get('version') or report['pyav'].get('error', ''))}")
     led = report["ledger"]
-    console.print(f"ledger   {mark(led['ok'])} {led['path']} ({led.get('jobs', '?')} jobs, {led.get('unfinished', '?')} unfinished)")
-    console.print(f"outputs  {report['outputs_dir']}")
+    if led["ok"]:
+        console.print(f"ledger   {mark(True)} {escape(led['path'])} ({led.get('jobs')} jobs, {led.get('unfinished')} unfinished)")
+    else:  # say why the home is unusable and what to do, not just "missing"
+        console.print(f"ledger   {mark(False, 'unusable')} {escape(led['path'])}: {escape(led.get('error', ''))}")
+        console.print(f"         fix: {escape(led.get('hint') or 'set REELFORGE_HOME to a writable folder.')}")
+    console.print(f"outputs  {escape(report['outputs_dir'])}")
     for name, present in report["keys"].items():
-        console.print(f"key      {name}: {'set' if present else 'not set'}")
+        console.print(f"key      {escape(name)}: {'set' if present else 'not set'}")
     gpu = report["gpu"]
     if gpu.get("error"):
-        console.print(f"GPU      {gpu['error']}")
+        console.print(f"GPU      {escape(str(gpu['error']))}")
     else:
         gpus = gpu.get("gpus") or []
         if not gpus:
             console.print(f"GPU      none found (CUDA: {gpu.get('cuda')}); local models need an NVIDIA GPU")
         for g in gpus:
-            console.print(f"GPU      {g.get('name')}: {g.get('free_gib')} GiB free of {g.get('total_gib')} GiB")
+            console.print(f"GPU      {escape(str(g.get('name')))}: {g.get('free_gib')} GiB free of {g.get('total_gib')} GiB")
         for model_id, m in (gpu.get("models") or {}).items():
             where = m.get("source") or "not downloaded"
             fits = "" if m.get("fits") is None else (" fits" if m.get("fits") else " does not fit")
-            console.print(f"local    {model_id}: {'present' if m.get('present') else 'absent'} ({where}), "
+            console.print(f"local    {escape(model_id)}: {'present' if m.get('present') else 'absent'} ({escape(where)}), "
                           f"needs ~{m.get('needs_vram_gib')} GiB{fits}")
     b = report["budget"]
     console.print(f"budget   per call {b['per_call_usd']}, per day {b['per_day_usd']}, confirm above {b['confirm_above_usd']}")

@@ -48,9 +48,10 @@ INSTRUCTIONS = (
 class AppState:
     """The running studio, built in the background so the handshake is not kept waiting."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
         self.wanted = anyio.Event()
         self.ready = anyio.Event()
+        self.settings = settings
         self.studio: Studio | None = None
         self.error: str | None = None
 
@@ -62,6 +63,27 @@ class AppState:
             raise ToolError(f"[startup_failed] reelforge could not start: {self.error or 'still starting'}. "
                             "Run `reelforge doctor` to see why.")
         return self.studio
+
+    async def catalog(self) -> tuple[Any, Settings]:
+        """The catalog and settings, from the studio when it runs, else loaded directly: reading the
+        catalog needs no ledger, so an unusable home does not hide the models."""
+        try:
+            studio = await self.get()
+        except ToolError:
+            return await anyio.to_thread.run_sync(_catalog_only, self.settings)
+        return studio.catalog, studio.settings
+
+
+def _catalog_only(settings: Settings | None) -> tuple[Any, Settings]:
+    from reelforge.catalog import load_catalog
+    from reelforge.settings import Settings
+
+    return load_catalog(), settings or Settings()
+
+
+def _startup_error(exc: Exception) -> str:
+    explained = explain(exc)  # e.g. a read-only home: say so, with the fix
+    return to_tool_message(explained) if explained is not None else f"{type(exc).__name__}: {exc}"
 
 
 def _make_studio(settings: Settings | None) -> Studio:
@@ -181,7 +203,7 @@ def build_server(settings: Settings | None = None, **auth: Any) -> MCPServer:
 
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
-        state = AppState()
+        state = AppState(settings)
         box.append(state)
         try:
             async with anyio.create_task_group() as tg:
@@ -197,7 +219,7 @@ def build_server(settings: Settings | None = None, **auth: Any) -> MCPServer:
                         state.studio = studio  # only a studio whose runner is serving is handed out
                     except Exception as exc:
                         log.exception("reelforge failed to start")
-                        state.error = f"{type(exc).__name__}: {exc}"
+                        state.error = _startup_error(exc)
                     finally:
                         state.ready.set()
 
@@ -385,9 +407,9 @@ def _register_tools(mcp: MCPServer) -> None:
         """The catalog: every model with what it accepts, its price (source and date), status and readiness."""
         from reelforge.studio.results import model_rows
 
-        studio = await _studio(ctx)
+        catalog, settings = await ctx.request_context.lifespan_context.catalog()
         try:
-            return ModelList(models=model_rows(studio.catalog, studio.settings, provider=provider, input_kind=input,
+            return ModelList(models=model_rows(catalog, settings, provider=provider, input_kind=input,
                                                include_retired=include_retired))
         except ReelforgeError as exc:
             raise _guard(exc) from exc
@@ -402,16 +424,21 @@ def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:
         except ToolError as exc:
             raise ResourceNotFoundError(str(exc)) from exc
 
+    async def catalog() -> tuple[Any, Settings]:
+        if not box:
+            raise ResourceNotFoundError("reelforge is not running")
+        return await box[-1].catalog()
+
     @mcp.resource("reelforge://models", mime_type="application/json", title="Model catalog")
     async def models_resource() -> dict[str, Any]:
         from reelforge.studio.results import model_rows
 
-        studio = await current()
-        return {"models": model_rows(studio.catalog, studio.settings, include_retired=True)}
+        models, settings = await catalog()
+        return {"models": model_rows(models, settings, include_retired=True)}
 
     @mcp.resource("reelforge://models/{provider}/{model}", mime_type="application/json", title="One model")
     async def model_resource(provider: str, model: str) -> dict[str, Any]:
-        entry = (await current()).catalog.find(provider, model)
+        entry = (await catalog())[0].find(provider, model)
         if entry is None:
             raise ResourceNotFoundError(f"No model {provider}/{model}")
         return entry.model_dump(mode="json")
