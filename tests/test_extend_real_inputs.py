@@ -37,6 +37,8 @@ SOURCES: dict[str, tuple[str, list[str]]] = {
     "odd": ("testsrc=size=213x119:rate=30:duration=1", []),
     "portrait": ("testsrc=size=108x192:rate=25:duration=1", []),
     "one_frame": ("testsrc=size=192x108:rate=30", ["-frames:v", "1"]),
+    # Stored 192x108, pixels 4:3 wide: shown as 256x108.
+    "anamorphic": ("testsrc=size=192x108:rate=24:duration=1", ["-vf", "setsar=4/3"]),
     # 15 frames at 30 fps, then 15 at 15 fps: 1.5 s, average 20 fps.
     "vfr": ("testsrc=size=192x108:rate=30:duration=1",
             ["-vf", "setpts='if(lt(N,15),N,15+(N-15)*2)/(30*TB)'", "-fps_mode", "vfr"]),
@@ -85,6 +87,7 @@ def check_extended(source: Path, ext: dict, child: dict) -> None:
     rate = float(constant_rate(src.fps)) if src.vfr else src.fps
     assert out.fps == pytest.approx(rate, rel=1e-3) and not out.vfr
     assert (out.width, out.height) == even_size(src.width, src.height)
+    assert (out.sample_aspect_ratio or "1:1") == (src.sample_aspect_ratio or "1:1")
     assert out.pix_fmt == ("yuv420p10le" if "10" in (src.pix_fmt or "") else "yuv420p")
     head = src.frames if not src.vfr else round(src.duration_s * rate)  # a VFR source keeps its length
     assert join["join_frame"] == head
@@ -112,6 +115,8 @@ async def test_preview_extends_real_clips_exactly(settings: Settings, tmp_path: 
     if wanted_fps and not src.vfr:
         assert round(cont.fps) == wanted_fps
     assert (cont.width > cont.height) == (src.width > src.height)
+    if name == "anamorphic":  # the model was shown (and asked for) the picture as it is seen
+        assert cont.width / cont.height == pytest.approx(21 / 9, rel=0.02)
 
 
 # -- a paid provider (Runway emulator: 24 fps only) ---------------------------------------------------
@@ -171,6 +176,7 @@ async def test_a_failed_paid_extend_reports_its_cost_and_a_retry_reuses_the_paid
         os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
         retry = await finish(client, await start(client, "extend_video", request))
         assert retry["status"] == "succeeded", retry
+        assert retry["quote_usd"] == 0  # quoted as what it costs: nothing new
         assert retry["job_id"] != first_id
     assert emu.count("create") == 1  # the retry paid nothing new
     assert any(child["job_id"] in note for note in retry["notes"])

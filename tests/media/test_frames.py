@@ -103,3 +103,15 @@ def test_poster_and_contact_sheet(tmp_path: Path) -> None:
         sheet = np.asarray(im.convert("RGB")).astype(int)
     # Tiles differ (testsrc2 moves); the first and last tile are not the same picture.
     assert np.abs(sheet[4:48, 4:84] - sheet[52:96, 256:336]).mean() > 5
+
+
+def test_last_frame_in_square_pixels_for_an_anamorphic_clip(tmp_path: Path) -> None:
+    # Stored 160x90 with pixels 4:3 wide: the picture a viewer sees (and a generator must be shown)
+    # is 213x90; the stored pixels are squeezed.
+    clip = make_clip(tmp_path / "ana.mp4", 0.5, extra_args=["-vf", "setsar=4/3"])
+    stored = last_frame(clip)
+    shown = last_frame(clip, square_pixels=True)
+    assert stored.rgb.shape == (90, 160, 3)
+    assert shown.rgb.shape == (90, 214, 3) and shown.index == stored.index
+    square = make_clip(tmp_path / "sq.mp4", 0.5)
+    assert last_frame(square, square_pixels=True).rgb.shape == (90, 160, 3)

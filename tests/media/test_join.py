@@ -232,3 +232,15 @@ async def test_a_one_frame_first_clip(tmp_path: Path) -> None:
     cont = _cut(tmp_path / "b.mp4", 48, 72, audio=False)
     r = await join_continuation(first, cont, tmp_path / "j.mp4")
     assert probe(tmp_path / "j.mp4").frames == r.frames == 1 + 30 and r.join_frame == 1
+
+
+async def test_an_anamorphic_first_clip_keeps_its_pixel_aspect(tmp_path: Path) -> None:
+    # 160x90 stored, pixels 4:3 wide: it shows as 213x90. The continuation (square pixels, 16:9)
+    # fills that picture without being squeezed: it is cropped in display space.
+    first = _src(tmp_path / "a.mp4", "testsrc=size=160x90:rate=24:duration=1", "-vf", "setsar=4/3")
+    cont = _cut(tmp_path / "b.mp4", 48, 72, audio=False)
+    r = await join_continuation(first, cont, tmp_path / "j.mp4")
+    info = probe(tmp_path / "j.mp4")
+    assert info.sample_aspect_ratio == "4:3" and (info.width, info.height) == (160, 90)
+    assert info.frames == r.frames == 48
+    assert any(c.startswith("size 160x90") for c in r.conformed)

@@ -102,9 +102,19 @@ def decode_last(path: Path | str, convert: Callable[[av.VideoFrame], T]) -> tupl
         return convert(last), _seconds(last.pts, stream), info.frames - 1
 
 
-def last_frame(path: Path | str) -> LastFrame:
-    """The exact last frame of a video (RGB, BT.709 unless tagged otherwise), its time and index."""
-    rgb, pts_s, index = decode_last(path, to_rgb)
+def last_frame(path: Path | str, *, square_pixels: bool = False) -> LastFrame:
+    """The exact last frame of a video (RGB, BT.709 unless tagged otherwise), its time and index.
+
+    `square_pixels` widens or narrows an anamorphic frame (sample aspect ratio not 1:1) to the
+    picture a viewer sees, which is what an image-to-video model must be shown.
+    """
+    size: tuple[int | None, int | None] = (None, None)
+    if square_pixels:
+        info = probe(path)
+        num, _, den = (info.sample_aspect_ratio or "1:1").partition(":")
+        if num.isdigit() and den.isdigit() and int(num) and int(den) and num != den:
+            size = (max(2, round(info.width * int(num) / int(den) / 2) * 2), info.height)
+    rgb, pts_s, index = decode_last(path, lambda frame: to_rgb(frame, *size))
     return LastFrame(rgb=rgb, pts_s=pts_s, index=index)
 
 

@@ -7,8 +7,8 @@ small colour drift. The join:
 1. conforms the continuation to `first` (size by cover-crop in display space, frame rate,
    pixel format, audio or synthesized silence). `first` itself keeps every frame: an odd size
    loses its last pixel row/column (H.264 4:2:0 needs even sizes), a variable-rate clip is first
-   made constant-rate at its average rate snapped to a standard one (its frame count is then
-   measured, never predicted), a 10-bit clip stays 10-bit;
+   made constant-rate at its average rate snapped to a standard one (the frames that yields are
+   counted by ffmpeg first, never predicted), a 10-bit clip stays 10-bit;
 2. drops its first frame when it repeats `first`'s last frame (luma MSE after removing the mean
    offset, robust to a small overlay such as the preview badge, under a small threshold: both
    went through an encoder);
@@ -198,17 +198,15 @@ async def _async_frames(gen: Iterator[bytes]) -> AsyncIterator[bytes]:
         gen.close()
 
 
-def _audio_graph(a: MediaInfo, b: MediaInfo, a_s: float, b_s: float, skip_s: float, a_in: int,
-                 b_in: int) -> tuple[str, bool]:
-    """Filter chains [a0] and [a1] with each side's exact video length; ("", False) if no audio.
-    `a_in`/`b_in`: the ffmpeg input indices holding each side's audio."""
+def _audio_graph(a: MediaInfo, b: MediaInfo, a_s: float, b_s: float, skip_s: float) -> tuple[str, bool]:
+    """Filter chains [a0] and [a1] with each side's exact video length; ("", False) if no audio."""
     if not (a.has_audio or b.has_audio):
         return "", False
     fmt = "aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo"
     silence = "anullsrc=r=48000:cl=stereo,atrim=end={:.6f}"
-    a0 = (f"[{a_in}:a:0]{fmt},asetpts=PTS-STARTPTS,apad,atrim=end={a_s:.6f}[a0]" if a.has_audio
+    a0 = (f"[0:a:0]{fmt},asetpts=PTS-STARTPTS,apad,atrim=end={a_s:.6f}[a0]" if a.has_audio
           else f"{silence.format(a_s)}[a0]")
-    a1 = (f"[{b_in}:a:0]atrim=start={skip_s:.6f},asetpts=PTS-STARTPTS,{fmt},apad,atrim=end={b_s:.6f}[a1]"
+    a1 = (f"[2:a:0]atrim=start={skip_s:.6f},asetpts=PTS-STARTPTS,{fmt},apad,atrim=end={b_s:.6f}[a1]"
           if b.has_audio else f"{silence.format(b_s)}[a1]")
     return f"{a0};{a1}", True
 
@@ -245,13 +243,15 @@ def _sar(info: MediaInfo) -> tuple[float, str]:
     return n / d, f"{n}/{d}"
 
 
-async def _constant_rate_copy(first: Path, rate: int | Fraction, folder: Path) -> Path:
-    """`first`'s video at a constant `rate` (lossless FFV1, same pixel format): frames are dropped
-    or repeated by time, as any editor would, so its length and timing are kept."""
-    out = folder / "first-cfr.mkv"
-    await run_ffmpeg(["-i", str(first), "-map", "0:v:0", "-vf", f"setpts=PTS-STARTPTS,fps={rate}",
-                      "-c:v", "ffv1", "-level", "3"], out, timeout_s=600)
-    return out
+async def _constant_rate_count(first: Path, chain: str, folder: Path, timeout_s: float) -> int:
+    """How many frames `chain` (which makes `first` constant-rate) yields, counted by ffmpeg itself:
+    one decode writing a checksum line per frame, no encode and no large temporary file. The join
+    runs the same chain on the same input, so it yields the same frames."""
+    listing = folder / "first.crc"
+    await run_ffmpeg(["-i", str(first), "-map", "0:v:0", "-vf", chain, "-f", "framecrc"], listing,
+                     timeout_s=timeout_s)
+    text = await anyio.to_thread.run_sync(listing.read_text)
+    return sum(1 for line in text.splitlines() if line and not line.startswith("#"))
 
 
 async def join_continuation(first: Path, continuation: Path, out: Path, *,
@@ -279,16 +279,18 @@ async def _join(first: Path, continuation: Path, out: Path, scratch: Path,
     conformed = []
     if (width, height) != (a.width, a.height):
         conformed.append(f"size {a.width}x{a.height} -> {width}x{height} (odd side cropped by one pixel)")
-    video_in = first
+    pixels = max(1.0, a.width * a.height / (1280 * 720))
     if a.vfr:
+        # Frames dropped or repeated by time, as any editor would: the length and timing are kept.
         rate = constant_rate(a.fps)
+        retime = f"setpts=PTS-STARTPTS,fps={rate}"
         conformed.append(f"variable frame rate (average {a.fps:.3f}) -> constant {float(rate):g} fps")
-        video_in = await _constant_rate_copy(first, rate, scratch)
-        a_frames = (await anyio.to_thread.run_sync(probe, video_in)).frames  # measured, not predicted
+        a_frames = await _constant_rate_count(first, retime, scratch, 120 + 5 * a.duration_s * pixels)
         fps = float(rate)
     else:
         a_frames, fps = a.frames, a.fps
         rate = output_rate(fps)
+        retime = "null"
     if (b.width, b.height) != (width, height) or sar != 1.0:
         conformed.append(f"size {b.width}x{b.height} -> {width}x{height} (cover crop)")
     if _needs_resample(b.fps, fps):
@@ -321,21 +323,16 @@ async def _join(first: Path, continuation: Path, out: Path, scratch: Path,
     # Every frame of `first` keeps its slot (retimed onto the exact output grid, so a CFR clip's
     # count survives the encoder's -r whatever its time base rounding).
     crop = f"crop={width}:{height}:0:0," if (width, height) != (a.width, a.height) else ""
-    video = (f"[0:v:0]{crop}format={pix_fmt},setsar={sar_expr},settb=AVTB,setpts=N/({rate}*TB)[v0];"
+    video = (f"[0:v:0]{retime},{crop}format={pix_fmt},setsar={sar_expr},settb=AVTB,setpts=N/({rate}*TB)[v0];"
              # Raw frames carry no tags; unstated, ffmpeg would take them as full range and
              # squeeze them (a visible brightness jump at the join). They are limited-range BT.709.
              "[1:v:0]setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709,"
              f"format={pix_fmt},setsar={sar_expr},settb=AVTB,setpts=PTS-STARTPTS[v1];")
-    args = ["-i", str(video_in), "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}",
+    args = ["-i", str(first), "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}",
             "-r", str(rate), "-i", "pipe:0"]
-    b_in = a_in = 0
     if b.has_audio:
         args += ["-i", str(continuation)]
-        b_in = 2
-    if video_in != first and a.has_audio:
-        args += ["-i", str(first)]
-        a_in = 3 if b.has_audio else 2
-    audio, has_audio = _audio_graph(a, b, a_s, b_s, (1 if drop else 0) / b.fps, a_in, b_in)
+    audio, has_audio = _audio_graph(a, b, a_s, b_s, (1 if drop else 0) / b.fps)
     if has_audio:
         graph = f"{video}{audio};[v0][a0][v1][a1]concat=n=2:v=1:a=1[v][a]"
         maps = ["-map", "[v]", "-map", "[a]", "-c:a", "aac", "-b:a", "128k"]

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from pathlib import Path
@@ -224,12 +225,12 @@ def _step_cost(studio: Studio, ctx: JobContext) -> float:
     return _sum_cost(*(j for j in (studio.store.get(i) for i in ids) if j is not None and j.kind == "generate"))
 
 
-def _owning_the_spend(studio: Studio, ctx: JobContext, exc: ReelforgeError, made: Job | None) -> None:
+def _owning_the_spend(studio: Studio, ctx: JobContext, exc: Exception, made: Job | None) -> None:
     """A derived job that fails after its steps spent money reports that cost, and says what of
     the work is kept: the parent's failure is not the provider's refund."""
     cost = _step_cost(studio, ctx)
     ctx.update(cost_usd=cost)
-    if made is None:
+    if made is None or not isinstance(exc, ReelforgeError):
         return
     spent = f" (${cost:.2f}, already charged)" if cost > 0 else ""
     exc.message = f"The continuation (step job {made.id}) was made{spent}, but joining it failed: {exc.message}"
@@ -252,7 +253,8 @@ async def run_extend(studio: Studio, ctx: JobContext) -> None:
         if not frame_png.exists():
             frame_png.parent.mkdir(parents=True, exist_ok=True)
             await ctx.progress(0.02, "extracting the exact last frame")
-            frame = await anyio.to_thread.run_sync(last_frame, source)
+            # In square pixels: an anamorphic source is shown to the model as a viewer sees it.
+            frame = await anyio.to_thread.run_sync(functools.partial(last_frame, source, square_pixels=True))
             await anyio.to_thread.run_sync(save_png, frame.rgb, frame_png)
     child = None
     try:
@@ -266,7 +268,7 @@ async def run_extend(studio: Studio, ctx: JobContext) -> None:
 
         async with studio.media_limiter:
             result = await join_continuation(source, Path(child.outputs["path"]), out, progress=on_progress)
-    except ReelforgeError as exc:
+    except Exception as exc:  # a bug too: the money was spent all the same
         _owning_the_spend(studio, ctx, exc, child)
         raise
     await finalize(ctx, out, extra={"join": result.model_dump(mode="json"), "mode": req["mode"]},
