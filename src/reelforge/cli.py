@@ -3,6 +3,11 @@
 `generate` and `estimate` run the same studio code path as the MCP tools, in-process; `demo` drives
 the real server through a real MCP client session over stdio. Human output goes to stdout here
 (the CLI is not the stdio wire; `serve` never prints).
+
+Output survives a pipe: on a terminal, tables; otherwise tab-separated lines with whole ids and
+paths and no header (`reelforge jobs | cut -f1` gives ids to feed back); `--json` everywhere.
+Every failure is one `error: …` line on stderr and a non-zero exit (2: the request or input is
+wrong, 1: anything else), never a traceback.
 """
 
 from __future__ import annotations
@@ -19,7 +24,38 @@ import anyio
 def _console():
     from rich.console import Console
 
-    return Console()
+    # soft_wrap: a long path is never broken across lines (a terminal wraps it visually, a pipe not at all)
+    return Console(soft_wrap=True)
+
+
+def _is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
+def _print_rows(headers: list[str], rows: list[list[str]], *, wide: tuple[int, ...] = ()) -> None:
+    """A table on a terminal; tab-separated lines, whole and without a header, anywhere else.
+
+    Cells are plain `Text`, never Rich markup (an install hint's "[local]" stays literal); the
+    `wide` columns (ids, paths) are never cut short.
+    """
+    if not _is_terminal():
+        for row in rows:
+            print("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row))
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(*headers)
+    for i in wide:
+        table.columns[i].no_wrap = True
+        table.columns[i].overflow = "fold"
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    _console().print(table)
 
 
 # -- serve -----------------------------------------------------------------------------------------------
@@ -77,89 +113,99 @@ def _generate_request(args: argparse.Namespace):
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from reelforge.errors import ReelforgeError, to_tool_message
+    from reelforge.errors import ReelforgeError
     from reelforge.studio.operations import start_generate
     from reelforge.studio.views import job_view
 
-    console = _console()
+    request = _generate_request(args)  # checked before the studio starts: a bad flag is one error line
+    progress_console = Console(stderr=True)  # progress on stderr, and only where someone watches it
 
-    async def run(studio) -> int:
+    async def run(studio) -> Any:
         try:
-            job = await start_generate(studio, _generate_request(args))
-        except ReelforgeError as exc:  # caught here: the task group would wrap it in an ExceptionGroup
-            console.print(f"[red]error[/red] {to_tool_message(exc)}")
-            return 2
+            job = await start_generate(studio, request)
+        except ReelforgeError as exc:  # returned, not raised: the task group would wrap it in an ExceptionGroup
+            return exc
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                      TimeElapsedColumn(), console=console, transient=True) as bar:
+                      TimeElapsedColumn(), console=progress_console, transient=True,
+                      disable=not progress_console.is_terminal) as bar:
             task = bar.add_task(f"{job.id} queued", total=100)
 
             async def on_change(j) -> None:
                 bar.update(task, completed=(j.progress or 0) * 100, description=f"{j.id} {j.stage or j.status.value}")
 
-            job = await studio.wait(job.id, 24 * 3600, on_change)
-        view = job_view(job)
-        if args.json:
-            print(json.dumps(view.model_dump(mode="json"), indent=2))
-        elif view.output:
-            console.print(f"[green]done[/green] {view.output.path}  ({view.output.duration_s:.2f} s, {view.output.frames} frames)")
-            console.print(f"poster: {view.output.poster_path}")
-        else:
-            console.print(f"[red]{job.status.value}[/red] [{job.error_code}] {job.error_message}")
-        return 0 if job.status.value == "succeeded" else 1
+            return await studio.wait(job.id, 24 * 3600, on_change)
 
-    return anyio.run(_with_studio, run)
+    job = anyio.run(_with_studio, run)
+    if isinstance(job, ReelforgeError):
+        raise job
+    view = job_view(job)
+    if args.json:
+        _print_json(view.model_dump(mode="json"))
+    elif view.output:
+        print(f"done {view.output.path}  ({view.output.duration_s:.2f} s, {view.output.frames} frames)")
+        print(f"poster: {view.output.poster_path}")
+    else:
+        print(f"{job.status.value} {job.id}: [{job.error_code}] {job.error_message}")
+    return 0 if job.status.value == "succeeded" else 1
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from reelforge.errors import ReelforgeError, to_tool_message
     from reelforge.studio.core import Studio
     from reelforge.studio.operations import estimate
 
+    request = _generate_request(args)
     studio = Studio(_cli_settings(), resume=False)
     try:
-        quotes = estimate(studio, _generate_request(args), compare=args.compare)
-    except ReelforgeError as exc:
-        _console().print(f"[red]error[/red] {to_tool_message(exc)}")
-        return 2
+        quotes = estimate(studio, request, compare=args.compare)
     finally:
         studio.store.close()
-    table = Table("provider/model", "USD", "how", "source (as of)")
-    for q in quotes:
-        table.add_row(f"{q.provider}/{q.model}", f"{q.usd:.2f}" + (" ~" if q.estimate else ""), q.breakdown,
-                      f"{q.source} ({q.as_of})")
-    _console().print(table)
+    if args.json:
+        _print_json([q.model_dump(mode="json") for q in quotes])
+        return 0
+    _print_rows(["provider/model", "USD", "how", "source (as of)"],
+                [[f"{q.provider}/{q.model}", f"{q.usd:.2f}" + (" ~" if q.estimate else ""), q.breakdown,
+                  f"{q.source} ({q.as_of})"] for q in quotes], wide=(0,))
     return 0
 
 
-def cmd_jobs(args: argparse.Namespace) -> int:
-    from rich.table import Table
+def _status_filter(value: str | None) -> str | None:
+    from reelforge.errors import InvalidRequest
+    from reelforge.jobs.models import JobStatus
 
+    known = [s.value for s in JobStatus]
+    if value is not None and value not in known:  # a typo is not "no jobs"
+        raise InvalidRequest(f"Unknown status '{value}'. Known: {', '.join(known)}.", param="status")
+    return value
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
     from reelforge.jobs.store import JobStore
     from reelforge.settings import Settings
     from reelforge.studio.views import job_view
 
+    status = _status_filter(args.status)
     store = JobStore(Settings().ledger)
     try:
         if args.job_id:
-            print(json.dumps(job_view(store.require(args.job_id)).model_dump(mode="json"), indent=2))
+            _print_json(job_view(store.require(args.job_id)).model_dump(mode="json"))
             return 0
-        table = Table("id", "kind", "status", "provider/model", "cost", "output")
-        for job in store.list(status=args.status, limit=args.limit):
-            table.add_row(job.id, job.kind, job.status.value, f"{job.provider or '-'}/{job.model or '-'}",
-                          f"{job.cost_usd:.2f}" if job.cost_usd is not None else "-", job.outputs.get("path", ""))
-        _console().print(table)
+        jobs = store.list(status=status, limit=args.limit)
     finally:
         store.close()
+    if args.json:
+        _print_json([job_view(job).model_dump(mode="json") for job in jobs])
+        return 0
+    _print_rows(["id", "kind", "status", "provider/model", "cost", "output"],
+                [[job.id, job.kind, job.status.value, f"{job.provider or '-'}/{job.model or '-'}",
+                  f"{job.cost_usd:.2f}" if job.cost_usd is not None else "-", job.outputs.get("path", "")]
+                 for job in jobs], wide=(0, 3, 5))
     return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
     from reelforge.catalog import load_catalog
     from reelforge.settings import Settings
     from reelforge.studio.results import model_rows
@@ -168,12 +214,14 @@ def cmd_models(args: argparse.Namespace) -> int:
         from reelforge.providers.local.pull import pull_model
 
         return pull_model(args.name)
-    table = Table("provider/model", "status", "ready", "inputs", "durations", "price", "as of")
-    for row in model_rows(load_catalog(), Settings(), provider=args.provider, include_retired=True):
-        p = row["price"]
-        table.add_row(f"{row['provider']}/{row['model']}", row["status"], "yes" if row["ready"] else row["needs"],
-                      ",".join(row["inputs"]), row["durations"], f"{p['usd']:g} {p['unit']}", p["as_of"])
-    _console().print(table)
+    rows = model_rows(load_catalog(), Settings(), provider=args.provider, include_retired=True)
+    if args.json:
+        _print_json(rows)
+        return 0
+    _print_rows(["provider/model", "status", "ready", "inputs", "durations", "price", "as of"],
+                [[f"{r['provider']}/{r['model']}", r["status"], "yes" if r["ready"] else (r["needs"] or "no"),
+                  ",".join(r["inputs"]), r["durations"], f"{r['price']['usd']:g} {r['price']['unit']}",
+                  r["price"]["as_of"]] for r in rows], wide=(0,))
     return 0
 
 
@@ -234,18 +282,21 @@ def build_parser() -> argparse.ArgumentParser:
     est = sub.add_parser("estimate", help="Quote a generation before paying.")
     _add_generation_args(est)
     est.add_argument("--compare", action="store_true", help="Rank every eligible provider and model.")
+    est.add_argument("--json", action="store_true")
     est.set_defaults(fn=cmd_estimate)
 
     jobs = sub.add_parser("jobs", help="List jobs, or show one.")
     jobs.add_argument("job_id", nargs="?")
     jobs.add_argument("--status")
     jobs.add_argument("--limit", type=int, default=20)
+    jobs.add_argument("--json", action="store_true")
     jobs.set_defaults(fn=cmd_jobs)
 
     models = sub.add_parser("models", help="List the catalog, or `models pull NAME` to download local weights.")
     models.add_argument("action", nargs="?", choices=["list", "pull"], default="list")
     models.add_argument("name", nargs="?")
     models.add_argument("--provider")
+    models.add_argument("--json", action="store_true")
     models.set_defaults(fn=cmd_models)
 
     doctor = sub.add_parser("doctor", help="Check ffmpeg, the ledger, keys and the GPU.")
@@ -260,7 +311,38 @@ def main(argv: list[str] | None = None) -> None:
         args = build_parser().parse_args(["serve"])
     if args.command == "models" and args.action == "pull" and not args.name:
         build_parser().error("models pull needs a model name (see `reelforge models --provider local`)")
-    sys.exit(args.fn(args))
+    try:
+        code = args.fn(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        code = 130
+    except Exception as exc:  # one line, never a traceback (the full one goes to the log of `serve`)
+        code, message = _error_line(exc)
+        sys.stderr.write(f"error: {message}\n")
+    sys.exit(code)
+
+
+#: Request fields as the command line spells them, for error messages.
+_FLAGS = {"prompt": "prompt", "duration_s": "--duration", "fps": "--fps", "seed": "--seed", "aspect_ratio": "--aspect",
+          "resolution": "--resolution", "provider": "--provider", "model": "--model", "image": "--image",
+          "last_image": "--last-image", "idempotency_key": "--idempotency-key"}
+
+
+def _error_line(exc: BaseException) -> tuple[int, str]:
+    """(exit code, one line) for a failure: 2 when the request or an input is wrong, else 1."""
+    from pydantic import ValidationError
+
+    from reelforge.errors import InvalidRequest, explain, to_tool_message, validation_text
+
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:  # task groups wrap one error
+        exc = exc.exceptions[0]
+    if isinstance(exc, ValidationError):
+        return 2, validation_text(exc, names=_FLAGS)
+    explained = explain(exc)
+    if explained is not None:
+        code = 2 if isinstance(explained, InvalidRequest) or explained.code == "job_not_found" else 1
+        return code, " ".join(to_tool_message(explained).split())  # one line, whatever the message holds
+    return 1, f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]} (a bug: please report it)"
 
 
 if __name__ == "__main__":  # pragma: no cover
