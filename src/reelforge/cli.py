@@ -66,6 +66,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     level = os.environ.get("REELFORGE_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from reelforge.logs import install_log_redaction
+
+    install_log_redaction()  # keys, tokens and signed URLs never reach a log line (ours, httpx's, uvicorn's)
     if args.transport == "stdio":
         from reelforge.server import build_server
 

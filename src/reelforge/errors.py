@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from reelforge.redact import redact
+
 
 class ReelforgeError(Exception):
     """Base class: a failure with a stable code and an actionable message."""
@@ -22,12 +24,15 @@ class ReelforgeError(Exception):
     retryable: ClassVar[bool] = False
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        # Provider text can echo keys and signed URLs: made clean here, it stays clean in the tool
+        # error, the ledger and every message built from it (see `reelforge.redact`).
+        message = redact(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = redact(hint) if hint else hint
 
     def __str__(self) -> str:
-        return f"{self.message} {self.hint}" if self.hint else self.message
+        return redact(f"{self.message} {self.hint}" if self.hint else self.message)  # also after `.message = ...`
 
 
 class InvalidRequest(ReelforgeError):

@@ -131,6 +131,9 @@ class Settings(BaseSettings):
             "MINIMAX_API_KEY": self.minimax_api_key,
             "REPLICATE_API_TOKEN": self.replicate_api_token,
         }.get(env_var)
-        if isinstance(field, SecretStr):
-            return field.get_secret_value() or None
-        return field or None  # a plain str (e.g. set through model_copy, which skips validation)
+        value = field.get_secret_value() if isinstance(field, SecretStr) else field  # model_copy may set a str
+        if value:
+            from reelforge.redact import remember_secret
+
+            remember_secret(value)  # a provider echoing the key back never gets it into a message
+        return value or None

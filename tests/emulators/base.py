@@ -234,6 +234,11 @@ class Emulator:
         with self._lock:
             return [r for r in self.requests if r.route == route]
 
+    def issued_tokens(self) -> list[str]:
+        """Every output-link token handed out and still valid (the secrets a log must never show)."""
+        with self._lock:
+            return list(self._tokens)
+
     def expire_outputs(self) -> None:
         """Invalidate every output link handed out so far (a fresh status read mints new ones)."""
         with self._lock:

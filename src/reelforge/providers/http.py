@@ -13,7 +13,8 @@ Money rules live here, so each adapter cannot get them wrong on its own:
   bytes) and moved into place with `os.replace`, so a half-written video never has the final name.
 
 Signed URLs carry credentials in their query string: messages and logs only ever show
-`safe_url(url)` (scheme, host and path).
+`safe_url(url)` (scheme, host and path). A provider's own error text is redacted (`reelforge.redact`)
+before it becomes part of any message, since providers echo keys and links back.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import anyio
 import httpx
 
 from reelforge import __version__
+from reelforge.redact import redact
 from reelforge.errors import (
     AuthFailed,
     InsufficientCredits,
@@ -156,13 +158,16 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
 
 
 def response_message(response: httpx.Response, limit: int = 300) -> str:
-    """The provider's own error text from common JSON shapes, else a short body excerpt."""
+    """The provider's own error text from common JSON shapes, else a short body excerpt.
+
+    Redacted before it is cut: a key or signed URL cut in half would no longer be recognised.
+    """
     try:
         body = response.json()
     except ValueError:
         text = response.text.strip().replace("\n", " ")
-        return text[:limit] if text and not text.startswith("<") else ""
-    return _message_from_json(body)[:limit]
+        return redact(text)[:limit] if text and not text.startswith("<") else ""
+    return redact(_message_from_json(body))[:limit]
 
 
 def _message_from_json(body: object) -> str:
