@@ -177,3 +177,34 @@ async def test_disk_full_ledger_says_so_through_the_server(settings, monkeypatch
                                "duration_s": 1}} for i in range(3)]
         text = _text(await client.call_tool("compose_timeline", {"request": {"timeline": {"clips": clips}}}))
     assert "[disk_full]" in text and "REELFORGE_HOME" in text and "OperationalError" not in text, text
+
+
+async def test_a_job_that_hits_a_full_disk_says_so(tmp_path: Path) -> None:
+    """A job whose write hits the kernel's ENOSPC (/dev/full) ends failed with disk_full and the fix,
+    not "Internal error (OSError)". The runner and ledger are real; the handler writes for real."""
+    import anyio
+
+    from reelforge.jobs.models import Job, JobStatus
+    from reelforge.jobs.runner import JobContext, Runner
+    from reelforge.jobs.store import JobStore
+
+    store = JobStore(tmp_path / "l.db")
+
+    async def handler(ctx: JobContext) -> None:
+        ctx.update(status=JobStatus.RUNNING)
+        with open("/dev/full", "wb", buffering=0) as out:  # what a full disk answers to a write
+            out.write(b"frame")
+
+    runner = Runner(store, {"generate": handler})
+    job = store.insert(Job(kind="generate", request={}))
+    async with anyio.create_task_group() as tg:
+        await tg.start(runner.serve)
+        runner.start(job.id)
+        with anyio.fail_after(10):
+            while not store.require(job.id).status.terminal:
+                await anyio.sleep(0.01)
+        tg.cancel_scope.cancel()
+    ended = store.require(job.id)
+    store.close()
+    assert ended.status is JobStatus.FAILED and ended.error_code == "disk_full", (ended.error_code, ended.error_message)
+    assert "No space left" in ended.error_message and "REELFORGE_HOME" in ended.error_message
