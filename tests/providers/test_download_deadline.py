@@ -46,7 +46,7 @@ async def test_slow_loris_ends_at_the_total_deadline(bare_emulator, http_client,
     with anyio.fail_after(15), pytest.raises(DownloadFailed, match="did not finish within 1 s") as info:
         await download_video(http_client, url, tmp_path / "clip.mp4", limits=limits, policy=fast_retry)
     elapsed = time.monotonic() - started
-    assert 0.9 < elapsed < 2.5, elapsed
+    assert 0.9 < elapsed < 4, elapsed  # the deadline, plus cleanup on a busy machine
     assert info.value.code == "download_failed" and "token" not in str(info.value)
     assert leftovers(tmp_path) == [] and not (tmp_path / "clip.mp4").exists()
 
@@ -59,7 +59,7 @@ async def test_a_link_below_the_minimum_rate_is_abandoned(bare_emulator, http_cl
     with anyio.fail_after(15), pytest.raises(DownloadFailed, match="slower than 20 kB/s"):
         await download_video(http_client, url, tmp_path / "clip.mp4", limits=limits, policy=fast_retry)
     # Every attempt (4 with this policy) gives up after one rate window, far before the deadline.
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 8
     assert bare_emulator.count("download") == fast_retry.max_attempts
 
 
@@ -101,7 +101,7 @@ async def test_slow_loris_job_ends_download_failed_and_a_retry_does_not_pay_agai
             failed = await settle(client, job_id)
         elapsed = time.monotonic() - started
         assert failed["status"] == "failed" and failed["error"]["code"] == "download_failed", failed
-        assert elapsed < 8, elapsed  # the deadline (1.5 s) plus polling, never the trickle's ~10 min
+        assert elapsed < 10, elapsed  # the deadline (1.5 s) plus polling; the trickle alone would take hours
         assert "idempotency_key" in failed["error"]["message"]
         row = JobStore(configured.ledger).require(job_id)
         assert row.remote_id == next(iter(emu.jobs)) and emu.count("create") == 1

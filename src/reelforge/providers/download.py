@@ -127,8 +127,9 @@ async def fetch_video(
 
 _KEPT = " The video was made (and paid for) at the provider; reelforge kept its remote id and sent nothing again."
 _RETRY_HINT = (
-    "Call the same tool again with the same idempotency_key to fetch it again without paying; "
-    "REELFORGE_DOWNLOAD_DEADLINE_S and REELFORGE_DOWNLOAD_MIN_RATE_KBPS set the limits."
+    "Call the same tool again with the same idempotency_key to fetch it without paying again (a call "
+    "without that key starts a new, paid job); REELFORGE_DOWNLOAD_DEADLINE_S and "
+    "REELFORGE_DOWNLOAD_MIN_RATE_KBPS set the limits."
 )
 
 
