@@ -208,3 +208,26 @@ async def test_a_job_that_hits_a_full_disk_says_so(tmp_path: Path) -> None:
     store.close()
     assert ended.status is JobStatus.FAILED and ended.error_code == "disk_full", (ended.error_code, ended.error_message)
     assert "No space left" in ended.error_message and "REELFORGE_HOME" in ended.error_message
+
+
+async def test_a_bad_setting_names_the_variable(settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp import Client
+
+    from reelforge.server import build_server
+
+    monkeypatch.setenv("REELFORGE_HOME", str(settings.home))
+    monkeypatch.setenv("REELFORGE_WAIT_SECONDS", "-5")
+    async with Client(build_server(), raise_exceptions=True) as client:  # settings read from the environment
+        text = _text(await client.call_tool("get_job", {"job_id": "job_x"}))
+    assert "REELFORGE_WAIT_SECONDS: must be ≥ 0 (got '-5')" in text and "pydantic" not in text, text
+
+
+def test_a_bad_setting_is_one_cli_error_line(settings, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from reelforge.cli import main
+
+    monkeypatch.setenv("REELFORGE_HOME", str(settings.home))
+    monkeypatch.setenv("REELFORGE_CONFIRM_ABOVE_USD", "lots")
+    with pytest.raises(SystemExit) as done:
+        main(["jobs"])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err.startswith("error: REELFORGE_CONFIRM_ABOVE_USD:") and err.count("\n") == 1, err

@@ -339,8 +339,8 @@ def _error_line(exc: BaseException) -> tuple[int, str]:
 
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:  # task groups wrap one error
         exc = exc.exceptions[0]
-    if isinstance(exc, ValidationError):
-        return 2, validation_text(exc, names=_FLAGS)
+    if isinstance(exc, ValidationError):  # a flag, or a REELFORGE_* variable, named as the user wrote it
+        return 2, validation_text(exc, names=None if exc.title == "Settings" else _FLAGS)
     explained = explain(exc)
     if explained is not None:
         code = 2 if isinstance(explained, InvalidRequest) or explained.code == "job_not_found" else 1

@@ -246,17 +246,21 @@ def validation_text(exc: Any, *, prefix: str = "", names: dict[str, str] | None 
     """One line per wrong field: `loc: what is wrong (got value)`; no URLs, no error-type tags.
 
     `prefix` is prepended to every location (e.g. 'timeline.clips[0].generate'); `names` renames
-    locations (the CLI shows flags such as --duration instead of field names).
+    locations (the CLI shows flags such as --duration instead of field names). Errors in the
+    settings name the environment variable to fix.
     """
     parts = []
     for err in exc.errors(include_url=False):
         loc = _loc(tuple(err["loc"]))
+        if getattr(exc, "title", "") == "Settings" and not names:
+            loc = f"REELFORGE_{loc.upper()}" if loc.islower() else loc  # provider keys keep their own names
         loc = (names or {}).get(loc, loc)
         if prefix:
             loc = f"{prefix}.{loc}" if loc != "request" else prefix
         kind, ctx, msg = err["type"], err.get("ctx") or {}, err["msg"]
         if kind in _BOUNDS and _BOUNDS[kind][1] in ctx:
-            what = f"must be {_BOUNDS[kind][0]} {ctx[_BOUNDS[kind][1]]}"
+            bound = ctx[_BOUNDS[kind][1]]
+            what = f"must be {_BOUNDS[kind][0]} {f'{bound:g}' if isinstance(bound, float) else bound}"
         elif kind == "extra_forbidden":
             parts.append(f"{loc}: is not a field of this request (check the spelling against the input schema)")
             continue

@@ -82,6 +82,8 @@ def _catalog_only(settings: Settings | None) -> tuple[Any, Settings]:
 
 
 def _startup_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):  # a bad REELFORGE_* value: name the variable, not pydantic's dump
+        return f"[bad_settings] {validation_text(exc)}; fix it in the MCP host's 'env' block and restart"
     explained = explain(exc)  # e.g. a read-only home: say so, with the fix
     return to_tool_message(explained) if explained is not None else f"{type(exc).__name__}: {exc}"
 
