@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context, Elicit, Resolve
-from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError, UnexpectedToolError
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from reelforge import __version__
-from reelforge.errors import ReelforgeError, explain, to_tool_message, validation_text
+from reelforge.errors import ReelforgeError, to_tool_message
 from reelforge.jobs.models import JobStatus
+from reelforge.server_errors import ReelforgeServer, startup_error
 from reelforge.studio.models import ComposeRequest, ExtendRequest, GenerateRequest, JobList, JobView, LoopRequest, Quote
 
 if TYPE_CHECKING:
@@ -79,13 +80,6 @@ def _catalog_only(settings: Settings | None) -> tuple[Any, Settings]:
     from reelforge.settings import Settings
 
     return load_catalog(), settings or Settings()
-
-
-def _startup_error(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):  # a bad REELFORGE_* value: name the variable, not pydantic's dump
-        return f"[bad_settings] {validation_text(exc)}; fix it in the MCP host's 'env' block and restart"
-    explained = explain(exc)  # e.g. a read-only home: say so, with the fix
-    return to_tool_message(explained) if explained is not None else f"{type(exc).__name__}: {exc}"
 
 
 def _make_studio(settings: Settings | None) -> Studio:
@@ -169,32 +163,6 @@ class ModelList(BaseModel):
     models: list[dict[str, Any]]
 
 
-class ReelforgeServer(MCPServer):
-    """The SDK's server with reelforge's error wording at the one place every tool call passes.
-
-    Arguments that fail the input schema are reported field by field (no pydantic dump with
-    documentation links); an unexpected exception that is really the environment (disk full, a
-    read-only home, an image too large to decode) says so and what to do. Real bugs stay generic.
-    """
-
-    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
-        try:
-            return await super().call_tool(name, arguments, context)
-        except UnexpectedToolError as exc:
-            explained = explain(exc.__cause__) if exc.__cause__ is not None else None
-            if explained is None:
-                raise
-            log.warning("tool %s failed: %s", name, type(exc.__cause__).__name__)
-            raise ToolError(f"Error executing tool {name}: {to_tool_message(explained)}") from None
-        except ToolError as exc:
-            if not isinstance(exc.__cause__, ValidationError):
-                raise
-            raise ToolError(  # chained to the ValidationError: the SDK then logs field names only
-                f"Error executing tool {name}: [bad_request] {validation_text(exc.__cause__)}. "
-                "Fix these arguments (see the tool's input schema) and call again."
-            ) from exc.__cause__
-
-
 def build_server(settings: Settings | None = None, **auth: Any) -> MCPServer:
     """A server bound to `settings` (default: read from the environment when it starts).
 
@@ -221,7 +189,7 @@ def build_server(settings: Settings | None = None, **auth: Any) -> MCPServer:
                         state.studio = studio  # only a studio whose runner is serving is handed out
                     except Exception as exc:
                         log.exception("reelforge failed to start")
-                        state.error = _startup_error(exc)
+                        state.error = startup_error(exc)
                     finally:
                         state.ready.set()
 
