@@ -231,3 +231,22 @@ def test_a_bad_setting_is_one_cli_error_line(settings, monkeypatch: pytest.Monke
         main(["jobs"])
     err = capsys.readouterr().err
     assert done.value.code == 2 and err.startswith("error: REELFORGE_CONFIRM_ABOVE_USD:") and err.count("\n") == 1, err
+
+
+async def test_an_otio_clip_with_a_bad_value_names_it_without_pydantic(client, tmp_path: Path) -> None:
+    """A timeline file (our own sidecar, edited by hand) whose clip volume is out of range."""
+    import json
+
+    from media_utils import make_clip
+
+    clip = make_clip(tmp_path / "c.mp4", seconds=1)
+    done = await client.call_tool("compose_timeline", {"request": {"timeline": {"clips": [{"path": str(clip)}]},
+                                                                   "wait_seconds": 120}})
+    assert not done.is_error and done.structured_content["status"] == "succeeded", done.content[0].text
+    sidecar = json.loads(Path(done.structured_content["output"]["otio_path"]).read_text())
+    text = json.dumps(sidecar).replace('"volume": 1.0', '"volume": 9.0')
+    assert '"volume": 9.0' in text
+    edited = tmp_path / "edited.otio"
+    edited.write_text(text)
+    refused = _text(await client.call_tool("compose_timeline", {"request": {"timeline": {"otio_path": str(edited)}}}))
+    assert "volume: must be ≤ 4 (got 9" in refused and "pydantic" not in refused, refused

@@ -238,7 +238,12 @@ def _clip_spec(edit: Edit, i: int, rate: int) -> ClipSpec:
             transition=transition_from_xfade(cut.xfade, cut.frames, rate) if cut and cut.frames else None,
         )
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise InvalidRequest(f"otio clip {i} cannot be used: {exc}", param=f"otio_path: clip {i}") from None
+        from pydantic import ValidationError
+
+        from reelforge.errors import validation_text
+
+        detail = validation_text(exc) if isinstance(exc, ValidationError) else str(exc)  # no pydantic dump
+        raise InvalidRequest(f"otio clip {i} cannot be used: {detail}.", param=f"otio_path: clip {i}") from None
 
 
 def load_otio_spec(spec: TimelineSpec) -> TimelineSpec:
