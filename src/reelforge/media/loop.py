@@ -18,18 +18,18 @@ import logging
 import os
 import tempfile
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
 import anyio
-import av
 import numpy as np
 from pydantic import BaseModel
 
 from reelforge.errors import InvalidRequest, MediaError
 from reelforge.media.ffmpeg import h264_args, output_rate, run_ffmpeg
 from reelforge.media.probe import MediaInfo, probe
-from reelforge.media.seam import SeamMetrics, join_seam, loop_seam
+from reelforge.media.seam import SeamMetrics, join_seam, loop_seam, thumbnails
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +44,13 @@ MAX_REPEAT = 100
 PINGPONG_BUDGET_BYTES = 768 * 1024 * 1024
 #: The search holds an n x n distance matrix (8 bytes each): 2400 frames is 46 MB.
 MAX_SEARCH_FRAMES = 2400
-_THUMB = (64, 36)
 _EPS = 1e-3
+#: H.264 4:2:0 needs even sizes: an odd-sized source (853x479) loses its last column/row.
+EVEN_CROP = "crop=trunc(iw/2)*2:trunc(ih/2)*2:0:0"
+#: A written loop is visibly seamed above this seam ratio, or with more than this share of
+#: ghosted (double-exposed) frames.
+SEAMLESS_MAX_RATIO = 2.0
+GHOSTED_MAX_SHARE = 0.05
 #: Among loops within this factor of the best score, the longest wins.
 _TIE = 1.05
 
@@ -65,17 +70,12 @@ class LoopResult(BaseModel):
     search_ratio: float | None = None  # the search's best score (thumbnails), when it ran
     crossfade_frames: int | None = None
     has_audio: bool = False
+    #: False when the written loop measures as visibly seamed (a jump or a double exposure).
+    seamless: bool = True
+    notes: list[str] = []
 
 
-def _thumbnails(path: Path) -> np.ndarray:
-    """(n, 64*36) float32 grey thumbnails of every frame, in one decode."""
-    rows = []
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for frame in container.decode(stream):
-            rows.append(frame.to_ndarray(format="gray", width=_THUMB[0], height=_THUMB[1]).astype(np.float32).ravel())
-    return np.stack(rows)
+_thumbnails = thumbnails  # the loop search and the ghosting measure share one decode
 
 
 def best_loop(thumbs: np.ndarray, min_len: int) -> tuple[float, int, int] | None:
@@ -123,7 +123,7 @@ def _audio_out() -> list[str]:
 
 def _cut_args(src: Path, info: MediaInfo, start: int, end: int) -> list[str]:
     fps = info.fps
-    v = f"[0:v:0]trim=start_frame={start}:end_frame={end},setpts=PTS-STARTPTS,format=yuv420p[v]"
+    v = f"[0:v:0]trim=start_frame={start}:end_frame={end},setpts=PTS-STARTPTS,format=yuv420p,{EVEN_CROP}[v]"
     args = ["-i", str(src)]
     if info.has_audio:
         # Padded then cut, so a source whose audio ends early still yields the loop's length.
@@ -145,7 +145,7 @@ def _crossfade_args(src: Path, info: MediaInfo, n: int, xf: int) -> list[str]:
     v = (f"[0:v:0]format=yuv420p,settb=AVTB,split[va][vb];"
          f"[va]trim=start_frame={xf + 1},setpts=PTS-STARTPTS[body];"
          f"[vb]trim=end_frame={xf + 1},setpts=PTS-STARTPTS[head];"
-         f"[body][head]xfade=transition=fade:duration={d:.6f}:offset={offset:.6f}[v]")
+         f"[body][head]xfade=transition=fade:duration={d:.6f}:offset={offset:.6f},{EVEN_CROP}[v]")
     args = ["-i", str(src)]
     if info.has_audio:
         # Each side is cut to its video's exact length first, so the audio matches the video.
@@ -163,7 +163,7 @@ def _pingpong_args(src: Path, n: int) -> list[str]:
     v = (f"[0:v:0]format=yuv420p,settb=AVTB,split[f][r];"
          f"[f]trim=end_frame={n},setpts=PTS-STARTPTS[fw];"
          f"[r]trim=start_frame=1:end_frame={n - 1},setpts=PTS-STARTPTS,reverse,setpts=PTS-STARTPTS[bw];"
-         f"[fw][bw]concat=n=2:v=1:a=0[v]")
+         f"[fw][bw]concat=n=2:v=1:a=0,{EVEN_CROP}[v]")
     return ["-i", str(src), "-filter_complex", v, "-map", "[v]", "-an"]
 
 
@@ -193,71 +193,76 @@ def _check_pingpong(info: MediaInfo) -> None:
         )
 
 
-async def _choose(src: Path, info: MediaInfo, strategy: Strategy, stages: _Progress) -> dict:
-    """The strategy to render, with the search's findings when it ran (LoopResult fields)."""
+async def _choose(
+    src: Path, info: MediaInfo, strategy: Strategy, stages: _Progress
+) -> tuple[dict, dict | None, np.ndarray | None]:
+    """(the plan to render first, auto's fallback plan, the source's thumbnails).
+
+    Plans are LoopResult fields (strategy, and the search's findings when it ran). The
+    thumbnails also measure ghosting on the written loop; clips too long to search get none.
+    """
     n = info.frames
-    if n > MAX_SEARCH_FRAMES and strategy in ("auto", "search"):
+    if n > MAX_SEARCH_FRAMES:
         if strategy == "search":
             raise InvalidRequest(
                 f"{src.name} has {n} frames; the loop-point search handles at most {MAX_SEARCH_FRAMES}.",
                 param="strategy", hint="Trim the clip first, or use strategy 'crossfade'.",
             )
-        return {"strategy": "crossfade"}  # too long to search; a crossfade works at any length
+        # Too long to search; a crossfade works at any length.
+        return {"strategy": "crossfade" if strategy == "auto" else strategy}, None, None
+    thumbs = await anyio.to_thread.run_sync(_thumbnails, src)
     if strategy not in ("auto", "search"):
-        return {"strategy": strategy}
+        return {"strategy": strategy}, None, thumbs
     # auto wants a real loop: at least 1 s and half the clip, not a stutter of a few frames.
     min_len = min(n - 1, max(round(info.fps), (n + 1) // 2))
-    thumbs = await anyio.to_thread.run_sync(_thumbnails, src)
     found = await anyio.to_thread.run_sync(best_loop, thumbs, min_len)
     await stages.at(0.1)
     if found is None:
         raise MediaError(f"No loop of at least {min_len} frames could be searched in {src.name}.")
     score, i, j = found
     logger.info("loop search on %s: best [%d, %d) scores %.3f", src.name, i, j, score)
-    if strategy == "search" or score <= SEARCH_MAX_RATIO:
-        return {"strategy": "search", "search_ratio": round(score, 4), "loop_start_frame": i, "loop_end_frame": j}
-    return {"strategy": "crossfade", "search_ratio": round(score, 4)}
+    cut = {"strategy": "search", "search_ratio": round(score, 4), "loop_start_frame": i, "loop_end_frame": j}
+    fade = {"strategy": "crossfade", "search_ratio": round(score, 4)}
+    if strategy == "search":
+        return cut, None, thumbs
+    # Thumbnails can miss fine detail: auto checks the written loop and then tries the other.
+    return (cut, fade, thumbs) if score <= SEARCH_MAX_RATIO else (fade, cut, thumbs)
 
 
-async def make_loop(
-    src: Path,
-    out: Path,
-    *,
-    strategy: Strategy = "auto",
-    crossfade_s: float | None = None,
-    repeat: int = 1,
-    progress: ProgressCallback | None = None,
-) -> LoopResult:
-    """Write a seamless loop of `src` to `out` (H.264 yuv420p mp4), repeated `repeat` times.
+def _severity(seam: SeamMetrics, frames: int) -> float:
+    """How visible the seam is; at most 1 looks seamless (a jump, or a double exposure)."""
+    ghost_share = seam.ghosted_frames / max(1, frames)
+    return max(seam.seam_ratio / SEAMLESS_MAX_RATIO, ghost_share / GHOSTED_MAX_SHARE)
 
-    Raises `InvalidRequest` for a bad strategy, crossfade length, repeat count, or a clip too
-    short or too large for the strategy; `MediaError` when ffmpeg fails. No partial file is left
-    at `out` on failure or cancellation.
-    """
-    src, out = Path(src), Path(out)
-    if strategy not in ("auto", "search", "crossfade", "pingpong"):
-        raise InvalidRequest(f"Unknown loop strategy {strategy!r}.", param="strategy",
-                             hint="Use auto, search, crossfade or pingpong.")
-    if not 1 <= repeat <= MAX_REPEAT:
-        raise InvalidRequest(f"repeat must be 1..{MAX_REPEAT} (got {repeat}).", param="repeat")
-    info = await anyio.to_thread.run_sync(probe, src)
+
+def _seam_note(fields: dict, seam: SeamMetrics) -> str:
+    problems = []
+    if seam.seam_ratio > SEAMLESS_MAX_RATIO:
+        problems.append(f"the jump from its last frame to its first is {seam.seam_ratio:.1f}x an ordinary frame "
+                        f"step (up to {SEAMLESS_MAX_RATIO:g} looks seamless)")
+    if seam.ghosted_frames / max(1, fields["frames"]) > GHOSTED_MAX_SHARE:
+        problems.append(f"{seam.ghosted_frames} of {fields['frames']} frames show a double exposure "
+                        "(the crossfade blends two different pictures)")
+    return (f"This {fields['strategy']} loop has a visible seam: {' and '.join(problems)}. For a clean loop use a "
+            "clip that comes back to its first picture, or strategy 'pingpong' (forward then backward, no sound).")
+
+
+async def _write(src: Path, info: MediaInfo, plan: dict, out: Path, crossfade_s: float | None, repeat: int,
+                 stages: _Progress, source: np.ndarray | None) -> tuple[dict, SeamMetrics]:
+    """Render `plan` to `out` and measure it; returns (LoopResult fields, seam)."""
+    fields = dict(plan)
     n = info.frames
-    if n < 3:
-        raise InvalidRequest(f"{src.name} has {n} frame(s); a loop needs at least 3.", param="source")
-    stages = _Progress(progress)
-    result = await _choose(src, info, strategy, stages)
-
-    if result["strategy"] == "search":
-        args, period = _cut_args(src, info, result["loop_start_frame"], result["loop_end_frame"]), (
-            result["loop_end_frame"] - result["loop_start_frame"])
-    elif result["strategy"] == "crossfade":
+    if plan["strategy"] == "search":
+        args, period = _cut_args(src, info, plan["loop_start_frame"], plan["loop_end_frame"]), (
+            plan["loop_end_frame"] - plan["loop_start_frame"])
+    elif plan["strategy"] == "crossfade":
         xf = _crossfade_frames(n, info.fps, crossfade_s)
         args, period = _crossfade_args(src, info, n, xf), n - xf
-        result["crossfade_frames"] = xf
+        fields["crossfade_frames"] = xf
     else:
         _check_pingpong(info)
         args, period = _pingpong_args(src, n), 2 * n - 2
-    has_audio = info.has_audio and result["strategy"] != "pingpong"
+    has_audio = info.has_audio and plan["strategy"] != "pingpong"
 
     encode = [*args, *h264_args(output_rate(info.fps)), "-frames:v", str(period)]
     seconds = period / info.fps
@@ -273,12 +278,79 @@ async def make_loop(
                          f"{src.name} decodes to fewer frames than it declares (truncated?).")
     await stages.at(0.92)
     if repeat == 1:
-        seam = await anyio.to_thread.run_sync(loop_seam, out)
+        seam = await anyio.to_thread.run_sync(partial(loop_seam, out, source=source))
     else:  # the seam between the first and second repetition, inside the written file
-        seam = await anyio.to_thread.run_sync(join_seam, out, period)
+        seam = await anyio.to_thread.run_sync(partial(join_seam, out, period, source=source))
+    fields.update(frames=written.frames, duration_s=written.duration_s, period_frames=period, has_audio=has_audio)
+    return fields, seam
+
+
+async def make_loop(
+    src: Path,
+    out: Path,
+    *,
+    strategy: Strategy = "auto",
+    crossfade_s: float | None = None,
+    repeat: int = 1,
+    progress: ProgressCallback | None = None,
+) -> LoopResult:
+    """Write a seamless loop of `src` to `out` (H.264 yuv420p mp4), repeated `repeat` times.
+
+    The seam is measured on the written file. `auto` that finds its first choice visibly seamed
+    (a jump, or a crossfade's double exposure) renders the other strategy and keeps the better;
+    a loop that still shows its seam comes back with `seamless` False and a note saying why.
+    Raises `InvalidRequest` for a bad strategy, crossfade length, repeat count, or a clip too
+    short or too large for the strategy; `MediaError` when ffmpeg fails. No partial file is left
+    at `out` on failure or cancellation.
+    """
+    src, out = Path(src), Path(out)
+    if strategy not in ("auto", "search", "crossfade", "pingpong"):
+        raise InvalidRequest(f"Unknown loop strategy {strategy!r}.", param="strategy",
+                             hint="Use auto, search, crossfade or pingpong.")
+    if not 1 <= repeat <= MAX_REPEAT:
+        raise InvalidRequest(f"repeat must be 1..{MAX_REPEAT} (got {repeat}).", param="repeat")
+    info = await anyio.to_thread.run_sync(probe, src)
+    n = info.frames
+    if n < 3:
+        raise InvalidRequest(f"{src.name} has {n} frame(s); a loop needs at least 3.", param="source")
+    if strategy in ("auto", "crossfade"):
+        _crossfade_frames(n, info.fps, crossfade_s)  # refuse a bad crossfade_s before any work
+    notes = []
+    if info.width % 2 or info.height % 2:
+        notes.append(f"{src.name} is {info.width}x{info.height}; the loop is {info.width // 2 * 2}x"
+                     f"{info.height // 2 * 2} (H.264 needs even sizes, so the last odd column/row was cropped).")
+    stages = _Progress(progress)
+    plan, fallback, source = await _choose(src, info, strategy, stages)
+    fields, seam = await _write(src, info, plan, out, crossfade_s, repeat, stages, source)
+    if fallback is not None and _severity(seam, fields["frames"]) > 1:
+        fields, seam = await _try_fallback(src, info, fallback, out, crossfade_s, repeat, stages, source,
+                                           (fields, seam), notes)
+    seamless = _severity(seam, fields["frames"]) <= 1
+    if not seamless:
+        notes.append(_seam_note(fields, seam))
     await stages.at(1.0)
-    return LoopResult(path=str(out.absolute()), frames=written.frames, duration_s=written.duration_s,
-                      repeat=repeat, period_frames=period, seam=seam, has_audio=has_audio, **result)
+    return LoopResult(path=str(out.absolute()), repeat=repeat, seam=seam, seamless=seamless, notes=notes, **fields)
+
+
+async def _try_fallback(src: Path, info: MediaInfo, plan: dict, out: Path, crossfade_s: float | None, repeat: int,
+                        stages: _Progress, source: np.ndarray | None, first: tuple[dict, SeamMetrics],
+                        notes: list[str]) -> tuple[dict, SeamMetrics]:
+    """Render auto's other strategy beside `out`; keep whichever loop shows its seam less."""
+    fd, name = tempfile.mkstemp(prefix=".partial-alt-", suffix=".mp4", dir=out.parent)
+    os.close(fd)
+    alt = Path(name)
+    try:
+        fields, seam = await _write(src, info, plan, alt, crossfade_s, repeat, stages, source)
+        before, after = _severity(first[1], first[0]["frames"]), _severity(seam, fields["frames"])
+        logger.info("loop %s: %s scored %.2f, %s %.2f", src.name, first[0]["strategy"], before, plan["strategy"], after)
+        if after >= before:
+            return first
+        os.replace(alt, out)
+        notes.append(f"auto's first choice, a {first[0]['strategy']} loop, measured a visible seam on the written "
+                     f"file, so the {plan['strategy']} loop was made and kept instead.")
+        return fields, seam
+    finally:
+        alt.unlink(missing_ok=True)
 
 
 async def _render_repeated(encode: list[str], out: Path, repeat: int, seconds: float, timeout: float,
