@@ -250,3 +250,8 @@ async def test_an_otio_clip_with_a_bad_value_names_it_without_pydantic(client, t
     edited.write_text(text)
     refused = _text(await client.call_tool("compose_timeline", {"request": {"timeline": {"otio_path": str(edited)}}}))
     assert "volume: must be ≤ 4 (got 9" in refused and "pydantic" not in refused, refused
+
+
+async def test_a_key_pasted_into_a_field_is_not_echoed(client) -> None:
+    text = _text(await client.call_tool("generate_video", {"request": {"prompt": "x", "fps": "Bearer key_SECRET12345"}}))
+    assert "request.fps" in text and "SECRET12345" not in text, text

@@ -345,7 +345,9 @@ def _error_line(exc: BaseException) -> tuple[int, str]:
     if explained is not None:
         code = 2 if isinstance(explained, InvalidRequest) or explained.code == "job_not_found" else 1
         return code, " ".join(to_tool_message(explained).split())  # one line, whatever the message holds
-    return 1, f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]} (a bug: please report it)"
+    from reelforge.redact import redact
+
+    return 1, f"unexpected {type(exc).__name__}: {redact(' '.join(str(exc).split()))[:300]} (a bug: please report it)"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -238,7 +238,7 @@ def _loc(parts: tuple[Any, ...]) -> str:
 
 
 def _shown(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else str(value)
+    text = redact(repr(value) if isinstance(value, str) else str(value))  # a key pasted into the wrong field
     return text if len(text) <= 40 else text[:37] + "…"
 
 

@@ -16,6 +16,7 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from pydantic import ValidationError
 
 from reelforge.errors import explain, to_tool_message, validation_text
+from reelforge.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -46,4 +47,4 @@ def startup_error(exc: Exception) -> str:
     if isinstance(exc, ValidationError):  # a bad REELFORGE_* value: name the variable, not pydantic's dump
         return f"[bad_settings] {validation_text(exc)}; fix it in the MCP host's 'env' block and restart"
     explained = explain(exc)  # e.g. a read-only home: say so, with the fix
-    return to_tool_message(explained) if explained is not None else f"{type(exc).__name__}: {exc}"
+    return to_tool_message(explained) if explained is not None else redact(f"{type(exc).__name__}: {exc}")
