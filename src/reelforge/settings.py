@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     poll_min_interval_s: float = Field(default=2.0, ge=0.01, description="Shortest pause between status reads.")
     poll_max_interval_s: float = Field(default=15.0, ge=0.05, description="Longest pause between status reads.")
     max_poll_seconds: float = Field(default=3600.0, ge=1, description="Give up polling a remote job after this long.")
+    job_lease_s: float = Field(
+        default=30.0, ge=0.5, le=3600,
+        description="Lease a server holds on each job it drives, renewed every third of it; a job whose server "
+        "died is taken over by another live server on the same ledger within about 4/3 of this.",
+    )
     download_max_mb: int = Field(default=1024, ge=1, description="Largest output file accepted from a provider.")
     download_deadline_s: float | None = Field(
         default=None, gt=0,

@@ -8,6 +8,12 @@ progress notifications and `get_job(wait_seconds=...)`.
 
 Shutting the server down cancels the task group but records nothing: unfinished jobs keep their
 status and resume on the next start. Only an explicit `cancel_job` marks a job canceled.
+
+Several processes may share one ledger (two servers, or the CLI beside a server). Each job is
+driven by one of them, which holds a lease on its row and renews it (`jobs/lease.py`). A serving
+runner takes over any unfinished job whose lease lapsed or whose process is known dead, within
+about 4/3 of the lease, and resumes it the same way. Work whose lease another process took, or
+whose row was ended elsewhere (a `cancel_job` in another process), is stopped here.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 import anyio
 
 from reelforge.errors import Canceled, ReelforgeError, explain
+from reelforge.jobs.lease import new_owner_id, owner_is_dead
 from reelforge.jobs.models import Job, JobKind, JobStatus
 from reelforge.jobs.store import JobStore
 
@@ -28,6 +35,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[["JobContext"], Awaitable[None]]
 ChangeListener = Callable[[Job], None]
+#: Clears a job's leftovers (temp files of a killed render or download); given the job id.
+Tidy = Callable[[str], None]
 
 
 class JobContext:
@@ -38,6 +47,8 @@ class JobContext:
         self.job_id = job_id
         self.resumed = resumed
         self.cancel_requested = False
+        #: Another process drives this job now (it took the lapsed lease): stop and write nothing.
+        self.lease_lost = False
         self._started = time.monotonic()
 
     @property
@@ -95,11 +106,15 @@ def _child_error(child: Job) -> ReelforgeError:
 
 
 class Runner:
-    def __init__(self, store: JobStore, handlers: dict[JobKind, Handler], *, resume: bool = True) -> None:
+    def __init__(self, store: JobStore, handlers: dict[JobKind, Handler], *, resume: bool = True,
+                 lease_s: float = 30.0, tidy: Tidy | None = None) -> None:
         self.store = store
         self.handlers = handlers
-        #: Resume unfinished jobs at start; only the one process that owns the ledger does.
+        #: Resume and take over unfinished jobs no live process drives (servers do; the CLI does not).
         self.resume = resume
+        self.lease_s = lease_s
+        self.owner = new_owner_id()
+        self.tidy = tidy
         self.listeners: list[ChangeListener] = []
         self._tg: anyio.abc.TaskGroup | None = None
         self._scopes: dict[str, tuple[anyio.CancelScope, JobContext]] = {}
@@ -107,23 +122,83 @@ class Runner:
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def serve(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Run until cancelled; resumes unfinished jobs first."""
-        async with anyio.create_task_group() as tg:
-            self._tg = tg
-            for job in self.store.unfinished() if self.resume else []:
-                log.info("resuming job %s (%s, %s)", job.id, job.kind, job.status.value)
-                self._spawn(job.id, resumed=True)
-            task_status.started()
-            try:
-                await anyio.sleep_forever()
-            finally:
-                self._tg = None
+        """Run until cancelled; resumes unfinished jobs no live process drives first."""
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                if self.resume:
+                    self._take_over()
+                tg.start_soon(self._keep_leases, name="job leases")
+                task_status.started()
+                try:
+                    await anyio.sleep_forever()
+                finally:
+                    self._tg = None
+        finally:
+            try:  # a clean stop hands its jobs on at once instead of after the lease
+                self.store.release(self.owner)
+            except Exception:
+                log.warning("could not release job leases at shutdown; they lapse in %.0f s", self.lease_s)
+
+    def lease_fields(self) -> dict[str, Any]:
+        """Lease columns for a row this runner will drive (set at insert: no other server may take it)."""
+        return {"lease_owner": self.owner, "lease_until": time.time() + self.lease_s}
 
     def start(self, job_id: str) -> None:
         if self._tg is None:
             raise RuntimeError("runner is not serving")
-        if job_id not in self._scopes:
+        if job_id not in self._scopes and self.store.claim(job_id, self.owner, time.time() + self.lease_s):
             self._spawn(job_id, resumed=False)
+
+    # -- leases ---------------------------------------------------------------------------------
+    async def _keep_leases(self) -> None:
+        """Every third of a lease: renew ours, stop work lost to another process, take over orphans."""
+        while True:
+            await anyio.sleep(self.lease_s / 3)
+            try:
+                held = self.store.renew(self.owner, time.time() + self.lease_s, list(self._scopes))
+                self._stop_lost(held)
+                if self.resume:
+                    self._take_over()
+            except Exception as exc:  # e.g. the ledger stayed busy: try again next round
+                log.warning("job lease upkeep failed (%s); retrying", type(exc).__name__)
+
+    def _stop_lost(self, held: set[str]) -> None:
+        for job_id, (scope, ctx) in list(self._scopes.items()):
+            if job_id in held:
+                continue
+            job = self.store.get(job_id)
+            if job is None:
+                continue
+            if job.status is JobStatus.CANCELED:  # cancel_job in another process: cancel at the provider too
+                ctx.cancel_requested = True
+            else:
+                ctx.lease_lost = True
+                log.warning("job %s is %s elsewhere; stopping it here", job_id,
+                            job.status.value if job.status.terminal else "driven")
+            scope.cancel()
+
+    def _take_over(self) -> None:
+        """Claim and resume every unfinished job whose lease is free, lapsed, or held by a dead process."""
+        now = time.time()
+        for job_id, owner, until in self.store.leases():
+            if self._tg is None:
+                return
+            if job_id in self._scopes or owner == self.owner:
+                continue
+            lapsed = owner is None or until is None or until < now
+            dead = not lapsed and owner is not None and owner_is_dead(owner)
+            if not (lapsed or dead):
+                continue
+            if not self.store.claim(job_id, self.owner, now + self.lease_s, take_from=owner if dead else None):
+                continue  # another server was quicker
+            job = self.store.require(job_id)
+            log.info("resuming job %s (%s, %s)", job_id, job.kind, job.status.value)
+            if owner is not None:  # its process stopped without handing it on
+                note = "The server process driving this job stopped; another one took it over and resumed it."
+                if note not in job.notes:
+                    self.store.update(job_id, notes=[*job.notes, note])
+            self._spawn(job_id, resumed=True)
 
     def is_active(self, job_id: str) -> bool:
         return job_id in self._scopes
@@ -138,6 +213,8 @@ class Runner:
     async def _drive(self, ctx: JobContext, scope: anyio.CancelScope) -> None:
         job = ctx.job
         handler = self.handlers[job.kind]
+        if ctx.resumed:
+            self._tidy(ctx.job_id)  # temp files of the process that died with this job are garbage
         try:
             with scope:
                 await handler(ctx)
@@ -162,8 +239,27 @@ class Runner:
                              or ReelforgeError(f"Internal error ({type(exc).__name__}); see the server log."))
         finally:
             self._scopes.pop(ctx.job_id, None)
+            if not ctx.lease_lost and self._ended(ctx.job_id):
+                self._tidy(ctx.job_id)
+
+    def _ended(self, job_id: str) -> bool:
+        try:
+            job = self.store.get(job_id)
+        except Exception:  # the ledger is closing under a shutdown
+            return False
+        return job is not None and job.status.terminal
+
+    def _tidy(self, job_id: str) -> None:
+        if self.tidy is None:
+            return
+        try:
+            self.tidy(job_id)
+        except OSError as exc:  # leftovers are untidy, never a reason to fail a job
+            log.warning("could not clear temp files of job %s: %s", job_id, exc)
 
     def _finish(self, ctx: JobContext, status: JobStatus, exc: ReelforgeError) -> None:
+        if ctx.lease_lost:
+            return  # another process drives it now; its outcome is the job's
         current = self.store.require(ctx.job_id)
         if current.status.terminal:
             return
@@ -177,9 +273,14 @@ class Runner:
             return job
         entry = self._scopes.get(job_id)
         if entry is None:
+            # Driven by another live process: its lease upkeep sees the row ended and stops the work.
             job = self.store.update(job_id, status=JobStatus.CANCELED, error_code="canceled",
                                     error_message="Canceled by request.", stage="canceled")
             self.notify(job)
+            driven = job.lease_owner is not None and (job.lease_until or 0) > time.time() \
+                and not owner_is_dead(job.lease_owner)
+            if not driven:
+                self._tidy(job_id)  # an abandoned job's folder keeps only what is final
             return job
         scope, ctx = entry
         ctx.cancel_requested = True

@@ -172,6 +172,46 @@ class JobStore:
             ).fetchone()
         return self._from_row(row) if row else None
 
+    # -- leases (which process drives a job; see jobs/lease.py) ------------------------------------
+    def claim(self, job_id: str, owner: str, until: float, *, take_from: str | None = None) -> bool:
+        """Take an unfinished job's lease if it is free, lapsed, ours already, or `take_from`'s (an owner
+        known to be dead). One conditional UPDATE: of two servers claiming at once, exactly one wins."""
+        marks = ", ".join("?" for _ in TERMINAL)
+        with self._lock:
+            cur = self._db.execute(
+                f"UPDATE jobs SET lease_owner = ?, lease_until = ? WHERE id = ? AND status NOT IN ({marks}) "
+                "AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until < ? OR lease_owner IN (?, ?))",
+                [owner, until, job_id, *(s.value for s in TERMINAL), time.time(), owner, take_from or owner],
+            )
+        return cur.rowcount == 1
+
+    def renew(self, owner: str, until: float, job_ids: list[str]) -> set[str]:
+        """Extend `owner`'s leases on the unfinished jobs among `job_ids` (those it is driving; a row it
+        holds but no longer drives is left to lapse); returns the ids it still holds."""
+        if not job_ids:
+            return set()
+        terminal = [s.value for s in TERMINAL]
+        where = (f"lease_owner = ? AND status NOT IN ({', '.join('?' for _ in terminal)}) "
+                 f"AND id IN ({', '.join('?' for _ in job_ids)})")
+        with self._lock:
+            self._db.execute(f"UPDATE jobs SET lease_until = ? WHERE {where}", [until, owner, *terminal, *job_ids])
+            rows = self._db.execute(f"SELECT id FROM jobs WHERE {where}", [owner, *terminal, *job_ids]).fetchall()
+        return {r["id"] for r in rows}
+
+    def release(self, owner: str) -> None:
+        """Give up every lease `owner` holds (a clean shutdown: the next server need not wait for them)."""
+        with self._lock:
+            self._db.execute("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", (owner,))
+
+    def leases(self) -> list[tuple[str, str | None, float | None]]:
+        """(id, lease owner, lease end) of every unfinished job, oldest first."""
+        marks = ", ".join("?" for _ in TERMINAL)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT id, lease_owner, lease_until FROM jobs WHERE status NOT IN ({marks}) ORDER BY created_at",
+                [s.value for s in TERMINAL]).fetchall()
+        return [(r["id"], r["lease_owner"], r["lease_until"]) for r in rows]
+
     def spent_since(self, since: float) -> float:
         """Money committed since a time, for the daily budget.
 

@@ -20,6 +20,25 @@ from reelforge.jobs.models import Job, JobStatus
 from reelforge.jobs.runner import JobContext
 
 
+def is_partial(name: str) -> bool:
+    """Temp files our writers leave only when killed: `.partial-*` (ffmpeg, frames, titles, OTIO),
+    `.video.mp4.partial-*` (downloads), `receipt.json.partial`."""
+    return name.startswith(".partial-") or ".partial-" in name or name.endswith(".partial")
+
+
+def sweep_partials(folder: Path) -> list[str]:
+    """Delete leftover temp files in a job's folder; returns their names. Only the process driving the
+    job writes there, so at a resume or an end every temp file is a dead writer's."""
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in folder.rglob("*"):
+        if is_partial(path.name) and path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -98,4 +117,5 @@ async def finalize(ctx: JobContext, video: Path, *, extra: dict[str, Any] | None
         cost_usd = job.quote_usd if job.kind == "generate" else job.cost_usd
     job = ctx.update(cost_usd=cost_usd)
     output["receipt_path"] = str(write_receipt(job, output, out_dir / "receipt.json"))
+    await anyio.to_thread.run_sync(sweep_partials, out_dir)  # a finished folder holds only final files
     return ctx.update(status=JobStatus.SUCCEEDED, progress=1.0, stage="done", outputs=output, eta_s=0)

@@ -28,6 +28,7 @@ from reelforge.providers.registry import make_provider
 from reelforge.requests import GenerationSpec, MediaRef
 from reelforge.security import check_local_path, resolve_media
 from reelforge.settings import Settings
+from reelforge.studio.artifacts import sweep_partials
 from reelforge.studio.models import CallOptions, GenerationOptions, VideoSource
 from reelforge.studio.pricing import Quote, quote
 from reelforge.studio.routing import choose_provider, default_model_for
@@ -69,9 +70,10 @@ class Studio:
         self.settings = settings
         self.catalog = load_catalog()
         self.store = JobStore(settings.ledger)
-        self._lock_file: Any = None
-        owner = resume and self._claim_ledger()
-        self.runner = Runner(self.store, handlers.handlers_for(self), resume=owner)
+        # Every server on a ledger resumes and takes over the jobs no live process drives, claiming each
+        # through its lease (one winner per job); the CLI drives only its own jobs.
+        self.runner = Runner(self.store, handlers.handlers_for(self), resume=resume, lease_s=settings.job_lease_s,
+                             tidy=lambda job_id: sweep_partials(settings.outputs / job_id))
         #: One render at a time per local provider (the CPU for preview, the GPU for local); a preview
         #: never waits behind a long GPU job.
         self._render_limiters: dict[str, anyio.CapacityLimiter] = {}
@@ -79,24 +81,6 @@ class Studio:
         self.media_limiter = anyio.CapacityLimiter(1)
         self._http = http
         self._providers: dict[str, Provider] = {}
-
-    def _claim_ledger(self) -> bool:
-        """Take the ledger's resume lock. Two servers on one ledger must not both resume (and so drive)
-        the same unfinished jobs; the second one serves new work only."""
-        try:
-            import fcntl
-        except ImportError:  # Windows: no advisory locks here; one server per data directory
-            return True
-        handle = open(self.settings.ledger.with_suffix(".lock"), "a+")  # noqa: SIM115 - held for the process life
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            log.warning("another reelforge server owns %s; this one will not resume its unfinished jobs",
-                        self.settings.ledger)
-            return False
-        self._lock_file = handle
-        return True
 
     async def aclose(self) -> None:
         for provider in self._providers.values():
@@ -106,8 +90,6 @@ class Studio:
 
             await close_shared_client()  # release pooled connections at shutdown
         self.store.close()
-        if self._lock_file is not None:
-            self._lock_file.close()  # releases the resume lock
 
     def provider(self, name: str) -> Provider:
         if name not in self._providers:
@@ -229,7 +211,8 @@ class Studio:
         job = Job(kind=kind, request=request, quote_usd=quote_usd, quote=quote_detail, provider=provider,
                   model=model, parents=parents, notes=notes, idempotency_key=call.idempotency_key if call else None,
                   request_hash=self.request_digest(kind, request, parents), eta_s=eta_s, state=state or {},
-                  call_hash=self.call_digest(kind, request, parents, call) if call and call.idempotency_key else None)
+                  call_hash=self.call_digest(kind, request, parents, call) if call and call.idempotency_key else None,
+                  **self.runner.lease_fields())
         stored = self.store.insert(job)
         if stored.id != job.id:  # another process took this idempotency key first: its job, not ours to run
             return self.reattach(stored, f"idempotency_key '{job.idempotency_key}' matches job {stored.id}; "
