@@ -1,0 +1,121 @@
+"""Job leases between runners sharing one ledger (issue 8, item 2), with real SQLite and real runners.
+
+The two-process kill tests are in test_takeover.py; these cover what a SIGKILL on one host cannot
+show: an owner we cannot check (another host) keeps its job until the lease lapses, then loses it
+within the bound; a runner whose lease was taken stops and writes nothing; a cancel recorded by
+another process stops the work where it runs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import anyio
+
+from reelforge.jobs.lease import new_owner_id, owner_is_dead
+from reelforge.jobs.models import Job, JobStatus
+from reelforge.jobs.runner import JobContext, Runner
+from reelforge.jobs.store import JobStore
+
+LEASE_S = 0.6
+OTHER_HOST = "another-host|pid:[1]/4242/123456/abcd1234"
+
+
+async def _serving(runner: Runner, body) -> None:
+    async with anyio.create_task_group() as tg:
+        await tg.start(runner.serve)
+        await body()
+        tg.cancel_scope.cancel()
+
+
+def test_owner_ids_tell_dead_from_unknown() -> None:
+    me = new_owner_id()
+    assert not owner_is_dead(me)
+    assert not owner_is_dead(OTHER_HOST), "a process on another host cannot be checked: never presumed dead"
+    host, pid, started, _ = me.split("/")
+    assert owner_is_dead(f"{host}/{pid}/{int(started) + 1}/x"), "a reused pid is another process"
+    assert owner_is_dead(f"{host}/{2**22 + 7}/1/x"), "a pid that does not exist"
+
+
+async def test_an_uncheckable_owner_keeps_its_job_until_the_lease_lapses(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "l.db")
+    held_until = time.time() + 1.5
+    job = store.insert(Job(kind="generate", status=JobStatus.RUNNING, lease_owner=OTHER_HOST, lease_until=held_until))
+    resumed_at: list[float] = []
+
+    async def handler(ctx: JobContext) -> None:
+        resumed_at.append(time.time())
+        ctx.update(status=JobStatus.SUCCEEDED)
+
+    runner = Runner(store, {"generate": handler}, lease_s=LEASE_S)
+
+    async def body() -> None:
+        with anyio.fail_after(10):
+            while not store.require(job.id).status.terminal:
+                await anyio.sleep(0.02)
+
+    await _serving(runner, body)
+    assert resumed_at and resumed_at[0] >= held_until, "took a job whose lease still held"
+    late = resumed_at[0] - held_until
+    assert late <= LEASE_S / 3 + 0.5, f"taken over {late:.2f} s after the lease lapsed"
+    assert any("took it over" in n for n in store.require(job.id).notes)
+
+
+async def test_a_runner_that_lost_its_lease_stops_and_writes_nothing(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "l.db")
+    started, stopped = anyio.Event(), anyio.Event()
+
+    async def handler(ctx: JobContext) -> None:
+        ctx.update(status=JobStatus.RUNNING, stage="working")
+        started.set()
+        try:
+            await anyio.sleep(60)
+        finally:
+            stopped.set()
+
+    runner = Runner(store, {"generate": handler}, lease_s=LEASE_S)
+    job = store.insert(Job(kind="generate"))
+
+    async def body() -> None:
+        runner.start(job.id)
+        await started.wait()
+        # Another server took the job over (as after this one stalled past its lease).
+        store.update(job.id, lease_owner=OTHER_HOST, lease_until=time.time() + 60, stage="taken over")
+        with anyio.fail_after(LEASE_S / 3 + 2):
+            await stopped.wait()
+        await anyio.sleep(0.1)
+
+    await _serving(runner, body)
+    row = store.require(job.id)
+    assert row.status is JobStatus.RUNNING and row.stage == "taken over" and row.lease_owner == OTHER_HOST
+
+
+async def test_a_cancel_recorded_by_another_process_stops_the_work_where_it_runs(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "l.db")
+    other = JobStore(tmp_path / "l.db")
+    started, canceled_here = anyio.Event(), anyio.Event()
+
+    async def handler(ctx: JobContext) -> None:
+        ctx.update(status=JobStatus.RUNNING)
+        started.set()
+        try:
+            await anyio.sleep(60)
+        except anyio.get_cancelled_exc_class():
+            if ctx.cancel_requested:  # what lets a remote handler cancel at the provider
+                canceled_here.set()
+            raise
+
+    driver = Runner(store, {"generate": handler}, lease_s=LEASE_S)
+    bystander = Runner(other, {"generate": handler}, lease_s=LEASE_S, resume=False)
+    job = store.insert(Job(kind="generate"))
+
+    async def body() -> None:
+        driver.start(job.id)
+        await started.wait()
+        await bystander.cancel(job.id)  # not driven there: it only records the cancel
+        with anyio.fail_after(LEASE_S / 3 + 2):
+            await canceled_here.wait()
+
+    await _serving(driver, body)
+    assert store.require(job.id).status is JobStatus.CANCELED
