@@ -92,3 +92,21 @@ def test_loudness_target_is_met_and_reported(hot_inputs, tmp_path: Path) -> None
     assert abs(integrated - -23.0) <= 1.0, integrated
     assert peak <= -1.0
     assert result.audio_loudness_lufs is not None and abs(result.audio_loudness_lufs - integrated) <= 0.3
+
+
+def test_copy_plan_with_hot_clips_is_redone_through_the_limiter(clip_a: Path, tmp_path: Path) -> None:
+    # A clip that already matches the output exactly (our own render), its sound replaced by a
+    # tone that peaks near +6 dBTP: joining such clips by stream copy would pass the peaks on.
+    one = anyio.run(lambda: render_timeline(
+        TimelineSpec(clips=[ClipSpec(path=str(clip_a))], **SMALL), tmp_path / "one", cache_dir=tmp_path / "cache"))
+    hot = tmp_path / "hot.mp4"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-y", "-i", one.path, "-f", "lavfi", "-i", "sine=f=997:r=48000:d=2,volume=16",
+         "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-ar", "48000", "-ac", "2", "-shortest", str(hot)],
+        check=True, capture_output=True, timeout=120,
+    )
+    assert meter(hot)[1] > 0.0
+    spec = TimelineSpec(clips=[ClipSpec(path=str(hot)), ClipSpec(path=str(hot))], **SMALL)
+    result = anyio.run(lambda: render_timeline(spec, tmp_path / "out", cache_dir=tmp_path / "cache"))
+    assert result.plan == "audio_only" and result.segments_rendered == 0  # the picture is still copied
+    assert meter(Path(result.path))[1] <= -1.0
