@@ -8,10 +8,11 @@ import anyio
 import av
 import numpy as np
 import pytest
-from PIL import Image, ImageFont
+from PIL import Image
 
 from reelforge.errors import InvalidRequest
-from reelforge.media.animatic import _wrap, render_animatic
+from reelforge.media.animatic import render_animatic
+from reelforge.media.text import Typesetter
 from reelforge.media.frames import to_rgb
 from reelforge.media.probe import probe
 from reelforge.media.seam import loop_seam
@@ -148,10 +149,10 @@ async def test_bad_requests_name_the_parameter(tmp_path: Path) -> None:
 
 
 def test_wrap_fits_every_line_and_keeps_every_word() -> None:
-    font = ImageFont.load_default(size=20)
+    setter = Typesetter()
     text = "supercalifragilisticexpialidocious " * 3 + "a lighthouse at dusk"
-    lines = _wrap(text, font, 120)
-    assert all(font.getlength(line) <= 120 for line in lines)
+    lines = setter.wrap(text, 20, 120)
+    assert all(setter.width(line, 20) <= 120 for line in lines)
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
 
 

@@ -2,8 +2,8 @@
 
 Three looks, all deterministic for a seed:
 
-- text only: a title card of the prompt (wrapped with Pillow's bundled font) on a seeded
-  gradient, with a slow push-in and drift;
+- text only: a title card of the prompt on a seeded gradient, with a slow push-in and drift;
+  the prompt is drawn in any script with the bundled fonts (see `reelforge.media.text`);
 - a first frame: Ken Burns motion (slow zoom and pan) over the image fitted to the frame;
 - first and last frame: a cross-blend from one to the other under the same gentle motion.
 
@@ -22,6 +22,8 @@ from __future__ import annotations
 import logging
 import math
 import random
+import subprocess
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +33,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from reelforge.errors import InvalidRequest
-from reelforge.media.ffmpeg import RGB_TO_BT709, h264_args, run_ffmpeg
+from reelforge.media.ffmpeg import RGB_TO_BT709, ffmpeg_exe, h264_args, run_ffmpeg
+from reelforge.media.text import Line, Typesetter
 
 logger = logging.getLogger(__name__)
 
@@ -121,43 +124,59 @@ def _seeded_colors(rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
     return np.array(a, np.float32) * 255, np.array(b, np.float32) * 255
 
 
-def _wrap(text: str, font: ImageFont.FreeTypeFont, max_width: float) -> list[str]:
-    """Greedy word wrap by measured width; a word longer than a line is split by characters."""
-    lines: list[str] = []
-    for paragraph in text.splitlines() or [""]:
-        line = ""
-        for word in paragraph.split():
-            while font.getlength(word) > max_width and len(word) > 1:
-                cut = max(1, int(len(word) * max_width / font.getlength(word)))
-                if line:
-                    lines.append(line)
-                    line = ""
-                lines.append(word[:cut])
-                word = word[cut:]
-            candidate = f"{line} {word}".strip()
-            if font.getlength(candidate) <= max_width:
-                line = candidate
-            else:
-                lines.append(line)
-                line = word
-        lines.append(line)
-    return [ln for ln in lines if ln] or [""]
-
-
-def _fit_text(text: str, width: int, height: int) -> tuple[ImageFont.FreeTypeFont, list[str], int]:
-    """The largest bundled-font size whose wrapped text fits 80 % of the width, 60 % of the height."""
+def _fit_text(text: str, width: int, height: int, setter: Typesetter) -> tuple[int, list[Line], int]:
+    """The largest size whose wrapped text fits 80 % of the width and 60 % of the height."""
     size = max(10, height // 9)
     while True:
-        font = ImageFont.load_default(size=size)
-        lines = _wrap(text, font, width * 0.8)
+        lines = list(setter.layout(text, size, width * 0.8).lines)
         line_h = int(size * 1.25)
         if len(lines) * line_h <= height * 0.6 or size <= 10:
-            return font, lines, line_h
+            return size, lines, line_h
         size = max(10, int(size * 0.88))
 
 
+def _burn_text(card: Image.Image, lines: list[Line], px: int, line_h: int, stroke: int) -> Image.Image:
+    """Draw the lines centred on the card with ffmpeg's drawtext (HarfBuzz shaping and FriBiDi
+    order in the bundled binary: Arabic joins, Devanagari conjuncts form), one drawtext per run."""
+    width, height = card.size
+    top = (height - len(lines) * line_h) / 2 - line_h * 0.2
+    with tempfile.TemporaryDirectory(prefix="reelforge-text-") as tmp:
+        folder = Path(tmp)
+        fonts: dict[Path, str] = {}
+        filters = []
+        for k, line in enumerate(lines):
+            # Runs of different fonts share a baseline; 0.35 em below the line's middle centres
+            # the text's ascent and descent in the line box.
+            baseline = top + k * line_h + line_h / 2 + 0.35 * px
+            left = (width - line.width) / 2
+            for i, run in enumerate(line.runs):
+                if not run.text.strip():
+                    continue
+                if run.font not in fonts:
+                    fonts[run.font] = f"font{len(fonts)}{run.font.suffix}"
+                    (folder / fonts[run.font]).symlink_to(run.font)
+                (folder / f"run{k}-{i}.txt").write_text(run.text, encoding="utf-8")
+                # Plain relative names (ffmpeg runs in the folder): nothing in the filter needs escaping.
+                filters.append(
+                    f"drawtext=fontfile={fonts[run.font]}:textfile=run{k}-{i}.txt:expansion=none:fontsize={px}"
+                    f":fontcolor=0xF5F5F0:borderw={stroke}:bordercolor=black"
+                    f":x={left + run.x:.2f}:y={baseline:.2f}:y_align=baseline"
+                )
+        if not filters:
+            return card
+        argv = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error",
+                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-i", "pipe:0",
+                "-vf", ",".join(filters), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+        done = subprocess.run(argv, input=card.tobytes(), capture_output=True, cwd=folder, timeout=120, check=False)
+    if done.returncode != 0 or len(done.stdout) != width * height * 3:
+        raise RuntimeError(f"drawing the title card text failed: {done.stderr.decode(errors='replace')[-500:]}")
+    return Image.frombytes("RGB", (width, height), done.stdout)
+
+
 def _title_card(prompt: str, width: int, height: int, rng: random.Random, caption: str) -> Image.Image:
-    """A seeded gradient with the wrapped prompt centred and a small caption below."""
+    """A seeded gradient with the wrapped prompt centred and a small caption below.
+
+    Characters no bundled font has are left out (the provider names them in the job's notes)."""
     c0, c1 = _seeded_colors(rng)
     angle = rng.uniform(0, 2 * math.pi)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -172,13 +191,9 @@ def _title_card(prompt: str, width: int, height: int, rng: random.Random, captio
     text = " ".join(prompt.split())
     if len(text) > _MAX_PROMPT_CHARS:
         text = text[: _MAX_PROMPT_CHARS - 3].rstrip() + "..."
+    px, lines, line_h = _fit_text(text, width, height, Typesetter())
+    card = _burn_text(card, lines, px, line_h, stroke=max(1, line_h // 20))
     draw = ImageDraw.Draw(card)
-    font, lines, line_h = _fit_text(text, width, height)
-    top = (height - len(lines) * line_h) / 2 - line_h * 0.2
-    stroke = max(1, line_h // 20)
-    for n, line in enumerate(lines):
-        draw.text((width / 2, top + n * line_h + line_h / 2), line, font=font, fill=(245, 245, 240),
-                  anchor="mm", stroke_width=stroke, stroke_fill=(0, 0, 0))
     small = ImageFont.load_default(size=max(9, height // 32))
     draw.text((width / 2, height * 0.9), caption, font=small, fill=(200, 200, 200), anchor="mm")
     return card

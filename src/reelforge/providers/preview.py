@@ -33,6 +33,10 @@ class PreviewProvider(LocalProvider):
         if spec.extra:  # never silently dropped
             raise UnsupportedParameter(
                 f"The preview provider takes no options (got {', '.join(sorted(spec.extra))}).", param="options")
+        if spec.first_frame is None:  # the prompt is drawn on a title card: say what it cannot draw
+            from reelforge.media.text import prompt_notes
+
+            return spec, prompt_notes(spec.prompt)
         return spec, []
 
     async def render(self, spec: GenerationSpec, model: ModelEntry, dest: Path, progress: ProgressFn) -> None:

@@ -87,6 +87,10 @@ def prepare_compose(studio: Studio, req: ComposeRequest):
             clips.append({"path": str(path)})
             if job is not None:
                 parents.append(job.id)
+    if spec.titles:
+        from reelforge.timeline.titles import title_notes
+
+        notes += title_notes(spec.titles)  # characters no bundled font can draw are left out
     request = {"timeline": spec.model_dump(mode="json"), "clips": clips, "name": req.name}
     return Prepared(kind="compose", request=request, quote_usd=round(total, 4), what="This timeline's generated clips",
                     parents=parents, notes=notes, eta_s=30)

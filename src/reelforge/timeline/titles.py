@@ -4,9 +4,12 @@ Fonts never come from the system's fontconfig (a font-less machine makes `drawte
 "Cannot find a valid font for the family Sans"): DejaVu Sans ships inside this package, and a
 caller's own font file is checked with Pillow. Fonts, text and subtitle files are copied into the
 cache directory under content-hash names, so filter strings contain only safe paths and the
-segment cache key changes whenever any of them does. `drawtext` neither wraps nor fits text, so
-lines are measured and wrapped with Pillow first and drawn one `drawtext` per line, reading the
-text from a file (`textfile=` + `expansion=none`: no escaping of `:` `'` `%` `\\`).
+segment cache key changes whenever any of them does. `drawtext` neither wraps nor fits text and
+takes one font, so `reelforge.media.text` wraps the text, splits each line into runs one bundled
+font can draw (Latin, Greek, Cyrillic, Hebrew, Arabic, Devanagari, common CJK) and places them;
+each run is one `drawtext` (which shapes and orders it), reading its text from a file
+(`textfile=` + `expansion=none`: no escaping of `:` `'` `%` `\\`). Characters no font has are left
+out and named in the job's notes (`title_notes`), never drawn as boxes.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -28,6 +30,7 @@ SHIPPED_FONTS = {"sans": "DejaVuSans.ttf", "sans-bold": "DejaVuSans-Bold.ttf"}
 SUBTITLE_FONT_FAMILY = "DejaVu Sans"
 _MARGIN = 0.05  # of the frame height, around title blocks
 _LINE_SPACING = 1.25
+_ASCENT = 0.93  # DejaVu Sans's ascender, in em: where the first baseline sits below a block's top
 
 
 def shipped_font(name: str) -> Path:
@@ -87,42 +90,42 @@ def install_subtitles(path: Path, cache_dir: Path) -> Path:
     return _stash(path.read_bytes(), cache_dir / "subtitles", path.suffix.lower())
 
 
-@lru_cache(maxsize=32)
-def _font(path: str, px: int):  # -> PIL.ImageFont.FreeTypeFont (Pillow imported lazily)
-    from PIL import ImageFont
-
-    return ImageFont.truetype(path, px)
-
-
 def wrap_lines(text: str, font_path: Path, px: int, max_width: int) -> list[str]:
-    """Greedy word wrap measured with the real font; words wider than a line are split."""
-    font = _font(str(font_path), px)
-    lines: list[str] = []
-    for paragraph in text.splitlines() or [""]:
-        current = ""
-        for word in paragraph.split():
-            candidate = f"{current} {word}" if current else word
-            if font.getlength(candidate) <= max_width:
-                current = candidate
-                continue
-            if current:
-                lines.append(current)
-            current = ""
-            for ch in word:  # a single word too wide for the frame: break it by characters
-                if current and font.getlength(current + ch) > max_width:
-                    lines.append(current)
-                    current = ""
-                current += ch
-        lines.append(current)
-    return [line for line in lines if line.strip()] or [text.strip()]
+    """Greedy word wrap measured with the real fonts (the title's and the script fallbacks)."""
+    from reelforge.media.text import Typesetter
+
+    return Typesetter(font_path).wrap(text, px, max_width)
+
+
+def title_notes(titles: list[TitleSpec]) -> list[str]:
+    """A note for each title with characters no bundled font can draw (they are left out)."""
+    from reelforge.media.text import Typesetter, describe_missing
+
+    notes = []
+    for j, title in enumerate(titles):
+        missing = Typesetter(resolve_font(title.font, param=f"titles[{j}].font")).missing(title.text)
+        if missing:
+            notes.append(f"titles[{j}]: no bundled font can draw {describe_missing(missing)}; "
+                         "left out of the title (see the README on fonts).")
+    return notes
+
+
+@dataclass(frozen=True)
+class TitleRun:
+    """One drawtext: a piece of one line in one font, `x` pixels from the line's left edge."""
+
+    line: int
+    text_file: Path
+    font_file: Path
+    x: float
 
 
 @dataclass(frozen=True)
 class TitleOverlay:
-    """One wrapped title, ready to draw: text files per line, font, size, place and timing."""
+    """One wrapped title, ready to draw: runs per line, size, place and timing."""
 
-    line_files: tuple[Path, ...]
-    font_file: Path
+    runs: tuple[TitleRun, ...]
+    line_widths: tuple[float, ...]
     px: int
     color: str
     outline: bool
@@ -134,17 +137,29 @@ class TitleOverlay:
 
 
 def prepare_title(title: TitleSpec, fmt: OutputFormat, cache_dir: Path, timeline_s: float, index: int) -> TitleOverlay:
-    """Wrap a title for the output size and stash its lines and font in the cache."""
+    """Wrap a title for the output size, split it into font runs and stash text and fonts in the cache."""
+    from reelforge.media.text import Typesetter
+
     font_path = resolve_font(title.font, param=f"titles[{index}].font")
     px = max(8, round(title.size * fmt.height))
     max_width = int(fmt.width * (1 - 2 * _MARGIN))
-    lines = wrap_lines(title.text, font_path, px, max_width)
-    files = tuple(_stash(line.encode("utf-8"), cache_dir / "text", ".txt") for line in lines)
+    layout = Typesetter(font_path).layout(title.text, px, max_width)
+    installed: dict[Path, Path] = {}
+    runs = []
+    for k, line in enumerate(layout.lines):
+        for run in line.runs:
+            if not run.text.strip():
+                continue  # a space between runs: only its width counts
+            if run.font not in installed:
+                installed[run.font] = install_font(run.font, cache_dir)
+            text_file = _stash(run.text.encode("utf-8"), cache_dir / "text", ".txt")
+            runs.append(TitleRun(k, text_file, installed[run.font], run.x))
     end = min(title.end_s if title.end_s is not None else timeline_s, timeline_s)
     fade = min(title.fade_s, (end - title.start_s) / 2)
     return TitleOverlay(
-        line_files=files, font_file=install_font(font_path, cache_dir), px=px, color=_ffmpeg_colour(title.color),
-        outline=title.outline, box=title.box, position=title.position, start_s=title.start_s, end_s=end, fade_s=fade,
+        runs=tuple(runs), line_widths=tuple(line.width for line in layout.lines), px=px,
+        color=_ffmpeg_colour(title.color), outline=title.outline, box=title.box, position=title.position,
+        start_s=title.start_s, end_s=end, fade_s=fade,
     )
 
 
@@ -155,17 +170,21 @@ def _ffmpeg_colour(colour: str) -> str:
     return colour.lower().replace("grey", "gray")
 
 
-def _line_xy(overlay: TitleOverlay, k: int) -> tuple[str, str]:
-    """drawtext x/y expressions for line k of the block, anchored by the title's position."""
-    n = len(overlay.line_files)
+def _run_xy(overlay: TitleOverlay, run: TitleRun) -> tuple[str, str]:
+    """drawtext x/y expressions of a run (y is its line's baseline), anchored by the title's position."""
+    n = len(overlay.line_widths)
     lh = round(overlay.px * _LINE_SPACING)
     block = lh * n
     margin = f"h*{_MARGIN}"
     vertical, _, horizontal = overlay.position.partition("_")
     if overlay.position == "center":
         vertical, horizontal = "center", ""
-    y = {"top": f"{margin}+{k * lh}", "bottom": f"h-{margin}-{block}+{k * lh}", "center": f"(h-{block})/2+{k * lh}"}
-    x = {"left": margin, "right": f"w-text_w-{margin}"}.get(horizontal, "(w-text_w)/2")
+    # Runs in different fonts share the baseline: the line's top plus the primary font's ascent.
+    below = run.line * lh + round(overlay.px * _ASCENT)
+    y = {"top": f"{margin}+{below}", "bottom": f"h-{margin}-{block}+{below}", "center": f"(h-{block})/2+{below}"}
+    width = overlay.line_widths[run.line]
+    x = {"left": f"{margin}+{run.x:.2f}", "right": f"w-{margin}-{width:.2f}+{run.x:.2f}"}.get(
+        horizontal, f"(w-{width:.2f})/2+{run.x:.2f}")
     return x, y[vertical]
 
 
@@ -177,13 +196,13 @@ def _alpha(o: TitleOverlay) -> str | None:
 
 
 def drawtext_filters(overlay: TitleOverlay) -> list[str]:
-    """One drawtext per line; `t` is timeline time (the segment graph shifts PTS to it)."""
+    """One drawtext per run; `t` is timeline time (the segment graph shifts PTS to it)."""
     filters = []
-    for k, line in enumerate(overlay.line_files):
-        x, y = _line_xy(overlay, k)
+    for run in overlay.runs:
+        x, y = _run_xy(overlay, run)
         opts = {
-            "fontfile": str(overlay.font_file), "textfile": str(line), "expansion": "none",
-            "fontsize": str(overlay.px), "fontcolor": overlay.color, "x": x, "y": y,
+            "fontfile": str(run.font_file), "textfile": str(run.text_file), "expansion": "none",
+            "fontsize": str(overlay.px), "fontcolor": overlay.color, "x": x, "y": y, "y_align": "baseline",
             "enable": f"between(t,{overlay.start_s:.6f},{overlay.end_s:.6f})",
         }
         if overlay.outline:
