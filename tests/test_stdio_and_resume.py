@@ -62,6 +62,7 @@ async def test_killed_server_resumes_job_on_restart(tmp_path: Path, settings: Se
             if job["status"] == "running" and (job["progress"] or 0) > 0 or time.monotonic() > deadline:
                 break
         assert job["status"] == "running", job
+        assert list((home / "outputs" / job_id).glob(".partial-*.mp4")), "the render writes a temp file first"
         pids = _server_pids(home)
         assert pids, "server process not found"
         for pid in pids:
@@ -75,3 +76,5 @@ async def test_killed_server_resumes_job_on_restart(tmp_path: Path, settings: Se
         assert job["status"] == "succeeded", job
         info = probe(job["output"]["path"])
         assert info.frames == 900 and (info.width, info.height) == (1280, 720)
+    left = sorted(p.name for p in (home / "outputs" / job_id).iterdir() if p.name.startswith(".") or "partial" in p.name)
+    assert left == [], f"the killed render's temp files stayed beside the finished video: {left}"
