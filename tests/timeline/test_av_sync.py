@@ -8,11 +8,13 @@ that is as close as any frame-rate conversion can place it.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import anyio
 import pytest
 
+from reelforge.media.ffmpeg import ffmpeg_exe
 from reelforge.timeline import render_timeline
 from reelforge.timeline.spec import ClipSpec, TimelineSpec, TransitionSpec
 from tests.timeline.avsync_utils import av_offsets, make_flash_beep
@@ -50,3 +52,22 @@ def test_flash_and_beep_stay_within_half_a_frame(
         f"picture/sound offset {worst * 1000:+.1f} ms exceeds half a frame ({half_frame * 1000:.1f} ms): "
         f"{[round(o * 1000, 1) for o in offsets]}"
     )
+
+
+def test_a_source_whose_sound_starts_late_keeps_its_offset(flash_clips: dict[int, Path], tmp_path: Path) -> None:
+    # The container says the sound starts 0.2 s after the picture: every beep plays 200 ms after
+    # its flash. A render must keep that relation, with or without a seek into the clip.
+    late = tmp_path / "late.mkv"
+    src = flash_clips[24]
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-y", "-i", str(src), "-itsoffset", "0.2", "-i", str(src),
+         "-map", "0:v", "-map", "1:a", "-c", "copy", str(late)],
+        check=True, capture_output=True, timeout=120,
+    )
+    fade = TransitionSpec(kind="crossfade", duration_s=0.5)
+    clips = [ClipSpec(path=str(late), transition=fade), ClipSpec(path=str(late), in_s=0.3)]
+    spec = TimelineSpec(clips=clips, preset="draft", orientation="1:1", fps=24)
+    result = anyio.run(lambda: render_timeline(spec, tmp_path / "out", cache_dir=tmp_path / "cache"))
+    offsets = av_offsets(Path(result.path))
+    assert len(offsets) >= 6
+    assert all(abs(o - 0.2) <= 0.5 / 24 + _MEASURE_SLACK_S for o in offsets), [round(o * 1000, 1) for o in offsets]

@@ -22,7 +22,10 @@ from reelforge.timeline.spec import AudioBedSpec
 #: Length of the de-click fades at hard cuts (ms): inaudible as a fade, enough to remove a click.
 DECLICK_MS = 5
 
-_FORMAT = f"aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,asetpts=PTS-STARTPTS"
+#: first_pts=0 places the sound where its timestamps say, relative to the input's start (or
+#: seek point), padding with silence or trimming, like the picture's `fps=...:start_time=0`:
+#: a source whose sound starts late keeps that offset instead of being pulled to the picture.
+_FORMAT = f"aresample={AUDIO_RATE}:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo"
 
 
 def samples(frames: int, fps: int) -> int:
