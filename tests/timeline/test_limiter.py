@@ -16,6 +16,7 @@ import pytest
 from reelforge.media.ffmpeg import ffmpeg_exe
 from reelforge.timeline import render_timeline
 from reelforge.timeline.spec import AudioBedSpec, ClipSpec, TimelineSpec, TransitionSpec
+from tests.media_utils import make_clip
 
 SMALL = {"preset": "draft", "orientation": "1:1", "fps": 12}
 
@@ -110,3 +111,11 @@ def test_copy_plan_with_hot_clips_is_redone_through_the_limiter(clip_a: Path, tm
     result = anyio.run(lambda: render_timeline(spec, tmp_path / "out", cache_dir=tmp_path / "cache"))
     assert result.plan == "audio_only" and result.segments_rendered == 0  # the picture is still copied
     assert meter(Path(result.path))[1] <= -1.0
+
+
+def test_loudness_target_on_a_silent_timeline_adds_no_gain(tmp_path: Path) -> None:
+    silent = make_clip(tmp_path / "silent.mp4", 1.0, (160, 90), 24, audio=False)
+    spec = TimelineSpec(clips=[ClipSpec(path=str(silent))], loudness_lufs=-16.0, **SMALL)
+    result = anyio.run(lambda: render_timeline(spec, tmp_path / "out", cache_dir=tmp_path / "cache"))
+    assert result.audio_gain_db == 0.0 and result.audio_loudness_lufs is None
+    assert any("silent" in note for note in result.notes), result.notes

@@ -22,6 +22,13 @@ RenderMix = Callable[[float, float], Awaitable[Path]]
 #: A loudness target counts as met within this many LU.
 _TARGET_TOLERANCE_LU = 0.5
 _MAX_GAIN_DB = 40.0
+#: EBU R128's absolute gate: the meter reports this (or -inf) for silence.
+SILENCE_LUFS = -70.0 + 0.05
+
+
+def is_silent(level: Loudness) -> bool:
+    """True when the meter found nothing above its absolute gate (-70 LUFS): no loudness to set."""
+    return not math.isfinite(level.integrated_lufs) or level.integrated_lufs <= SILENCE_LUFS
 
 
 @dataclass
@@ -39,7 +46,7 @@ async def master_mix(render: RenderMix, ceiling_dbtp: float, target_lufs: float 
     level = await measure(path)
     notes: list[str] = []
     if target_lufs is not None:
-        if not math.isfinite(level.integrated_lufs):
+        if is_silent(level):
             notes.append(f"loudness_lufs {target_lufs:g} was not applied: the timeline is silent.")
         else:
             for _ in range(2):

@@ -106,7 +106,7 @@ def video_is_copyable(edit: Edit, spec: TimelineSpec, sources: list[SourceMedia]
 
 def audio_is_copyable(edit: Edit, spec: TimelineSpec, sources: list[SourceMedia]) -> bool:
     """True when every clip's own sound, unchanged, is exactly the output's sound."""
-    if spec.audio_bed is not None:
+    if spec.audio_bed is not None or spec.loudness_lufs is not None:
         return False
     if any(c.mute or c.volume != 1.0 for c in edit.clips):
         return False

@@ -27,7 +27,7 @@ from reelforge.timeline.cache import PieceCache, piece_key
 from reelforge.timeline.edit import Edit
 from reelforge.timeline.filters import concat_list
 from reelforge.timeline.loudness import measure
-from reelforge.timeline.master import master_mix
+from reelforge.timeline.master import is_silent, master_mix
 from reelforge.timeline.otio_model import build_otio, edit_from_otio, load_otio_spec, write_otio
 from reelforge.timeline.planner import Plan, VideoSegment, make_plan
 from reelforge.timeline.presets import OutputFormat, output_format
@@ -256,7 +256,7 @@ async def _timeline_audio(job: _Job) -> Path:
 
     mastered = await master_mix(render, ceiling, job.spec.loudness_lufs)
     job.audio_report = {
-        "audio_loudness_lufs": _finite(mastered.level.integrated_lufs),
+        "audio_loudness_lufs": None if is_silent(mastered.level) else mastered.level.integrated_lufs,
         "audio_true_peak_dbtp": _finite(mastered.level.true_peak_dbtp),
         "audio_true_peak_ceiling_dbtp": ceiling,
         "audio_gain_db": mastered.gain_db,
@@ -273,7 +273,8 @@ async def _copied_audio_ok(job: _Job, out: Path) -> bool:
     """Measure a stream-copied output's sound; False when it breaks the ceiling or misses the target."""
     level = await measure(out)
     job.audio_report = {
-        "audio_loudness_lufs": _finite(level.integrated_lufs), "audio_true_peak_dbtp": _finite(level.true_peak_dbtp),
+        "audio_loudness_lufs": None if is_silent(level) else level.integrated_lufs,
+        "audio_true_peak_dbtp": _finite(level.true_peak_dbtp),
     }
     return level.true_peak_dbtp <= job.spec.audio_ceiling_dbtp and job.spec.loudness_lufs is None
 
