@@ -203,3 +203,21 @@ async def test_undrawable_title_characters_are_named_in_the_compose_notes(client
     job = await _finish(client, result)
     notes = [n for n in job["notes"] if "U+" in n]
     assert len(notes) == 1 and "titles[0]" in notes[0] and "U+1F680" in notes[0], job["notes"]
+
+
+def test_mixed_direction_lines_are_ordered_and_placed_edge_to_edge() -> None:
+    """Runs come out left to right on screen: an Arabic word inside Latin text stays in place, Latin
+    inside a Hebrew paragraph goes to its left, and each run starts where the one before ends."""
+    from reelforge.media.text import Typesetter
+
+    setter = Typesetter()
+    ltr = setter.layout("Hello مرحبا world 中文", 40, 10_000).lines[0]
+    assert [r.text for r in ltr.runs if r.text.strip()] == ["Hello", "مرحبا", "world", "中文"]
+    assert [r.font.name for r in ltr.runs if r.text.strip()] == [
+        "DejaVuSans.ttf", "NotoSansArabic-Regular.ttf", "DejaVuSans.ttf", "NotoSansCJKsc-Regular-subset.otf"]
+    rtl = setter.layout("שלום עולם · Привет мир", 40, 10_000).lines[0]
+    assert [r.text for r in rtl.runs if r.text.strip()] == ["Привет мир", "·", "שלום עולם"]
+    for line in (ltr, rtl):
+        assert all(abs(a.x + a.width - b.x) < 1e-6 for a, b in zip(line.runs, line.runs[1:]))
+        assert abs(line.runs[-1].x + line.runs[-1].width - line.width) < 1e-6
+    assert setter.missing("Rocket 🚀 火箭 😀 ❤️") == ["🚀"]  # DejaVu Sans has 😀 and ❤; the selector is invisible

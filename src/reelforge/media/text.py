@@ -144,7 +144,9 @@ def _segments(text: str, fonts: tuple[_Font, dict[str, _Font], tuple[_Font, ...]
                 missing.append(ch)
             continue
         d = _direction(ch)
-        if cur is not None and cur.font is font and (d is None or cur.direction in (None, d)):
+        # Neutrals before a run's first strong character stay a run of their own: between two
+        # runs of different directions they take the paragraph's, not the next run's.
+        if cur is not None and cur.font is font and (d is None or cur.direction == d):
             cur.text += ch
             cur.direction = cur.direction or d
         else:
