@@ -119,3 +119,37 @@ async def test_a_cancel_recorded_by_another_process_stops_the_work_where_it_runs
 
     await _serving(driver, body)
     assert store.require(job.id).status is JobStatus.CANCELED
+
+
+async def test_writes_are_fenced_by_the_lease(tmp_path: Path) -> None:
+    """A stalled runner whose job was taken over cannot overwrite the new driver's row, even before its
+    lease upkeep notices (e.g. a create request that returns after the take-over ended the job)."""
+    store = JobStore(tmp_path / "l.db")
+    taken, done = anyio.Event(), anyio.Event()
+
+    async def handler(ctx: JobContext) -> None:
+        ctx.update(status=JobStatus.SUBMITTING)
+        await taken.wait()
+        try:
+            ctx.update(remote_id="r-late", status=JobStatus.RUNNING)  # the stalled submit comes back
+        finally:
+            done.set()
+
+    runner = Runner(store, {"generate": handler}, lease_s=60)  # upkeep will not run during the test
+    job = store.insert(Job(kind="generate"))
+
+    async def body() -> None:
+        runner.start(job.id)
+        with anyio.fail_after(5):
+            while store.require(job.id).status is not JobStatus.SUBMITTING:
+                await anyio.sleep(0.01)
+        store.update(job.id, lease_owner=OTHER_HOST, lease_until=time.time() + 60, status=JobStatus.UNKNOWN,
+                     error_code="outcome_unknown")  # the new driver's verdict
+        taken.set()
+        with anyio.fail_after(5):
+            await done.wait()
+        await anyio.sleep(0.05)
+
+    await _serving(runner, body)
+    row = store.require(job.id)
+    assert (row.status, row.remote_id, row.error_code) == (JobStatus.UNKNOWN, None, "outcome_unknown")

@@ -29,7 +29,7 @@ import anyio
 from reelforge.errors import Canceled, ReelforgeError, explain
 from reelforge.jobs.lease import new_owner_id, owner_is_dead
 from reelforge.jobs.models import Job, JobKind, JobStatus
-from reelforge.jobs.store import JobStore
+from reelforge.jobs.store import JobStore, LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,20 @@ class JobContext:
         return self.store.require(self.job_id)
 
     def update(self, **fields: Any) -> Job:
-        job = self.store.update(self.job_id, **fields)
+        try:
+            job = self.store.update(self.job_id, held_by=self.runner.owner, **fields)
+        except LeaseLost:
+            self.lease_lost = True
+            raise
         self.runner.notify(job)
         return job
 
     def checkpoint(self, **state: Any) -> Job:
-        job = self.store.merge_state(self.job_id, **state)
+        try:
+            job = self.store.merge_state(self.job_id, held_by=self.runner.owner, **state)
+        except LeaseLost:
+            self.lease_lost = True
+            raise
         self.runner.notify(job)
         return job
 

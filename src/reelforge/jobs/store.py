@@ -15,12 +15,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reelforge.errors import IdempotencyConflict, JobNotFound
+from reelforge.errors import IdempotencyConflict, JobNotFound, ReelforgeError
 from reelforge.jobs.migrations import migrate
 from reelforge.jobs.models import TERMINAL, Job, JobStatus
 
 _JSON_FIELDS = ("request", "quote", "parents", "outputs", "state", "notes")
 _COLUMNS = tuple(Job.model_fields)
+
+
+class LeaseLost(ReelforgeError):
+    """Another process drives this job now; the write was refused and the caller must stop."""
+
+    code = "lease_lost"
 
 
 def check_same_request(existing: Job, key: str, call_hash: str | None) -> None:
@@ -90,8 +96,12 @@ class JobStore:
                 raise
         return job
 
-    def update(self, job_id: str, **fields: Any) -> Job:
-        """Set fields on a job (JSON fields as Python values) and return the new row."""
+    def update(self, job_id: str, *, held_by: str | None = None, **fields: Any) -> Job:
+        """Set fields on a job (JSON fields as Python values) and return the new row.
+
+        With `held_by`, only while that runner holds the job's lease (a fencing check in the same
+        statement): a process whose job was taken over cannot overwrite the new driver's row.
+        """
         if not fields:
             return self.require(job_id)
         fields["updated_at"] = time.time()
@@ -105,15 +115,18 @@ class JobStore:
             if isinstance(value, JobStatus):
                 fields[key] = value.value
         sets = ", ".join(f"{k} = :{k}" for k in fields)
+        fence = "" if held_by is None else " AND (lease_owner = :_held_by OR lease_owner IS NULL)"
         with self._lock:
-            cur = self._db.execute(f"UPDATE jobs SET {sets} WHERE id = :_id", {**fields, "_id": job_id})
+            cur = self._db.execute(f"UPDATE jobs SET {sets} WHERE id = :_id{fence}",
+                                   {**fields, "_id": job_id, "_held_by": held_by})
             if cur.rowcount == 0:
-                raise JobNotFound(f"No job with id '{job_id}'.")
+                self.require(job_id)  # JobNotFound when the row is gone
+                raise LeaseLost(f"Job {job_id} is driven by another process now; this one stops.")
         return self.require(job_id)
 
-    def merge_state(self, job_id: str, **values: Any) -> Job:
+    def merge_state(self, job_id: str, *, held_by: str | None = None, **values: Any) -> Job:
         job = self.require(job_id)
-        return self.update(job_id, state={**job.state, **values})
+        return self.update(job_id, held_by=held_by, state={**job.state, **values})
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, job_id: str) -> Job | None:
