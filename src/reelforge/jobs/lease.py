@@ -68,6 +68,8 @@ def owner_is_dead(owner: str) -> bool:
     if now is None:
         return True
     if now == "":  # no /proc: ask the kernel whether the pid exists at all
+        if os.name == "nt":
+            return False  # os.kill(pid, 0) would terminate the process there: wait for the lease
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
