@@ -176,14 +176,13 @@ class Runner:
             if job_id in held:
                 continue
             job = self.store.get(job_id)
-            if job is None:
-                continue
+            if job is None or (job.status.terminal and job.status is not JobStatus.CANCELED):
+                continue  # ended here a moment ago; its task is on its way out
             if job.status is JobStatus.CANCELED:  # cancel_job in another process: cancel at the provider too
                 ctx.cancel_requested = True
             else:
                 ctx.lease_lost = True
-                log.warning("job %s is %s elsewhere; stopping it here", job_id,
-                            job.status.value if job.status.terminal else "driven")
+                log.warning("job %s is driven by another process now; stopping it here", job_id)
             scope.cancel()
 
     def _take_over(self) -> None:
