@@ -221,3 +221,20 @@ def test_mixed_direction_lines_are_ordered_and_placed_edge_to_edge() -> None:
         assert all(abs(a.x + a.width - b.x) < 1e-6 for a, b in zip(line.runs, line.runs[1:]))
         assert abs(line.runs[-1].x + line.runs[-1].width - line.width) < 1e-6
     assert setter.missing("Rocket 🚀 火箭 😀 ❤️") == ["🚀"]  # DejaVu Sans has 😀 and ❤; the selector is invisible
+
+
+async def test_boxed_title_mixing_scripts_has_one_even_box_per_line(tmp_path: Path) -> None:
+    """Runs in different fonts share one box per line: no darker overlaps or gaps at the joins."""
+    clip = make_clip(tmp_path / "still.mp4", 0.5, (160, 90), 12, audio=False, pattern="still")
+    title = TitleSpec(text="Привет שלום 中文 नमस्ते", size=0.08, position="center", fade_s=0, outline=False, box=True)
+    spec = TimelineSpec(clips=[ClipSpec(path=str(clip))], titles=[title], preset="draft", orientation="16:9", fps=12)
+    result = await render_timeline(spec, tmp_path / "out", cache_dir=tmp_path / "cache", name="boxed")
+    blue = _frame(Path(result.path), 2)[..., 2].astype(int)  # background 170, the box over it about 100
+    boxed = blue < 140
+    rows = np.nonzero(boxed.sum(axis=1) > 50)[0]
+    assert rows.size > 10
+    for y in range(rows.min() + 1, rows.min() + 4):  # the box's top edge, above any glyph
+        xs = np.nonzero(boxed[y])[0]
+        assert xs.size > 200 and xs.max() - xs.min() + 1 == xs.size, f"row {y}: the box has a gap"
+        inner = blue[y, xs[2:-2]]  # (chroma subsampling blurs the two pixels at each end)
+        assert inner.max() - inner.min() <= 8, f"row {y}: boxes overlap ({inner.min()}..{inner.max()})"

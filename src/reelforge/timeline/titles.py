@@ -31,6 +31,7 @@ SUBTITLE_FONT_FAMILY = "DejaVu Sans"
 _MARGIN = 0.05  # of the frame height, around title blocks
 _LINE_SPACING = 1.25
 _ASCENT = 0.93  # DejaVu Sans's ascender, in em: where the first baseline sits below a block's top
+_TEXT_HEIGHT = 1.17  # DejaVu Sans's ascender + descender, in em: a line box's height
 
 
 def shipped_font(name: str) -> Path:
@@ -126,6 +127,8 @@ class TitleOverlay:
 
     runs: tuple[TitleRun, ...]
     line_widths: tuple[float, ...]
+    font_file: Path  # the title's own font: sizes the per-line boxes
+    space_file: Path  # a single space: the (invisible) text a line's box is drawn around
     px: int
     color: str
     outline: bool
@@ -157,7 +160,8 @@ def prepare_title(title: TitleSpec, fmt: OutputFormat, cache_dir: Path, timeline
     end = min(title.end_s if title.end_s is not None else timeline_s, timeline_s)
     fade = min(title.fade_s, (end - title.start_s) / 2)
     return TitleOverlay(
-        runs=tuple(runs), line_widths=tuple(line.width for line in layout.lines), px=px,
+        runs=tuple(runs), line_widths=tuple(line.width for line in layout.lines),
+        font_file=install_font(font_path, cache_dir), space_file=_stash(b" ", cache_dir / "text", ".txt"), px=px,
         color=_ffmpeg_colour(title.color), outline=title.outline, box=title.box, position=title.position,
         start_s=title.start_s, end_s=end, fade_s=fade,
     )
@@ -170,8 +174,9 @@ def _ffmpeg_colour(colour: str) -> str:
     return colour.lower().replace("grey", "gray")
 
 
-def _run_xy(overlay: TitleOverlay, run: TitleRun) -> tuple[str, str]:
-    """drawtext x/y expressions of a run (y is its line's baseline), anchored by the title's position."""
+def _xy(overlay: TitleOverlay, line: int, offset: float, *, top: bool = False) -> tuple[str, str]:
+    """drawtext x/y expressions `offset` px into a line (y: its baseline, or its top), anchored by
+    the title's position."""
     n = len(overlay.line_widths)
     lh = round(overlay.px * _LINE_SPACING)
     block = lh * n
@@ -180,11 +185,11 @@ def _run_xy(overlay: TitleOverlay, run: TitleRun) -> tuple[str, str]:
     if overlay.position == "center":
         vertical, horizontal = "center", ""
     # Runs in different fonts share the baseline: the line's top plus the primary font's ascent.
-    below = run.line * lh + round(overlay.px * _ASCENT)
+    below = line * lh + (0 if top else round(overlay.px * _ASCENT))
     y = {"top": f"{margin}+{below}", "bottom": f"h-{margin}-{block}+{below}", "center": f"(h-{block})/2+{below}"}
-    width = overlay.line_widths[run.line]
-    x = {"left": f"{margin}+{run.x:.2f}", "right": f"w-{margin}-{width:.2f}+{run.x:.2f}"}.get(
-        horizontal, f"(w-{width:.2f})/2+{run.x:.2f}")
+    width = overlay.line_widths[line]
+    x = {"left": f"{margin}+{offset:.2f}", "right": f"w-{margin}-{width:.2f}+{offset:.2f}"}.get(
+        horizontal, f"(w-{width:.2f})/2+{offset:.2f}")
     return x, y[vertical]
 
 
@@ -196,21 +201,28 @@ def _alpha(o: TitleOverlay) -> str | None:
 
 
 def drawtext_filters(overlay: TitleOverlay) -> list[str]:
-    """One drawtext per run; `t` is timeline time (the segment graph shifts PTS to it)."""
+    """One drawtext per run (after one box per line, if asked); `t` is timeline time (the segment
+    graph shifts PTS to it)."""
+    common = {"expansion": "none", "fontsize": str(overlay.px), "y_align": "baseline",
+              "enable": f"between(t,{overlay.start_s:.6f},{overlay.end_s:.6f})"}
+    if (alpha := _alpha(overlay)) is not None:
+        common["alpha"] = alpha
     filters = []
+    if overlay.box:
+        # One box per line, drawn around an invisible space sized to the whole line: runs in
+        # different fonts would each get a box of their own height, overlapping at the joins.
+        for k, width in enumerate(overlay.line_widths):
+            x, y = _xy(overlay, k, 0.0, top=True)  # a space has no ink: its box starts at y
+            opts = {"fontfile": str(overlay.font_file), "textfile": str(overlay.space_file), "fontcolor": "white@0",
+                    "x": x, "y": y, "box": "1", "boxcolor": "black@0.5", "boxborderw": str(max(2, overlay.px // 5)),
+                    "boxw": str(max(1, round(width))), "boxh": str(round(overlay.px * _TEXT_HEIGHT)), **common}
+            filters.append("drawtext=" + ":".join(f"{k}={escape_value(v)}" for k, v in opts.items()))
     for run in overlay.runs:
-        x, y = _run_xy(overlay, run)
-        opts = {
-            "fontfile": str(run.font_file), "textfile": str(run.text_file), "expansion": "none",
-            "fontsize": str(overlay.px), "fontcolor": overlay.color, "x": x, "y": y, "y_align": "baseline",
-            "enable": f"between(t,{overlay.start_s:.6f},{overlay.end_s:.6f})",
-        }
+        x, y = _xy(overlay, run.line, run.x)
+        opts = {"fontfile": str(run.font_file), "textfile": str(run.text_file), "fontcolor": overlay.color,
+                "x": x, "y": y, **common}
         if overlay.outline:
             opts |= {"borderw": str(max(1, overlay.px // 16)), "bordercolor": "black@0.8"}
-        if overlay.box:
-            opts |= {"box": "1", "boxcolor": "black@0.5", "boxborderw": str(max(2, overlay.px // 5))}
-        if (alpha := _alpha(overlay)) is not None:
-            opts["alpha"] = alpha
         filters.append("drawtext=" + ":".join(f"{k}={escape_value(v)}" for k, v in opts.items()))
     return filters
 
