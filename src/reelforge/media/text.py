@@ -111,6 +111,8 @@ def _attaches(ch: str) -> bool:
 
 
 def _visible(ch: str) -> bool:
+    """Worth naming when left out: not a control, format character, combining mark, variation
+    selector or skin-tone modifier (those go with a base character that is named)."""
     cat = unicodedata.category(ch)
     return not (cat in ("Cf", "Mn", "Me", "Cc", "Zs") or 0xFE00 <= ord(ch) <= 0xFE0F or 0x1F3FB <= ord(ch) <= 0x1F3FF)
 
