@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from client_utils import make_client
 from mcp import Client
 
-from reelforge.server import build_server
 from reelforge.settings import Settings
 
 PROVIDER_ENV = ("RUNWAYML_API_SECRET", "LUMAAI_API_KEY", "MINIMAX_API_KEY", "REPLICATE_API_TOKEN")
@@ -37,12 +36,6 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
         home=tmp_path / "home", allowed_input_roots=[tmp_path], wait_seconds=60,
         poll_min_interval_s=0.02, poll_max_interval_s=0.1,
     )
-
-
-@asynccontextmanager
-async def make_client(settings: Settings, **kwargs: object) -> AsyncIterator[Client]:
-    async with Client(build_server(settings), raise_exceptions=True, **kwargs) as client:
-        yield client
 
 
 @pytest.fixture

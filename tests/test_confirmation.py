@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.conftest import make_client
+from client_utils import make_client
 from emulators.minimax import API_KEY, MiniMaxEmulator
 from mcp.types import ElicitResult
 

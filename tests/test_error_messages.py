@@ -156,7 +156,7 @@ def test_explain_leaves_bugs_alone() -> None:
 
 async def test_disk_full_ledger_says_so_through_the_server(settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """The ledger cannot grow (SQLite's real SQLITE_FULL): the tool says the disk is full and what to do."""
-    from conftest import make_client
+    from client_utils import make_client
     from reelforge.jobs import store as store_module
 
     opened: list[store_module.JobStore] = []

@@ -23,7 +23,7 @@ from reelforge.media.ffmpeg import ffmpeg_exe
 from reelforge.media.join import constant_rate, even_size, resampled_count
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
-from tests.conftest import make_client
+from client_utils import make_client
 
 TERMINAL = {"succeeded", "failed", "canceled", "unknown"}
 

@@ -63,7 +63,7 @@ async def test_truncated_image_is_refused_before_the_ledger(client, tmp_path: Pa
 
 
 async def test_url_for_the_preview_provider_is_refused_before_the_ledger(settings, tmp_path: Path) -> None:
-    from conftest import make_client
+    from client_utils import make_client
 
     local = settings.model_copy(update={"allow_private_urls": True})  # the URL itself passes vetting
     async with make_client(local) as client:

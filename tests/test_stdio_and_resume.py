@@ -13,7 +13,7 @@ from mcp import Client, StdioServerParameters
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
-from tests.conftest import make_client
+from client_utils import make_client
 
 
 def _server_params(home: Path, cwd: Path) -> StdioServerParameters:

@@ -20,7 +20,7 @@ from reelforge.jobs.lease import owner_pid
 from reelforge.jobs.store import JobStore
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
-from tests.conftest import make_client
+from client_utils import make_client
 
 LEASE_S = 2.0
 #: The lease lapses, then the next scan (every third of a lease) claims it; the slack covers a busy

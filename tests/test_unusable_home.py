@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_client
+from client_utils import make_client
 
 UNWRITABLE = Path("/sys/reelforge-test-home")  # sysfs refuses mkdir: EPERM for root, EACCES otherwise
 

@@ -10,7 +10,7 @@ from media_utils import make_clip
 from pydantic import SecretStr
 
 from reelforge.media.probe import probe
-from tests.conftest import make_client
+from client_utils import make_client
 
 
 @pytest.fixture

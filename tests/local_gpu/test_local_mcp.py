@@ -13,7 +13,7 @@ import av
 import pytest
 
 from reelforge.providers.local.worker import gpu_worker
-from tests.conftest import make_client
+from client_utils import make_client
 from tests.media_utils import make_image
 
 pytest.importorskip("diffusers", reason="the [local] extra is not installed")

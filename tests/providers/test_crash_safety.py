@@ -23,7 +23,7 @@ from pydantic import SecretStr
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
-from tests.conftest import make_client
+from client_utils import make_client
 
 RUNWAY_JOB = {"provider": "runway", "model": "gen4.5", "prompt": "a kite", "duration_s": 2, "wait_seconds": 0}
 LUMA_JOB = {"provider": "luma", "model": "ray-3.2", "prompt": "a lantern", "resolution": "540p", "wait_seconds": 0}

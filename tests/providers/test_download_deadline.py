@@ -23,7 +23,7 @@ from reelforge.media.probe import probe
 from reelforge.providers.download import DownloadFailed, DownloadLimits, download_limits
 from reelforge.providers.http import download_video
 from reelforge.settings import Settings
-from tests.conftest import make_client
+from client_utils import make_client
 
 GEN45 = {"provider": "runway", "model": "gen4.5", "prompt": "a kite over the dunes", "duration_s": 2,
          "idempotency_key": "kite-1"}  # fmt: skip

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
-from tests.conftest import make_client
+from client_utils import make_client
 
 RAY2 = {"provider": "luma", "model": "ray-2", "prompt": "a paper boat on a pond", "resolution": "540p"}
 RAY32 = {"provider": "luma", "model": "ray-3.2", "prompt": "a lantern drifting", "resolution": "540p"}

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
-from tests.conftest import make_client
+from client_utils import make_client
 
 TERMINAL = {"succeeded", "failed", "canceled", "unknown"}
 MODEL = {"provider": "minimax", "model": "hailuo-02", "prompt": "a lighthouse at dusk"}

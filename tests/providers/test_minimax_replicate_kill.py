@@ -22,7 +22,7 @@ from test_minimax_mcp import settle, start, until
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
-from tests.conftest import make_client
+from client_utils import make_client
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ from test_minimax_mcp import settle, start, until  # the MCP job helpers, shared
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
-from tests.conftest import make_client
+from client_utils import make_client
 
 VIDEO_01 = {"provider": "replicate", "model": "minimax-video-01", "prompt": "a paper boat on a river"}
 

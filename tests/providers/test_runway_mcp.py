@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
-from tests.conftest import make_client
+from client_utils import make_client
 
 GEN45 = {"provider": "runway", "model": "gen4.5", "prompt": "a kite over the dunes", "duration_s": 2}
 
