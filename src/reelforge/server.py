@@ -475,6 +475,9 @@ def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:
 
 
 def main() -> None:  # pragma: no cover - `python -m reelforge.server`, same as `reelforge serve`
+    from reelforge.logs import install_log_redaction
+
+    install_log_redaction()  # the same log redaction as `reelforge serve`
     build_server().run()
 
 
