@@ -23,9 +23,7 @@ from reelforge.media.ffmpeg import ffmpeg_exe
 from reelforge.media.join import constant_rate, even_size, resampled_count
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
-from client_utils import make_client
-
-TERMINAL = {"succeeded", "failed", "canceled", "unknown"}
+from client_utils import make_client, settle, start_job
 
 #: name -> (lavfi source, extra ffmpeg args): tiny versions of what a phone, an editor or a screen
 #: recorder hands over. testsrc's own default rate is 25 fps.
@@ -59,20 +57,6 @@ def decoded(path: str | Path) -> int:
         return sum(1 for _ in container.decode(video=0))
 
 
-async def finish(client, job_id: str) -> dict:
-    for _ in range(30):
-        job = (await client.call_tool("get_job", {"job_id": job_id, "wait_seconds": 20})).structured_content
-        if job["status"] in TERMINAL:
-            return job
-    raise AssertionError(f"job {job_id} never finished")
-
-
-async def start(client, tool: str, request: dict) -> str:
-    result = await client.call_tool(tool, {"request": {**request, "wait_seconds": 0}})
-    assert not result.is_error, result.content[0].text
-    return result.structured_content["job_id"]
-
-
 async def step_jobs(client, parent: str) -> list[dict]:
     jobs = (await client.call_tool("list_jobs", {})).structured_content["jobs"]
     return [j for j in jobs if parent in j["parents"] and j["kind"] == "generate"]
@@ -101,7 +85,7 @@ def check_extended(source: Path, ext: dict, child: dict) -> None:
 async def test_preview_extends_real_clips_exactly(settings: Settings, tmp_path: Path, name: str) -> None:
     source = make_source(tmp_path, name)
     async with make_client(settings) as client:
-        ext = await finish(client, await start(client, "extend_video", {
+        ext = await settle(client, await start_job(client, "extend_video", {
             "source": {"path": str(source)}, "prompt": "the pattern keeps going", "provider": "preview",
             "duration_s": 1}))
         assert ext["status"] == "succeeded", ext
@@ -138,7 +122,7 @@ RUNWAY = {"provider": "runway", "model": "gen4.5", "prompt": "the pattern keeps 
 async def test_paid_extend_of_real_clips_is_exact(emu, rw_settings: Settings, tmp_path: Path, name: str) -> None:
     source = make_source(tmp_path, name)
     async with make_client(rw_settings) as client:
-        ext = await finish(client, await start(client, "extend_video", {**RUNWAY, "source": {"path": str(source)}}))
+        ext = await settle(client, await start_job(client, "extend_video", {**RUNWAY, "source": {"path": str(source)}}))
         assert ext["status"] == "succeeded", ext
         [child] = await step_jobs(client, ext["job_id"])
     check_extended(source, ext, child)
@@ -153,7 +137,7 @@ async def test_a_failed_paid_extend_reports_its_cost_and_a_retry_reuses_the_paid
     request = {**RUNWAY, "source": {"path": str(source)}}
     async with make_client(rw_settings) as client:
         emu.hold_jobs = True
-        first_id = await start(client, "extend_video", request)
+        first_id = await start_job(client, "extend_video", request)
         for _ in range(200):  # until the paid step exists at the provider
             if emu.count("create"):
                 break
@@ -163,7 +147,7 @@ async def test_a_failed_paid_extend_reports_its_cost_and_a_retry_reuses_the_paid
         source.rename(moved)  # the user moves the clip while the continuation renders
         for job in emu.jobs.values():
             job.held = False
-        failed = await finish(client, first_id)
+        failed = await settle(client, first_id)
         assert failed["status"] == "failed", failed
         [child] = await step_jobs(client, first_id)
         assert child["status"] == "succeeded" and child["cost_usd"] > 0
@@ -174,7 +158,7 @@ async def test_a_failed_paid_extend_reports_its_cost_and_a_retry_reuses_the_paid
 
         moved.rename(source)  # back in place, unchanged
         os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-        retry = await finish(client, await start(client, "extend_video", request))
+        retry = await settle(client, await start_job(client, "extend_video", request))
         assert retry["status"] == "succeeded", retry
         assert retry["quote_usd"] == 0  # quoted as what it costs: nothing new
         assert retry["job_id"] != first_id

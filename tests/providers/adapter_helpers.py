@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 import av
+from client_utils import settle, start_job  # noqa: F401  (re-exported: the provider MCP tests import them from here)
 
 from reelforge.catalog import RESOLUTION_SHORT_EDGE, ModelEntry, load_catalog
 from reelforge.providers.base import RemoteProvider, RemoteStatus
@@ -81,25 +82,7 @@ def probe(path: Path) -> dict[str, Any]:
         }  # fmt: skip
 
 
-# --- through the MCP tools ---------------------------------------------------------------------------
-
-TERMINAL = {"succeeded", "failed", "canceled", "unknown"}
-
-
-async def start_job(client: Any, tool: str, request: dict[str, Any]) -> str:
-    """Call a work-starting tool without waiting; return the job id."""
-    result = await client.call_tool(tool, {"request": {**request, "wait_seconds": 0}})
-    assert not result.is_error, result.content[0].text
-    return result.structured_content["job_id"]
-
-
-async def settle(client: Any, job_id: str) -> dict[str, Any]:
-    """Wait (bounded) through `get_job` until the job is terminal; return its view."""
-    for _ in range(20):
-        job = (await client.call_tool("get_job", {"job_id": job_id, "wait_seconds": 10})).structured_content
-        if job["status"] in TERMINAL:
-            return job
-    raise AssertionError(f"job {job_id} never finished")
+# --- through an official SDK ------------------------------------------------------------------------
 
 
 def sdk_until(read: Any, remote_id: str, done: tuple[str, ...], attr: str = "status", limit: int = 10) -> Any:

@@ -19,9 +19,8 @@ from pydantic import SecretStr
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
-from client_utils import make_client
+from client_utils import make_client, settle, start_job
 
-TERMINAL = {"succeeded", "failed", "canceled", "unknown"}
 MODEL = {"provider": "minimax", "model": "hailuo-02", "prompt": "a lighthouse at dusk"}
 
 
@@ -37,22 +36,6 @@ def mm_settings(settings: Settings, emu: MiniMaxEmulator) -> Settings:
                                        "allow_private_urls": True})
 
 
-async def settle(client, job_id: str) -> dict:
-    """Wait (bounded) for a job to reach a terminal status; return its view."""
-    for _ in range(20):
-        job = (await client.call_tool("get_job", {"job_id": job_id, "wait_seconds": 10})).structured_content
-        if job["status"] in TERMINAL:
-            return job
-    raise AssertionError(f"job {job_id} never finished")
-
-
-async def start(client, tool: str, request: dict) -> str:
-    """Call a work-starting tool without waiting; return the job id."""
-    result = await client.call_tool(tool, {"request": {**request, "wait_seconds": 0}})
-    assert not result.is_error, result.content[0].text
-    return result.structured_content["job_id"]
-
-
 async def until(predicate, timeout: float = 10.0) -> None:
     """Wait (bounded) until `predicate()` holds, e.g. until the emulator saw a request."""
     with anyio.fail_after(timeout):
@@ -63,7 +46,7 @@ async def until(predicate, timeout: float = 10.0) -> None:
 async def test_text_to_video_through_generate_video(emu, mm_settings):
     emu.inject("download", status=403)  # the first link has expired: the studio reads the task again
     async with make_client(mm_settings) as client:
-        job = await settle(client, await start(client, "generate_video", {**MODEL, "camera_move": "push_in"}))
+        job = await settle(client, await start_job(client, "generate_video", {**MODEL, "camera_move": "push_in"}))
     assert job["status"] == "succeeded", job
     info = probe(job["output"]["path"])
     assert info.codec == "h264" and info.frames == 24
@@ -76,7 +59,7 @@ async def test_text_to_video_through_generate_video(emu, mm_settings):
 async def test_image_to_video_from_a_local_file(emu, mm_settings, tmp_path):
     image = make_image(tmp_path / "first.png", (320, 180), "teal")
     async with make_client(mm_settings) as client:
-        job = await settle(client, await start(client, "generate_video", {
+        job = await settle(client, await start_job(client, "generate_video", {
             "provider": "minimax", "model": "hailuo-2.3-fast", "image": str(image)}))
     assert job["status"] == "succeeded", job
     assert probe(job["output"]["path"]).frames == 24
@@ -85,8 +68,8 @@ async def test_image_to_video_from_a_local_file(emu, mm_settings, tmp_path):
 
 async def test_extend_uses_the_last_frame_path(emu, mm_settings):
     async with make_client(mm_settings) as client:
-        source = await settle(client, await start(client, "generate_video", MODEL))
-        extended = await settle(client, await start(client, "extend_video", {
+        source = await settle(client, await start_job(client, "generate_video", MODEL))
+        extended = await settle(client, await start_job(client, "extend_video", {
             **MODEL, "prompt": "the light turns on", "source": {"job_id": source["job_id"]}}))
     assert extended["status"] == "succeeded", extended
     creates = emu.requests_to("create")
@@ -96,7 +79,7 @@ async def test_extend_uses_the_last_frame_path(emu, mm_settings):
 
 async def test_make_loop_falls_back_to_a_loop_of_the_generated_clip(emu, mm_settings):
     async with make_client(mm_settings) as client:
-        job = await settle(client, await start(client, "make_loop", {"generate": MODEL}))
+        job = await settle(client, await start_job(client, "make_loop", {"generate": MODEL}))
     assert job["status"] == "succeeded", job
     info = probe(job["output"]["path"])
     assert info.codec == "h264" and info.frames > 0
@@ -116,7 +99,7 @@ async def test_create_faults_end_in_definite_states(emu, mm_settings, inject, st
     else:
         emu.inject("create", **inject)
     async with make_client(mm_settings) as client:
-        job = await settle(client, await start(client, "generate_video", MODEL))
+        job = await settle(client, await start_job(client, "generate_video", MODEL))
     assert job["status"] == status and job["error"]["code"] == code, job
     assert emu.count("create") == 1
 
@@ -126,10 +109,10 @@ async def test_poll_faults_and_a_failed_task(emu, mm_settings):
     emu.inject("poll", status=503)
     emu.inject_code("poll", 1002, "rate limit exceeded")
     async with make_client(mm_settings) as client:
-        ok = await settle(client, await start(client, "generate_video", MODEL))
+        ok = await settle(client, await start_job(client, "generate_video", MODEL))
         emu.fail_next = ("1027", "output video sensitive")
         # A different prompt: the same request again would re-attach to the first job (idempotency).
-        failed = await settle(client, await start(client, "generate_video", {**MODEL, "prompt": "a storm"}))
+        failed = await settle(client, await start_job(client, "generate_video", {**MODEL, "prompt": "a storm"}))
     assert ok["status"] == "succeeded" and probe(ok["output"]["path"]).frames == 24
     assert failed["status"] == "failed" and failed["error"]["code"] == "moderation"
     assert "Rephrase" in failed["error"]["message"] + (failed["error"].get("hint") or "")
@@ -140,7 +123,7 @@ async def test_server_stopped_during_submit_keeps_the_answer_and_never_resubmits
     server resumes from it. (A hard kill mid-submit ends `unknown`: test_minimax_replicate_kill.py.)"""
     emu.inject("create", delay_s=1.0)  # the create reaches MiniMax; the server stops before the answer
     async with make_client(mm_settings) as client:
-        job_id = await start(client, "generate_video", MODEL)
+        job_id = await start_job(client, "generate_video", MODEL)
         await until(lambda: emu.count("create") == 1)
     async with make_client(mm_settings) as client:
         job = await settle(client, job_id)
@@ -151,7 +134,7 @@ async def test_server_stopped_during_submit_keeps_the_answer_and_never_resubmits
 async def test_server_stopped_during_poll_resumes_from_the_stored_task_id(emu, mm_settings):
     emu.hold_jobs = True
     async with make_client(mm_settings) as client:
-        job_id = await start(client, "generate_video", MODEL)
+        job_id = await start_job(client, "generate_video", MODEL)
         await until(lambda: emu.count("poll") >= 2)
     for job in emu.jobs.values():
         job.held = False
@@ -164,7 +147,7 @@ async def test_server_stopped_during_poll_resumes_from_the_stored_task_id(emu, m
 async def test_server_stopped_during_download_finishes_after_restart(emu, mm_settings):
     emu.inject("download", chunk_pause_s=0.3)
     async with make_client(mm_settings) as client:
-        job_id = await start(client, "generate_video", MODEL)
+        job_id = await start_job(client, "generate_video", MODEL)
         await until(lambda: emu.count("download") == 1)
     async with make_client(mm_settings) as client:
         job = await settle(client, job_id)
