@@ -18,7 +18,8 @@ from emulators.minimax import API_KEY, MiniMaxEmulator
 from emulators.replicate import TOKEN, ReplicateEmulator
 from mcp import Client, StdioServerParameters
 from pydantic import SecretStr
-from test_minimax_mcp import settle, start, until
+from client_utils import settle, start_job
+from test_minimax_mcp import until
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
@@ -72,14 +73,14 @@ async def test_sigkill_mid_submit_poll_and_download(name: str, tmp_path: Path, s
         home = tmp_path / "home"
         async with Client(_server(home, tmp_path, env)) as client:
             emu.inject("download", chunk_pause_s=0.5)  # ~10 s for the clip: killed long before the end
-            downloading = await start(client, "generate_video", {**model, "prompt": "job one"})
+            downloading = await start_job(client, "generate_video", {**model, "prompt": "job one"})
             await until(lambda: emu.count("download") == 1, timeout=30)
             emu.hold_jobs = True
             polls_before = emu.count("poll")
-            polling = await start(client, "generate_video", {**model, "prompt": "job two"})
+            polling = await start_job(client, "generate_video", {**model, "prompt": "job two"})
             await until(lambda: emu.count("poll") >= polls_before + 2)
             emu.inject("create", delay_s=3.0)  # reaches the provider; the answer comes after the kill
-            submitting = await start(client, "generate_video", {**model, "prompt": "job three"})
+            submitting = await start_job(client, "generate_video", {**model, "prompt": "job three"})
             await until(lambda: emu.count("create") == 3)
             assert _kill_servers(home) >= 1, "server process not found"
             await anyio.sleep(0.2)

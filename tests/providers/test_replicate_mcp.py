@@ -13,7 +13,8 @@ import pytest
 from emulators.replicate import TOKEN, ReplicateEmulator
 from media_utils import make_image
 from pydantic import SecretStr
-from test_minimax_mcp import settle, start, until  # the MCP job helpers, shared with the MiniMax tests
+from client_utils import settle, start_job
+from test_minimax_mcp import until  # shared with the MiniMax tests
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
@@ -37,7 +38,7 @@ def rep_settings(settings: Settings, emu: ReplicateEmulator) -> Settings:
 async def test_text_to_video_official_model(emu, rep_settings):
     emu.inject("download", status=403)  # the first link has expired: the studio reads the prediction again
     async with make_client(rep_settings) as client:
-        job = await settle(client, await start(client, "generate_video", VIDEO_01))
+        job = await settle(client, await start_job(client, "generate_video", VIDEO_01))
     assert job["status"] == "succeeded", job
     info = probe(job["output"]["path"])
     assert info.codec == "h264" and info.frames == 24
@@ -48,7 +49,7 @@ async def test_text_to_video_official_model(emu, rep_settings):
 async def test_image_to_video_from_a_local_file_with_frame_note(emu, rep_settings, tmp_path):
     image = make_image(tmp_path / "first.png", (320, 180), "orange")
     async with make_client(rep_settings) as client:
-        job = await settle(client, await start(client, "generate_video", {
+        job = await settle(client, await start_job(client, "generate_video", {
             "provider": "replicate", "model": "wan-2.2-i2v-fast", "prompt": "slow zoom", "image": str(image),
             "duration_s": 5}))
     assert job["status"] == "succeeded", job
@@ -60,8 +61,8 @@ async def test_image_to_video_from_a_local_file_with_frame_note(emu, rep_setting
 
 async def test_extend_uses_the_last_frame_path(emu, rep_settings):
     async with make_client(rep_settings) as client:
-        source = await settle(client, await start(client, "generate_video", VIDEO_01))
-        extended = await settle(client, await start(client, "extend_video", {
+        source = await settle(client, await start_job(client, "generate_video", VIDEO_01))
+        extended = await settle(client, await start_job(client, "extend_video", {
             **VIDEO_01, "prompt": "the boat drifts on", "source": {"job_id": source["job_id"]}}))
     assert extended["status"] == "succeeded", extended
     creates = emu.requests_to("create")
@@ -71,7 +72,7 @@ async def test_extend_uses_the_last_frame_path(emu, rep_settings):
 
 async def test_make_loop_of_a_generated_clip(emu, rep_settings):
     async with make_client(rep_settings) as client:
-        job = await settle(client, await start(client, "make_loop", {"generate": VIDEO_01}))
+        job = await settle(client, await start_job(client, "make_loop", {"generate": VIDEO_01}))
     assert job["status"] == "succeeded", job
     assert probe(job["output"]["path"]).frames > 0 and emu.count("create") == 1
 
@@ -84,7 +85,7 @@ async def test_make_loop_of_a_generated_clip(emu, rep_settings):
 async def test_create_faults_end_in_definite_states(emu, rep_settings, fault, status, code):
     emu.inject("create", **fault)
     async with make_client(rep_settings) as client:
-        job = await settle(client, await start(client, "generate_video", VIDEO_01))
+        job = await settle(client, await start_job(client, "generate_video", VIDEO_01))
     assert job["status"] == status and job["error"]["code"] == code, job
     assert emu.count("create") == 1
 
@@ -94,7 +95,7 @@ async def test_moderation_failure_and_poll_faults(emu, rep_settings):
     emu.inject("poll", malformed=True)
     emu.fail_with("E005", "The input or output was flagged as sensitive.")
     async with make_client(rep_settings) as client:
-        job = await settle(client, await start(client, "generate_video", VIDEO_01))
+        job = await settle(client, await start_job(client, "generate_video", VIDEO_01))
     assert job["status"] == "failed" and job["error"]["code"] == "moderation", job
 
 
@@ -103,7 +104,7 @@ async def test_server_stopped_during_submit_keeps_the_answer(emu, rep_settings):
     ends `unknown` instead (test_minimax_replicate_kill.py). Either way: exactly one create."""
     emu.inject("create", delay_s=1.0)
     async with make_client(rep_settings) as client:
-        job_id = await start(client, "generate_video", VIDEO_01)
+        job_id = await start_job(client, "generate_video", VIDEO_01)
         await until(lambda: emu.count("create") == 1)
     async with make_client(rep_settings) as client:
         job = await settle(client, job_id)
@@ -114,7 +115,7 @@ async def test_server_stopped_during_poll_and_download_resumes(emu, rep_settings
     emu.hold_jobs = True
     emu.inject("download", chunk_pause_s=0.3)
     async with make_client(rep_settings) as client:
-        job_id = await start(client, "generate_video", VIDEO_01)
+        job_id = await start_job(client, "generate_video", VIDEO_01)
         await until(lambda: emu.count("poll") >= 2)
     for job in emu.jobs.values():
         job.held = False
@@ -131,7 +132,7 @@ async def test_cancel_during_submit_keeps_the_id_and_cancels_at_the_provider(emu
     and the cancel is sent to Replicate: nothing is left running unseen."""
     emu.inject("create", delay_s=1.0)
     async with make_client(rep_settings) as client:
-        job_id = await start(client, "generate_video", VIDEO_01)
+        job_id = await start_job(client, "generate_video", VIDEO_01)
         await until(lambda: emu.count("create") == 1)
         canceled = await client.call_tool("cancel_job", {"job_id": job_id})
         assert canceled.structured_content["status"] == "canceled"
