@@ -105,3 +105,14 @@ def test_receipts_hold_no_signed_url_secrets() -> None:
     cleaned = _without_url_secrets(request)
     assert "abc" not in str(cleaned) and cleaned["first_frame"]["url"].startswith("https://cdn.example.com/a.png")
     assert cleaned["prompt"] == "p?"
+
+
+def test_a_provider_status_text_in_the_stage_is_redacted_before_the_ledger(tmp_path: Path) -> None:
+    """The stage can quote a provider's own words; a token there must not reach the ledger file."""
+    path = tmp_path / "l.db"
+    store = JobStore(path)
+    job = store.insert(Job(kind="generate", request={"prompt": "x"}, provider="preview", quote_usd=0.0))
+    store.update(job.id, stage="provider says: Authorization: Bearer key_SECRET123456789 rejected")
+    assert "SECRET123" not in (store.require(job.id).stage or "")
+    store.close()
+    assert b"SECRET123" not in b"".join(p.read_bytes() for p in tmp_path.iterdir())

@@ -18,6 +18,7 @@ from typing import Any
 from reelforge.errors import IdempotencyConflict, JobNotFound, ReelforgeError
 from reelforge.jobs.migrations import migrate
 from reelforge.jobs.models import TERMINAL, Job, JobStatus
+from reelforge.redact import redact
 
 _JSON_FIELDS = ("request", "quote", "parents", "outputs", "state", "notes")
 _COLUMNS = tuple(Job.model_fields)
@@ -108,6 +109,8 @@ class JobStore:
         status = fields.get("status")
         if status is not None and JobStatus(status) in TERMINAL and "finished_at" not in fields:
             fields["finished_at"] = fields["updated_at"]
+        if isinstance(fields.get("stage"), str):  # the stage can quote a provider's own status text
+            fields["stage"] = redact(fields["stage"])
         for key in _JSON_FIELDS:
             if key in fields and fields[key] is not None:
                 fields[key] = json.dumps(fields[key], default=str)
