@@ -141,6 +141,7 @@ def test_doctor_piped_lines_are_not_wrapped(home, capsys) -> None:
     assert code == 0 and ffmpeg.rstrip().endswith(exe), out
 
 
+@pytest.mark.slow
 def test_a_real_pipe(home) -> None:
     """Through a real pipe, in a new process: no traceback, one line, exit 2; ids are whole."""
     env = {**os.environ, "REELFORGE_HOME": str(home), "COLUMNS": "40"}

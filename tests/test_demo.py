@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from reelforge.media.probe import probe
 
 
+@pytest.mark.slow
 def test_demo_prints_playable_clip_loop_and_timeline(tmp_path: Path) -> None:
     env = {**os.environ, "COLUMNS": "200"}
     out = subprocess.run([sys.executable, "-m", "reelforge", "demo", "--home", str(tmp_path / "home")],

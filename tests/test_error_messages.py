@@ -233,6 +233,7 @@ def test_a_bad_setting_is_one_cli_error_line(settings, monkeypatch: pytest.Monke
     assert done.value.code == 2 and err.startswith("error: REELFORGE_CONFIRM_ABOVE_USD:") and err.count("\n") == 1, err
 
 
+@pytest.mark.slow
 async def test_an_otio_clip_with_a_bad_value_names_it_without_pydantic(client, tmp_path: Path) -> None:
     """A timeline file (our own sidecar, edited by hand) whose clip volume is out of range."""
     import json

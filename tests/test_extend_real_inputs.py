@@ -81,6 +81,7 @@ def check_extended(source: Path, ext: dict, child: dict) -> None:
 
 
 # -- the free preview provider, through the MCP server ----------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(SOURCES))
 async def test_preview_extends_real_clips_exactly(settings: Settings, tmp_path: Path, name: str) -> None:
     source = make_source(tmp_path, name)
@@ -118,6 +119,7 @@ def rw_settings(settings: Settings, emu: RunwayEmulator) -> Settings:
 RUNWAY = {"provider": "runway", "model": "gen4.5", "prompt": "the pattern keeps going", "duration_s": 2}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["25fps", "30fps", "60fps"])
 async def test_paid_extend_of_real_clips_is_exact(emu, rw_settings: Settings, tmp_path: Path, name: str) -> None:
     source = make_source(tmp_path, name)
@@ -130,6 +132,7 @@ async def test_paid_extend_of_real_clips_is_exact(emu, rw_settings: Settings, tm
     assert ext["cost_usd"] == pytest.approx(child["cost_usd"]) and child["cost_usd"] > 0
 
 
+@pytest.mark.slow
 async def test_a_failed_paid_extend_reports_its_cost_and_a_retry_reuses_the_paid_step(
         emu, rw_settings: Settings, tmp_path: Path) -> None:
     source = make_source(tmp_path, "30fps")

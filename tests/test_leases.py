@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import anyio
+import pytest
 
 from reelforge.jobs.lease import new_owner_id, owner_is_dead
 from reelforge.jobs.models import Job, JobStatus
@@ -38,6 +39,7 @@ def test_owner_ids_tell_dead_from_unknown() -> None:
     assert owner_is_dead(f"{host}/{2**22 + 7}/1/x"), "a pid that does not exist"
 
 
+@pytest.mark.slow
 async def test_an_uncheckable_owner_keeps_its_job_until_the_lease_lapses(tmp_path: Path) -> None:
     store = JobStore(tmp_path / "l.db")
     held_until = time.time() + 1.5

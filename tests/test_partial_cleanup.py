@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from test_takeover import RENDER, _kill, _rendering, _until, real_server
 
 from reelforge.jobs.models import JobStatus
@@ -31,6 +32,7 @@ def test_partial_names_cover_every_writer() -> None:
         assert not is_partial(name), name
 
 
+@pytest.mark.slow
 async def test_abandoned_job_folder_keeps_no_temp_files(tmp_path: Path, settings: Settings) -> None:
     home = tmp_path / "home"
     async with real_server(home, tmp_path, "server") as (client, pid):

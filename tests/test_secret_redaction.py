@@ -117,6 +117,7 @@ async def _drive(url: str, emu: RunwayEmulator) -> list[str]:
     return answers
 
 
+@pytest.mark.slow
 async def test_no_secret_reaches_errors_ledger_receipts_or_logs(emu, tmp_path):
     home = tmp_path / "home"
     port = _free_port()

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import av
+import pytest
 
 from reelforge.media.probe import probe
 from media_utils import make_clip, make_image
@@ -90,6 +91,7 @@ async def test_idempotency_key_returns_first_job(client) -> None:
     await finish(client, first)
 
 
+@pytest.mark.slow
 async def test_extend_loop_compose_chain(client, tmp_path: Path) -> None:
     clip = await finish(client, await client.call_tool(
         "generate_video", {"request": {"prompt": "waves", "provider": "preview", "duration_s": 2, "resolution": "360p", "seed": 1}}))

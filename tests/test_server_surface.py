@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import anyio
+import pytest
 
 
+@pytest.mark.slow
 async def test_cancel_job_stops_rendering_and_leaves_no_file(client, settings) -> None:
     started = await client.call_tool("generate_video", {"request": {
         "prompt": "long", "provider": "preview", "duration_s": 60, "resolution": "1080p", "wait_seconds": 0}})

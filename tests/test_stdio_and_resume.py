@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import anyio
+import pytest
 from mcp import Client, StdioServerParameters
 
 from reelforge.media.probe import probe
@@ -37,6 +38,7 @@ def _server_pids(home: Path) -> list[int]:
     return pids
 
 
+@pytest.mark.slow
 async def test_stdio_subprocess_lists_tools_and_generates(tmp_path: Path) -> None:
     async with Client(_server_params(tmp_path / "home", tmp_path)) as client:
         tools = {t.name for t in (await client.list_tools()).tools}
@@ -48,6 +50,7 @@ async def test_stdio_subprocess_lists_tools_and_generates(tmp_path: Path) -> Non
         assert probe(result.structured_content["output"]["path"]).frames == 24
 
 
+@pytest.mark.slow
 async def test_killed_server_resumes_job_on_restart(tmp_path: Path, settings: Settings) -> None:
     home = tmp_path / "home"
     # A clip long enough to be mid-render when the server is killed.

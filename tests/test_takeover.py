@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
+import pytest
 from emulators.runway import RunwayEmulator
 from mcp import Client, StdioServerParameters
 
@@ -100,6 +101,7 @@ async def _finished(client: Client, job_id: str, seconds: float) -> dict:
     return job
 
 
+@pytest.mark.slow
 async def test_killed_non_owner_jobs_are_taken_over_and_never_resubmitted(tmp_path: Path, settings: Settings) -> None:
     home = tmp_path / "home"
     with RunwayEmulator() as emu:
@@ -128,6 +130,7 @@ async def test_killed_non_owner_jobs_are_taken_over_and_never_resubmitted(tmp_pa
     print(f"take-over after SIGKILL of the non-owner: {took:.2f} s (bound {BOUND_S:.1f} s)")
 
 
+@pytest.mark.slow
 async def test_killed_owner_job_is_taken_over_by_the_surviving_server(tmp_path: Path, settings: Settings) -> None:
     home = tmp_path / "home"
     survivor = Settings(home=home, allowed_input_roots=[tmp_path], job_lease_s=LEASE_S, poll_min_interval_s=0.02)

@@ -40,6 +40,7 @@ def decoded(path: str) -> tuple[int, tuple[int, int], str]:
         return frames, (stream.width, stream.height), stream.codec_context.name
 
 
+@pytest.mark.slow
 async def test_generate_text_to_video_reports_snapping_and_progress(local_env) -> None:
     progress: list[tuple[float, str | None]] = []
 
@@ -63,6 +64,7 @@ async def test_generate_text_to_video_reports_snapping_and_progress(local_env) -
     assert [p for p, _ in progress] == sorted(p for p, _ in progress) and progress[-1][0] > 0.9
 
 
+@pytest.mark.slow
 async def test_generate_first_last_frame_on_wan_and_keyframes_on_ltx(local_env, tmp_path: Path) -> None:
     first = make_image(tmp_path / "first.png", (64, 48), "red")
     last = make_image(tmp_path / "last.png", (64, 48), "blue")
@@ -78,6 +80,7 @@ async def test_generate_first_last_frame_on_wan_and_keyframes_on_ltx(local_env, 
     assert decoded(kf_job["output"]["path"])[0] == 25
 
 
+@pytest.mark.slow
 async def test_make_loop_uses_the_keyframe_loop(local_env, tmp_path: Path) -> None:
     pytest.importorskip("reelforge.media.loop", reason="the media engine's loop module is not in this tree yet")
     still = make_image(tmp_path / "still.png", (64, 64), "orange")
@@ -89,6 +92,7 @@ async def test_make_loop_uses_the_keyframe_loop(local_env, tmp_path: Path) -> No
     assert (frames, size, codec) == (48, (32, 32), "h264")  # 24 looped frames, repeated twice
 
 
+@pytest.mark.slow
 async def test_extend_video_continues_a_local_clip(local_env) -> None:
     pytest.importorskip("reelforge.media.join", reason="the media engine's join module is not in this tree yet")
     async with make_client(local_env) as client:

@@ -93,6 +93,7 @@ async def test_ltx_text_to_video_by_hub_id_offline(local_env, tmp_path: Path, ca
     assert capfd.readouterr().out == ""  # stdout is the MCP wire: nothing may be printed there
 
 
+@pytest.mark.slow
 async def test_same_seed_same_frames(local_env, tmp_path: Path) -> None:
     a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
     await render(local_env, spec_for(LTX, seed=11), a)
@@ -133,6 +134,7 @@ async def test_ltx_loop_drops_the_repeated_frame(local_env, tmp_path: Path) -> N
     assert len(probe_file(dest)["frames"]) == 24  # 25 rendered, the duplicate of frame 0 dropped
 
 
+@pytest.mark.slow
 async def test_wan_text_then_image_switches_resident_model(local_env, tmp_path: Path) -> None:
     t2v, again = tmp_path / "wan_t2v.mp4", tmp_path / "wan_t2v_again.mp4"
     await render(local_env, spec_for(WAN_T2V, fps=16, extra={"steps": 4}), t2v)
@@ -152,6 +154,7 @@ async def test_wan_text_then_image_switches_resident_model(local_env, tmp_path: 
     assert len(probe_file(flf)["frames"]) == 17
 
 
+@pytest.mark.slow
 async def test_ti2v_text_and_image_share_one_checkpoint(local_env, tmp_path: Path) -> None:
     t2v, i2v = tmp_path / "ti2v_t.mp4", tmp_path / "ti2v_i.mp4"
     await render(local_env, spec_for("wan2.2-ti2v-5b", extra={"steps": 2}), t2v)
@@ -165,6 +168,7 @@ async def test_ti2v_text_and_image_share_one_checkpoint(local_env, tmp_path: Pat
         assert len(info["frames"]) == 25 and info["fps"] == 24 and info["size"] == (32, 32)
 
 
+@pytest.mark.slow
 async def test_cancel_stops_within_a_step_and_frees_the_worker(local_env, tmp_path: Path) -> None:
     dest = tmp_path / "cancelled.mp4"
     rec = Recorder()
@@ -251,6 +255,7 @@ def test_vram_check_picks_a_placement_or_names_a_smaller_model(monkeypatch, free
     assert f"{free_gib:.1f} GiB free" in message and "wan2.2-ti2v-5b" in message and "H100" in message
 
 
+@pytest.mark.slow
 async def test_attention_switch_reloads_and_a_missing_backend_is_explained(local_env, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("REELFORGE_LOCAL_ATTENTION", "_native_math")
     await render(local_env, spec_for(LTX), tmp_path / "math.mp4")
@@ -260,6 +265,7 @@ async def test_attention_switch_reloads_and_a_missing_backend_is_explained(local
         await render(local_env, spec_for(LTX), tmp_path / "flash.mp4")
 
 
+@pytest.mark.slow
 def test_wan_image_to_video_runs_without_ftfy(tmp_path: Path) -> None:
     """diffusers' Wan I2V calls ftfy unguarded; the loader's fallback must make it run without it."""
     import subprocess
@@ -290,6 +296,7 @@ print("frames", pipe(**args).frames[0].shape)
     assert "frames (5, 32, 32, 3)" in out.stdout, out.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_benchmark_tiny_mode_runs(tmp_path: Path) -> None:
     import json
     import subprocess

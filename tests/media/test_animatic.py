@@ -111,6 +111,7 @@ async def test_loop_closes_seamlessly(tmp_path: Path, with_image: bool) -> None:
     assert straight.seam_ratio > 5 * looped.seam_ratio, straight  # the metric does see the jump (14-30x)
 
 
+@pytest.mark.slow
 async def test_cancel_leaves_no_file(tmp_path: Path) -> None:
     out = tmp_path / "c.mp4"
     started = anyio.Event()

@@ -78,6 +78,7 @@ async def test_missing_output_folder_is_explained(tmp_path: Path) -> None:
         await run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=duration=1", "-frames:v", "1"], tmp_path / "nope" / "x.png")
 
 
+@pytest.mark.slow
 async def test_timeout_kills_ffmpeg_and_leaves_no_partial_file(tmp_path: Path) -> None:
     out = tmp_path / "slow.mp4"
     # -re paces the endless source in real time, so this would run for an hour.
@@ -88,6 +89,7 @@ async def test_timeout_kills_ffmpeg_and_leaves_no_partial_file(tmp_path: Path) -
     assert _ffmpeg_processes_writing_into(tmp_path) == []
 
 
+@pytest.mark.slow
 async def test_cancellation_kills_ffmpeg_and_leaves_no_partial_file(tmp_path: Path) -> None:
     out = tmp_path / "cancel.mp4"
     args = ["-re", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=24", *h264_args(24, preset="ultrafast")]
@@ -121,6 +123,7 @@ async def test_stdin_frames_are_encoded(tmp_path: Path) -> None:
     assert (info.frames, info.width, info.height) == (n, w, h)
 
 
+@pytest.mark.slow
 async def test_stdin_feed_cancelled_midway_leaves_nothing(tmp_path: Path) -> None:
     out = tmp_path / "piped.mp4"
     w, h = 64, 36

@@ -33,6 +33,7 @@ def _decode_all(path: Path) -> list[np.ndarray]:
         return [to_rgb(f) for f in c.decode(video=0)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "kwargs"),
     [
@@ -67,6 +68,7 @@ def test_untagged_video_is_decoded_as_bt709_not_bt601(tmp_path: Path) -> None:
     assert np.abs(default.astype(int) - truth).max() >= 3  # BT.601: 4 levels off on this blue
 
 
+@pytest.mark.slow
 def test_frame_at_and_sample_frames(tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "a.mp4", 1.0, pattern="mandelbrot")
     truth = _decode_all(clip)

@@ -48,6 +48,7 @@ def _mse(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean((a - b) ** 2))
 
 
+@pytest.mark.slow
 async def test_repeated_first_frame_is_dropped_and_the_count_is_exact(tmp_path: Path) -> None:
     first = _cut(tmp_path / "a.mp4", 0, 48)
     cont = _cut(tmp_path / "b.mp4", 47, 96)  # starts with first's last frame, like extend_video
@@ -90,6 +91,7 @@ async def test_a_continuation_that_moves_on_is_kept_whole(tmp_path: Path) -> Non
     assert r.seam.seam_ratio < 2
 
 
+@pytest.mark.slow
 async def test_colour_drift_is_measured_and_ramped_out(tmp_path: Path) -> None:
     first = _cut(tmp_path / "a.mp4", 0, 48)
     cont = _cut(tmp_path / "d.mp4", 47, 96, vf=",eq=brightness=0.06")  # the generator drifted brighter

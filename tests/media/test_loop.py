@@ -27,6 +27,7 @@ def _no_partials(folder: Path) -> bool:
     return not [p for p in folder.iterdir() if p.name.startswith(".partial-")]
 
 
+@pytest.mark.slow
 async def test_crossfade_loop_of_a_pan_has_a_clean_loop_point(tmp_path: Path) -> None:
     src = make_clip(tmp_path / "pan.mp4", 3.0, pattern="pan")
     naive = loop_seam(src)

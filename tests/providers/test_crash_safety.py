@@ -87,6 +87,7 @@ def luma_emu():
         yield emu
 
 
+@pytest.mark.slow
 async def test_killed_during_submit_is_unknown_and_never_resent(runway_emu, tmp_path, settings):
     home = tmp_path / "home"
     runway_emu.inject("create", delay_s=2.0)  # the create reached Runway; its answer never comes back
@@ -98,6 +99,7 @@ async def test_killed_during_submit_is_unknown_and_never_resent(runway_emu, tmp_
     assert runway_emu.count("create") == 1 and len(runway_emu.jobs) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("emu_fixture", "request_body"), [("runway_emu", RUNWAY_JOB), ("luma_emu", LUMA_JOB)],
                          ids=["runway", "luma"])  # fmt: skip
 async def test_killed_during_poll_resumes_from_the_stored_remote_id(emu_fixture, request_body, tmp_path, settings, request):
@@ -113,6 +115,7 @@ async def test_killed_during_poll_resumes_from_the_stored_remote_id(emu_fixture,
     assert emu.count("create") == 1
 
 
+@pytest.mark.slow
 async def test_killed_during_download_finishes_after_restart(runway_emu, tmp_path, settings):
     home = tmp_path / "home"
     runway_emu.inject("download", chunk_pause_s=0.3)

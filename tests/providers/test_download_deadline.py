@@ -38,6 +38,7 @@ def leftovers(folder) -> list[str]:
     return [p.name for p in folder.iterdir() if ".partial-" in p.name]
 
 
+@pytest.mark.slow
 async def test_slow_loris_ends_at_the_total_deadline(bare_emulator, http_client, fast_retry, tmp_path):
     url = finished_output(bare_emulator)
     bare_emulator.inject("download", trickle_s=0.2, times=100)
@@ -51,6 +52,7 @@ async def test_slow_loris_ends_at_the_total_deadline(bare_emulator, http_client,
     assert leftovers(tmp_path) == [] and not (tmp_path / "clip.mp4").exists()
 
 
+@pytest.mark.slow
 async def test_a_link_below_the_minimum_rate_is_abandoned(bare_emulator, http_client, fast_retry, tmp_path):
     url = finished_output(bare_emulator)
     bare_emulator.inject("download", trickle_s=0.05, times=100)
@@ -90,6 +92,7 @@ def emu() -> Iterator[RunwayEmulator]:
         yield emulator
 
 
+@pytest.mark.slow
 async def test_slow_loris_job_ends_download_failed_and_a_retry_does_not_pay_again(emu, settings):
     configured = settings.model_copy(update={
         "runway_api_key": SecretStr(emu.api_key), "runway_base_url": emu.url, "download_deadline_s": 1.5})

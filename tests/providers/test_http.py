@@ -96,6 +96,7 @@ async def test_read_timeout_is_retried(client, emu):
     assert emu.count("read") == 2
 
 
+@pytest.mark.slow
 async def test_read_timeouts_exhausted_raise_provider_timeout(client, emu):
     emu.inject("read", delay_s=0.4, times=10)
     with pytest.raises(ProviderTimeout):

@@ -73,6 +73,7 @@ async def test_image_url_keyframes_and_interpolation(luma, emu, tmp_path):
     assert "concepts" not in body and body["prompt"].endswith("Camera pushes in.")
 
 
+@pytest.mark.slow
 async def test_native_extend_forward_and_backward(luma, emu, tmp_path):
     first_id, _ = await run_remote(luma, make_spec("luma", "ray-2"), tmp_path / "a.mp4")
     for direction, slot in (("forward", "frame0"), ("backward", "frame1")):

@@ -71,6 +71,7 @@ async def test_local_image_on_ray2_is_refused_with_what_to_do(emu, luma_settings
     assert emu.requests == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("base", [RAY2, RAY32], ids=["ray-2", "ray-3.2"])
 async def test_native_extend_continues_the_generation(emu, luma_settings, base):
     async with make_client(luma_settings) as client:
@@ -112,6 +113,7 @@ async def test_create_faults_end_in_definite_states(emu, luma_settings, fault, s
     assert emu.count("create") == 1
 
 
+@pytest.mark.slow
 async def test_poll_faults_then_a_moderated_generation(emu, luma_settings):
     emu.inject("poll", status=503, retry_after=0.05)
     emu.inject("poll", delay_s=0.01, malformed=True)

@@ -43,6 +43,7 @@ def test_create_poll_and_fetch(sdk, emu):
     assert emu.requests_to("create")[0].path == "/dream-machine/v1/generations/video"
 
 
+@pytest.mark.slow
 def test_keyframes_extend_loop_and_concepts(sdk, emu):
     first = finish(sdk, sdk.generations.create(model="ray-flash-2", prompt="waves").id)
     extended = sdk.generations.create(

@@ -190,6 +190,7 @@ async def test_create_errors_inside_http_200_are_mapped_and_never_retried(emu, p
         assert err.value.retry_after and "Retry in about" in str(err.value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "fault",
     [{"status": 502}, {"malformed": True}, {"drop": True, "process": True}, {"delay_s": 3.0, "process": True}],
@@ -212,6 +213,7 @@ async def test_create_rate_limited_over_http_is_not_retried(emu, provider):
     assert err.value.retry_after == 7 and emu.count("create") == 1
 
 
+@pytest.mark.slow
 async def test_poll_retries_http_429_5xx_timeouts_and_bad_json(emu, provider, tmp_path):
     entry = model()
     task_id = await provider.submit(spec(), entry)

@@ -66,6 +66,7 @@ async def test_image_to_video_from_a_local_file(emu, mm_settings, tmp_path):
     assert emu.requests_to("create")[0].json["first_frame_image"].startswith("data:image/png;base64,")
 
 
+@pytest.mark.slow
 async def test_extend_uses_the_last_frame_path(emu, mm_settings):
     async with make_client(mm_settings) as client:
         source = await settle(client, await start_job(client, "generate_video", MODEL))
@@ -77,6 +78,7 @@ async def test_extend_uses_the_last_frame_path(emu, mm_settings):
     assert probe(extended["output"]["path"]).duration_s > probe(source["output"]["path"]).duration_s
 
 
+@pytest.mark.slow
 async def test_make_loop_falls_back_to_a_loop_of_the_generated_clip(emu, mm_settings):
     async with make_client(mm_settings) as client:
         job = await settle(client, await start_job(client, "make_loop", {"generate": MODEL}))
@@ -104,6 +106,7 @@ async def test_create_faults_end_in_definite_states(emu, mm_settings, inject, st
     assert emu.count("create") == 1
 
 
+@pytest.mark.slow
 async def test_poll_faults_and_a_failed_task(emu, mm_settings):
     emu.inject("poll", status=429, retry_after=0.05)
     emu.inject("poll", status=503)
@@ -118,6 +121,7 @@ async def test_poll_faults_and_a_failed_task(emu, mm_settings):
     assert "Rephrase" in failed["error"]["message"] + (failed["error"].get("hint") or "")
 
 
+@pytest.mark.slow
 async def test_server_stopped_during_submit_keeps_the_answer_and_never_resubmits(emu, mm_settings):
     """A graceful stop waits for the in-flight create (shielded) so its task id is kept; the restarted
     server resumes from it. (A hard kill mid-submit ends `unknown`: test_minimax_replicate_kill.py.)"""
@@ -144,6 +148,7 @@ async def test_server_stopped_during_poll_resumes_from_the_stored_task_id(emu, m
     assert emu.count("create") == 1
 
 
+@pytest.mark.slow
 async def test_server_stopped_during_download_finishes_after_restart(emu, mm_settings):
     emu.inject("download", chunk_pause_s=0.3)
     async with make_client(mm_settings) as client:

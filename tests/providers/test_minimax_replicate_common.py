@@ -131,6 +131,7 @@ def _combinations(entry: ModelEntry, image: MediaRef) -> Iterator[dict[str, obje
                "prompt": "a kite" if takes_prompt else "", **modes[mode]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "model_id"), ALL_MODELS)
 async def test_every_offered_combination_is_refused_up_front_or_accepted(name: str, model_id: str, tmp_path: Path) -> None:
     image = file_ref(make_image(tmp_path / "f.png", (320, 180), "green"))

@@ -65,6 +65,7 @@ def _server(home: Path, cwd: Path, provider_env: dict[str, str]) -> StdioServerP
     return StdioServerParameters(command=sys.executable, args=["-m", "reelforge", "serve"], env=env, cwd=str(cwd))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CASES))
 async def test_sigkill_mid_submit_poll_and_download(name: str, tmp_path: Path, settings: Settings) -> None:
     emulator_class, configure = CASES[name]

@@ -199,6 +199,7 @@ async def test_create_is_sent_exactly_once_whatever_happens(emu, provider, fault
         assert "Do not submit again" in str(err.value)
 
 
+@pytest.mark.slow
 async def test_reads_follow_our_retry_policy_not_the_sdks(emu, provider):
     entry = model()
     remote_id = await provider.submit(spec(), entry)
@@ -261,6 +262,7 @@ async def test_models_taking_width_and_height_get_the_exact_size_of_their_resolu
     assert (inputs["width"], inputs["height"], inputs["num_frames"], inputs["fps"]) == (1024, 576, 24, 8)
 
 
+@pytest.mark.slow
 async def test_a_create_held_past_its_prefer_wait_is_not_cut_off(emu, tmp_path):
     """The SDK would allow only n + 0.5 s to read a `Prefer: wait=n` answer; a slower one must not become unknown."""
     emu.time_scale = 2.0  # 1 emulated second of waiting = 2 real seconds

@@ -59,6 +59,7 @@ async def test_image_to_video_from_a_local_file_with_frame_note(emu, rep_setting
     assert inputs["image"].startswith("data:image/png;base64,") and inputs["num_frames"] == 81
 
 
+@pytest.mark.slow
 async def test_extend_uses_the_last_frame_path(emu, rep_settings):
     async with make_client(rep_settings) as client:
         source = await settle(client, await start_job(client, "generate_video", VIDEO_01))
@@ -99,6 +100,7 @@ async def test_moderation_failure_and_poll_faults(emu, rep_settings):
     assert job["status"] == "failed" and job["error"]["code"] == "moderation", job
 
 
+@pytest.mark.slow
 async def test_server_stopped_during_submit_keeps_the_answer(emu, rep_settings):
     """A graceful stop lets the in-flight create finish (shielded) and keeps its id; a hard kill mid-submit
     ends `unknown` instead (test_minimax_replicate_kill.py). Either way: exactly one create."""
@@ -111,6 +113,7 @@ async def test_server_stopped_during_submit_keeps_the_answer(emu, rep_settings):
     assert job["status"] == "succeeded" and emu.count("create") == 1
 
 
+@pytest.mark.slow
 async def test_server_stopped_during_poll_and_download_resumes(emu, rep_settings):
     emu.hold_jobs = True
     emu.inject("download", chunk_pause_s=0.3)
@@ -127,6 +130,7 @@ async def test_server_stopped_during_poll_and_download_resumes(emu, rep_settings
     assert emu.count("create") == 1 and emu.count("download") == 2
 
 
+@pytest.mark.slow
 async def test_cancel_during_submit_keeps_the_id_and_cancels_at_the_provider(emu, rep_settings):
     """cancel_job while the create is in flight: the create finishes (it may be billed), its id is kept,
     and the cancel is sent to Replicate: nothing is left running unseen."""

@@ -90,6 +90,7 @@ async def test_first_and_last_frame_on_veo(runway, emu, tmp_path):
     assert body["promptImage"][0]["uri"].startswith("data:image/jpeg;base64,")
 
 
+@pytest.mark.slow
 async def test_large_image_uses_the_ephemeral_upload(runway, emu, tmp_path):
     noise = np.random.default_rng(0).integers(0, 255, (1300, 1500, 3), dtype=np.uint8)
     big = tmp_path / "big.png"

@@ -65,6 +65,7 @@ async def test_image_to_video_from_a_local_file(emu, rw_settings, tmp_path):
     assert body["ratio"] == "1104:832" and body["promptImage"].startswith("data:image/png;base64,")
 
 
+@pytest.mark.slow
 async def test_extend_uses_the_last_frame_path(emu, rw_settings):
     async with make_client(rw_settings) as client:
         source = await settle(client, await start_job(client, "generate_video", GEN45))
@@ -77,6 +78,7 @@ async def test_extend_uses_the_last_frame_path(emu, rw_settings):
     assert probe(extended["output"]["path"]).duration_s > probe(source["output"]["path"]).duration_s
 
 
+@pytest.mark.slow
 async def test_make_loop_falls_back_on_the_generated_clip(emu, rw_settings):
     async with make_client(rw_settings) as client:
         job = await settle(client, await start_job(client, "make_loop", {"generate": GEN45}))
@@ -110,6 +112,7 @@ async def test_create_faults_end_in_definite_states(emu, rw_settings, fault, sta
     assert emu.count("create") == 1
 
 
+@pytest.mark.slow
 async def test_poll_faults_then_moderation_failure(emu, rw_settings):
     emu.inject("poll", status=429, retry_after_ms=30, times=2)
     emu.inject("poll", status=500)
@@ -132,6 +135,7 @@ async def test_expired_link_and_slow_download(emu, rw_settings):
     assert probe(job["output"]["path"]).frames == 48 and emu.count("download") == 2
 
 
+@pytest.mark.slow
 async def test_cancel_job_cancels_the_task(emu, rw_settings):
     emu.hold_jobs = True
     async with make_client(rw_settings) as client:
@@ -145,6 +149,7 @@ async def test_cancel_job_cancels_the_task(emu, rw_settings):
     assert emu.count("cancel") == 1 and next(iter(emu.jobs.values())).canceled
 
 
+@pytest.mark.slow
 async def test_status_reads_that_keep_failing_say_the_task_may_still_run(emu, rw_settings):
     emu.inject("poll", status=500, times=1000)
     patient_for_a_second = rw_settings.model_copy(update={"max_poll_seconds": 1.0})

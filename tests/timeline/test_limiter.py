@@ -95,6 +95,7 @@ def test_loudness_target_is_met_and_reported(hot_inputs, tmp_path: Path) -> None
     assert result.audio_loudness_lufs is not None and abs(result.audio_loudness_lufs - integrated) <= 0.3
 
 
+@pytest.mark.slow
 def test_copy_plan_with_hot_clips_is_redone_through_the_limiter(clip_a: Path, tmp_path: Path) -> None:
     # A clip that already matches the output exactly (our own render), its sound replaced by a
     # tone that peaks near +6 dBTP: joining such clips by stream copy would pass the peaks on.

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from reelforge.timeline import render_timeline
 from reelforge.timeline.spec import AudioBedSpec, ClipSpec, TimelineSpec, TitleSpec, TransitionSpec
 from tests.media_utils import make_clip
@@ -27,6 +29,7 @@ JOINS = [
 ]
 
 
+@pytest.mark.slow
 async def test_ten_clip_mixed_timeline_has_exact_frames(tmp_path: Path) -> None:
     clips, expected = [], 0
     for i in range(10):

@@ -85,6 +85,7 @@ async def test_crossfade_blends_and_crop_fills(clip_a: Path, clip_b: Path, tmp_p
     assert means[0] < 150 and means[3] < 150 and max(means[1:3]) > 250
 
 
+@pytest.mark.slow
 async def test_cache_rerenders_only_what_changed(clip_a: Path, clip_portrait: Path, tmp_path: Path):
     clips = [
         ClipSpec(path=str(clip_a), transition=_t("zoom")),
@@ -157,6 +158,7 @@ async def test_audio_bed_mute_and_exact_audio(clip_a: Path, clip_b: Path, media_
     assert rms[0] < rms[3] and rms[-1] < 0.01  # faded in and out
 
 
+@pytest.mark.slow
 async def test_copy_and_audio_only_plans(clip_a: Path, tmp_path: Path):
     # Inputs that already match the output: render two single clips with the same preset first.
     one = await _render(TimelineSpec(clips=[ClipSpec(path=str(clip_a))], **SMALL), tmp_path, name="one")
@@ -174,6 +176,7 @@ async def test_copy_and_audio_only_plans(clip_a: Path, tmp_path: Path):
     assert (await _render(trimmed, tmp_path, name="trimmed")).plan == "segments"
 
 
+@pytest.mark.slow
 async def test_progress_is_monotonic_and_exports(clip_a: Path, clip_portrait: Path, tmp_path: Path):
     seen: list[float] = []
 
@@ -219,6 +222,7 @@ async def test_render_from_uploaded_otio(clip_a: Path, clip_b: Path, tmp_path: P
     assert again.segments_cached == first.segments_rendered  # identical edit, identical segments
 
 
+@pytest.mark.slow
 async def test_vfr_non_square_pixels_and_other_pixel_formats(tmp_path: Path):
     # Variable frame rate: drop every fifth frame of a 24 fps clip and keep the timestamps.
     cfr = make_clip(tmp_path / "cfr.mp4", 2.0, (160, 90), 24)
@@ -244,6 +248,7 @@ async def test_vfr_non_square_pixels_and_other_pixel_formats(tmp_path: Path):
     assert last[240, :8].mean() > 20 and last[:100].mean() < 20
 
 
+@pytest.mark.slow
 async def test_transition_takes_its_first_clip_from_the_body_job(
     clip_a: Path, clip_portrait: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ):
