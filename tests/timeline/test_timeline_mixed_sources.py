@@ -1,4 +1,4 @@
-"""Issue 3's acceptance case: a 10-clip mixed timeline renders to the exact expected frame count.
+"""A 10-clip mixed timeline renders to the exact expected frame count.
 
 Mixed inputs (24 and 30 fps, 160x90 and 320x180, one clip without audio), every transition kind,
 a title and a looping music bed, rendered with the draft preset (854x480 @ 24) and checked by
