@@ -25,6 +25,7 @@ from reelforge.errors import ReelforgeError, to_tool_message
 from reelforge.jobs.models import JobStatus
 from reelforge.server_errors import ReelforgeServer, startup_error
 from reelforge.studio.models import ComposeRequest, ExtendRequest, GenerateRequest, JobList, JobView, LoopRequest, Quote
+from reelforge.timeline.spec import TimelineSpec
 
 if TYPE_CHECKING:
     from reelforge.settings import Settings
@@ -91,7 +92,8 @@ def _make_studio(settings: Settings | None) -> Studio:
 
 PAID = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 LOCAL_WORK = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
-READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+# destructiveHint is meaningful only when readOnlyHint is false (MCP spec), so read-only tools omit it.
+READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 
 
 class CostApproval(BaseModel):
@@ -281,18 +283,12 @@ def _register_tools(mcp: MCPServer) -> None:
         request: GenerateRequest, ctx: Context,
         approval: Annotated[CostApproval, Resolve(approve_generate)],
     ) -> Annotated[CallToolResult, JobView]:
-        """Text-to-video or image-to-video with any provider ('auto' picks one; 'preview' is free and offline).
-
-        Waits up to wait_seconds, then returns the job; if it is still running, call get_job.
-        """
+        """Text- or image-to-video with any provider ('preview' is free and offline). Returns the job."""
         return await _start_work(ctx, "operations", "start_generate", _approved(request, approval))
 
     @mcp.tool(title="Estimate the cost", annotations=READ_ONLY)
     async def estimate_cost(request: GenerateRequest, ctx: Context, compare: bool = False) -> Estimate:
-        """Quote a generation before paying (from the catalog's price table, with source and date).
-
-        compare=true quotes every eligible provider and model, cheapest first.
-        """
+        """Quote a generation before paying; compare=true ranks every eligible model, cheapest first."""
         try:
             from reelforge.studio.operations import estimate
 
@@ -305,8 +301,7 @@ def _register_tools(mcp: MCPServer) -> None:
         request: ExtendRequest, ctx: Context,
         approval: Annotated[CostApproval, Resolve(approve_extend)],
     ) -> Annotated[CallToolResult, JobView]:
-        """Continue a clip: the provider's native extend where it has one, else the exact last frame →
-        image-to-video → a seamless join (no repeated frame)."""
+        """Continue a clip: native extend, else last frame -> image-to-video -> seamless join."""
         return await _start_work(ctx, "operations", "start_extend", _approved(request, approval))
 
     @mcp.tool(title="Make a seamless loop", annotations=PAID)
@@ -314,8 +309,7 @@ def _register_tools(mcp: MCPServer) -> None:
         request: LoopRequest, ctx: Context,
         approval: Annotated[CostApproval, Resolve(approve_loop)],
     ) -> Annotated[CallToolResult, JobView]:
-        """Make a seamless loop from a clip (loop-point search or crossfade), or generate one natively.
-        Reports the seam score measured on the written file (seam_ratio near 1 is invisible)."""
+        """Make a seamless loop from a clip, or generate one; reports the measured seam score."""
         return await _start_work(ctx, "operations", "start_loop", _approved(request, approval))
 
     @mcp.tool(title="Compose a timeline", annotations=PAID)
@@ -323,8 +317,7 @@ def _register_tools(mcp: MCPServer) -> None:
         request: ComposeRequest, ctx: Context,
         approval: Annotated[CostApproval, Resolve(approve_compose)],
     ) -> Annotated[CallToolResult, JobView]:
-        """Render clips (job ids, files, or inline generation requests) with trims, transitions, an audio bed,
-        titles and an output preset into one MP4, plus an OpenTimelineIO (.otio) sidecar."""
+        """Render clips with trims, transitions, audio bed and titles into one MP4 (+ .otio sidecar)."""
         return await _start_work(ctx, "compose", "start_compose", _approved(request, approval))
 
     @mcp.tool(title="Get a job", annotations=READ_ONLY)
@@ -333,7 +326,7 @@ def _register_tools(mcp: MCPServer) -> None:
         ctx: Context,
         wait_seconds: Annotated[float, Field(ge=0, le=300, description="Wait up to this long for it to finish.")] = 0,
     ) -> Annotated[CallToolResult, JobView]:
-        """A job's status, progress, cost and result; optionally wait a bounded time for it to finish."""
+        """A job's status, cost and result; optionally wait (bounded) for it to finish."""
         studio = await _studio(ctx)
         try:
             studio.store.require(job_id)
@@ -358,7 +351,7 @@ def _register_tools(mcp: MCPServer) -> None:
         annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True),
     )
     async def cancel_job(job_id: Annotated[str, Field(description="The job to stop.")], ctx: Context) -> JobView:
-        """Stop a job: cancels it at the provider where the API allows, kills local rendering, keeps the record."""
+        """Stop a job (at the provider where its API allows); keeps the record."""
         try:
             from reelforge.studio.views import job_view
 
@@ -374,7 +367,7 @@ def _register_tools(mcp: MCPServer) -> None:
                          Field(description="Only models accepting this input.")] = None,
         include_retired: bool = False,
     ) -> ModelList:
-        """The catalog: every model with what it accepts, its price (source and date), status and readiness."""
+        """Every model with its inputs, price (source, date), status and readiness."""
         from reelforge.studio.results import model_rows
 
         catalog, settings = await ctx.request_context.lifespan_context.catalog()
@@ -427,6 +420,11 @@ def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:
         if job is None:
             raise ResourceNotFoundError(f"No job {id}")
         return job_view(job).model_dump(mode="json")
+
+    @mcp.resource("reelforge://timeline", mime_type="application/json", title="Timeline format (JSON Schema)")
+    def timeline_format() -> dict[str, Any]:
+        # The full, described schema: tools/list carries compose_timeline's fields without the prose.
+        return TimelineSpec.model_json_schema()
 
     @mcp.resource("reelforge://guide", mime_type="text/markdown", title="How to use reelforge")
     def guide() -> str:

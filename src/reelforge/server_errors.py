@@ -17,12 +17,21 @@ from pydantic import ValidationError
 
 from reelforge.errors import explain, to_tool_message, validation_text
 from reelforge.redact import redact
+from reelforge.surface_schema import slim_input, slim_output
 
 log = logging.getLogger(__name__)
 
 
 class ReelforgeServer(MCPServer):
-    """The SDK's server with reelforge's error wording."""
+    """The SDK's server with reelforge's error wording and a lean `tools/list` (see surface_schema)."""
+
+    async def list_tools(self) -> list[Any]:
+        tools = await super().list_tools()
+        return [t.model_copy(update={
+            "description": " ".join((t.description or "").split()) or None,  # docstring indentation is noise
+            "input_schema": slim_input(t.input_schema, t.name),
+            "output_schema": None if t.output_schema is None else slim_output(t.output_schema),
+        }) for t in tools]
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         try:

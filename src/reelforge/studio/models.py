@@ -16,21 +16,10 @@ from reelforge.timeline.spec import TimelineSpec
 class CallOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    wait_seconds: float | None = Field(
-        default=None, ge=0, le=300,
-        description="How long to wait for the result before returning a job handle (default: the server's "
-        "setting, 40 s). Use get_job(job_id, wait_seconds) to keep waiting.",
-    )
-    idempotency_key: str | None = Field(
-        default=None, max_length=200,
-        description="Any unique string. Repeating a call with the same key returns the first job instead of "
-        "starting (and paying for) a new one; the same key with a different request is refused. Recommended for paid providers.",
-    )
-    confirm: bool = Field(
-        default=False,
-        description="Set true only after the user has approved the quoted cost of a paid job above the "
-        "confirmation threshold.",
-    )
+    # Call options are explained once, in the server's instructions and the reelforge://guide resource.
+    wait_seconds: float | None = Field(default=None, ge=0, le=300)
+    idempotency_key: str | None = Field(default=None, max_length=200, description="Same key: the same job, never paid twice.")
+    confirm: bool = Field(default=False, description="True only after the user approved the quoted cost.")
 
 
 class GenerationOptions(BaseModel):
@@ -38,50 +27,37 @@ class GenerationOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field(default="", max_length=5000, description="What the clip shows. Required for text-to-video.")
-    provider: str = Field(
-        default="auto",
-        description="Provider name (see list_models), or 'auto': the configured default, else the first provider "
-        "with a key, else the free offline 'preview' animatic renderer.",
-    )
-    model: str | None = Field(default=None, description="Model id within the provider (see list_models); default: the provider's default model.")
-    duration_s: float | None = Field(default=None, gt=0, le=120, description="Clip length in seconds; must be one the model accepts.")
-    aspect_ratio: str | None = Field(default=None, description="e.g. '16:9', '9:16', '1:1'. Default: the model's first.")
-    resolution: str | None = Field(default=None, description="e.g. '480p', '720p', '1080p'. Default: the model's first.")
-    fps: int | None = Field(default=None, ge=1, le=120, description="Frames per second, where the model lets you choose.")
-    seed: int | None = Field(default=None, ge=0, le=2**32 - 1, description="Seed for reproducible results, where the model accepts one.")
-    negative_prompt: str | None = Field(default=None, max_length=2000, description="What to avoid, where supported.")
-    audio: bool | None = Field(default=None, description="Generate sound, where the model can (may cost more).")
-    camera_move: str | None = Field(default=None, description="A camera move the model knows (see list_models).")
-    options: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Provider-specific options listed in the model's catalog entry (e.g. local keyframes).",
-    )
+    prompt: str = Field(default="", max_length=5000, description="Required for text-to-video.")
+    provider: str = Field(default="auto", description="'auto', 'preview' (free) or see list_models.")
+    model: str | None = Field(default=None, description="See list_models.")
+    duration_s: float | None = Field(default=None, gt=0, le=120, description="One the model accepts.")
+    aspect_ratio: str | None = Field(default=None, description="e.g. '16:9'.")
+    resolution: str | None = Field(default=None, description="e.g. '720p'.")
+    fps: int | None = Field(default=None, ge=1, le=120)
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    negative_prompt: str | None = Field(default=None, max_length=2000)
+    audio: bool | None = Field(default=None, description="Generate sound (may cost more).")
+    camera_move: str | None = Field(default=None, description="See list_models.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Model-specific; see list_models.")
 
 
 class GenerateRequest(GenerationOptions, CallOptions):
     """Text-to-video, or image-to-video with a first frame and optionally a last frame."""
 
-    image: str | None = Field(
-        default=None,
-        description="First frame: an absolute path inside an allowed folder, or a public https URL.",
-    )
-    last_image: str | None = Field(default=None, description="Last frame (interpolation), where the model supports it.")
-    video: str | None = Field(
-        default=None,
-        description="Source video for video-to-video models (e.g. runway/aleph2): a path inside an allowed folder "
-        "or a public https URL.",
-    )
-    loop: bool = Field(default=False, description="Ask the model for a seamless loop (models with native loop only).")
+    # Media inputs: an absolute path inside an allowed folder, or a public https URL.
+    image: str | None = Field(default=None, description="First frame: absolute path or https URL.")
+    last_image: str | None = Field(default=None, description="Last frame.")
+    video: str | None = Field(default=None, description="Source for video-to-video models.")
+    loop: bool = Field(default=False, description="Native seamless loop.")
 
 
 class VideoSource(BaseModel):
-    """A clip to work on: one of our job ids, or a local video file."""
+    """A clip: job_id (a finished job) or path (an absolute video path)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    job_id: str | None = Field(default=None, description="A finished job whose output to use.")
-    path: str | None = Field(default=None, description="Absolute path of a video inside an allowed folder.")
+    job_id: str | None = None
+    path: str | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> VideoSource:
@@ -93,10 +69,8 @@ class VideoSource(BaseModel):
 class ExtendRequest(GenerationOptions, CallOptions):
     """Continue a clip: native extend where the provider has one, else last frame → image-to-video → join."""
 
-    source: VideoSource = Field(description="The clip to continue.")
-    direction: Literal["forward", "backward"] = Field(
-        default="forward", description="'backward' generates what came before (native extend providers only)."
-    )
+    source: VideoSource
+    direction: Literal["forward", "backward"] = Field(default="forward", description="backward: native extend only.")
 
 
 class LoopRequest(CallOptions):
@@ -104,18 +78,13 @@ class LoopRequest(CallOptions):
 
     model_config = ConfigDict(extra="forbid")
 
-    source: VideoSource | None = Field(default=None, description="An existing clip to loop.")
-    generate: GenerationOptions | None = Field(
-        default=None, description="Or: generate a new clip to loop (uses the model's native loop where it has one)."
-    )
-    image: str | None = Field(default=None, description="With 'generate': a first frame for the generated clip.")
+    source: VideoSource | None = Field(default=None, description="A clip to loop; or give 'generate'.")
+    generate: GenerationOptions | None = Field(default=None, description="generate_video's fields: a new clip.")
+    image: str | None = Field(default=None, description="With 'generate': its first frame.")
     strategy: Literal["auto", "search", "crossfade", "pingpong", "native"] = Field(
-        default="auto",
-        description="auto: loop-point search, else tail-into-head crossfade; native: the provider's own loop "
-        "(needs 'generate'); pingpong: forward then reversed.",
-    )
-    crossfade_s: float | None = Field(default=None, gt=0, le=5, description="Crossfade length for the crossfade strategy.")
-    repeat: int = Field(default=1, ge=1, le=20, description="Repeat the finished loop this many times in the file.")
+        default="auto", description="native needs 'generate'.")
+    crossfade_s: float | None = Field(default=None, gt=0, le=5)
+    repeat: int = Field(default=1, ge=1, le=20)
 
     @model_validator(mode="after")
     def _one_source(self) -> LoopRequest:
@@ -131,8 +100,8 @@ class ComposeRequest(CallOptions):
 
     model_config = ConfigDict(extra="forbid")
 
-    timeline: TimelineSpec = Field(description="Clips, transitions, audio bed, titles and output preset.")
-    name: str = Field(default="timeline", pattern=r"^[A-Za-z0-9._-]{1,64}$", description="Output file name (no extension).")
+    timeline: TimelineSpec = Field(description="Format: resource reelforge://timeline.")
+    name: str = Field(default="timeline", pattern=r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class Quote(BaseModel):
