@@ -37,7 +37,9 @@ async def main() -> None:
     for row in sorted(rows, key=_size, reverse=True):
         print(f"{row['name']:<18} {_size(row):>7} {_size(row.get('inputSchema')):>7} "
               f"{_size(row.get('outputSchema')) if 'outputSchema' in row else 0:>7} {len(row.get('description', '')):>6}")
-    print(f"tools/list: {total} bytes for {len(rows)} tools (about {total // 4} tokens)")
+    largest = max(rows, key=_size)
+    print(f"tools/list: {total} bytes for {len(rows)} tools (about {total // 4} tokens); "
+          f"largest: {largest['name']} ({_size(largest)} bytes)")
     print(f"ratio against the {BUDGET_BYTES}-byte budget: {total / BUDGET_BYTES:.2f}x (target <= 1.00x)")
 
 
