@@ -2,12 +2,12 @@
 validates or what a model needs to act.
 
 The published schema is documentation for the client: arguments are still validated by the tools'
-pydantic models on the server. Input schemas keep every field and constraint (enums, bounds,
-patterns, `required`, `additionalProperties`) and drop what pydantic adds for humans: a `title` on
-every property, `default: null`, `$defs` indirection, and `null` as an accepted value of optional
-fields (omitting a field is how a model asks for its default; the published schema is only
-stricter). Output schemas keep the view's top-level fields and their types, nested objects as plain
-objects: enough to read the result, without repeating the whole job view in every tool.
+pydantic models on the server. Input schemas keep every field with its enums, bounds, patterns and
+`required`, and drop what pydantic adds for humans: a `title` on every property, non-choice
+defaults, `$defs` indirection, and `null` as an accepted value of optional fields (omitting a field
+is how a model asks for its default). Parts documented elsewhere are published by reference (see
+SAME_AS, IN_RESOURCE). Output schemas are outlines: the fields to act on, with their types, nested
+objects as plain objects; the result itself carries every field.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Any
 OUTPUT_FIELDS = frozenset({"job_id", "status", "output", "next_step", "jobs", "models", "quotes", "usd"})
 #: In a list (quotes, jobs) each item also names what it is about.
 ITEM_FIELDS = OUTPUT_FIELDS | {"provider", "model"}
-
 
 #: Input properties whose nested field descriptions live in a resource instead (the tool's description
 #: names it): the fields and constraints stay, the prose moves out of every conversation.
