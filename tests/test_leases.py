@@ -14,6 +14,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from reelforge.errors import ReelforgeError
 from reelforge.jobs.lease import new_owner_id, owner_is_dead
 from reelforge.jobs.models import Job, JobStatus
 from reelforge.jobs.runner import JobContext, Runner
@@ -155,3 +156,62 @@ async def test_writes_are_fenced_by_the_lease(tmp_path: Path) -> None:
     await _serving(runner, body)
     row = store.require(job.id)
     assert (row.status, row.remote_id, row.error_code) == (JobStatus.UNKNOWN, None, "outcome_unknown")
+
+
+async def test_a_cancel_recorded_by_another_process_is_not_undone_by_the_driver(tmp_path: Path) -> None:
+    """The driver's next progress write must not flip a canceled row back to running."""
+    path = tmp_path / "l.db"
+    store_a, store_b = JobStore(path), JobStore(path)
+    polls: list[int] = []
+
+    async def handler(ctx: JobContext) -> None:
+        for i in range(100):
+            ctx.update(status=JobStatus.RUNNING, stage=f"poll {i}")
+            polls.append(i)
+            await anyio.sleep(0.02)
+        ctx.update(status=JobStatus.SUCCEEDED, stage="done")
+
+    runner_a = Runner(store_a, {"generate": handler}, lease_s=30.0)  # upkeep far away: only the fence can save it
+    runner_b = Runner(store_b, {"generate": handler}, lease_s=30.0)
+    async with anyio.create_task_group() as tg:
+        await tg.start(runner_a.serve)
+        await tg.start(runner_b.serve)
+        job = store_a.insert(Job(kind="generate", **runner_a.lease_fields()))
+        runner_a.start(job.id)
+        await anyio.sleep(0.2)
+        assert (await runner_b.cancel(job.id)).status is JobStatus.CANCELED
+        with anyio.fail_after(5):
+            while runner_a.is_active(job.id):
+                await anyio.sleep(0.02)
+        tg.cancel_scope.cancel()
+    assert store_a.require(job.id).status is JobStatus.CANCELED
+    assert len(polls) < 100, "the driver kept working after the cancel"
+
+
+async def test_a_lease_lost_while_a_job_fails_does_not_stop_the_runner(tmp_path: Path) -> None:
+    """A handler failing after its lease was taken ends quietly; the runner and its other jobs go on."""
+    store = JobStore(tmp_path / "l.db")
+
+    async def failing(ctx: JobContext) -> None:
+        await anyio.sleep(0.3)
+        raise ReelforgeError("provider says failed")
+
+    async def steady(ctx: JobContext) -> None:
+        await anyio.sleep(1.0)
+        ctx.update(status=JobStatus.SUCCEEDED)
+
+    runner = Runner(store, {"generate": failing, "loop": steady}, lease_s=30.0)
+    async with anyio.create_task_group() as tg:
+        await tg.start(runner.serve)
+        other = store.insert(Job(kind="loop", **runner.lease_fields()))
+        runner.start(other.id)
+        job = store.insert(Job(kind="generate", **runner.lease_fields()))
+        runner.start(job.id)
+        await anyio.sleep(0.1)
+        store.update(job.id, lease_owner=OTHER_HOST, lease_until=time.time() + 30)  # taken by another host
+        with anyio.fail_after(5):
+            while not store.require(other.id).status.terminal:
+                await anyio.sleep(0.02)
+        tg.cancel_scope.cancel()
+    assert store.require(other.id).status is JobStatus.SUCCEEDED
+    assert not store.require(job.id).status.terminal, "the new driver decides this job's outcome"

@@ -63,8 +63,7 @@ class JobContext:
         try:
             job = self.store.update(self.job_id, held_by=self.runner.owner, **fields)
         except LeaseLost:
-            self.lease_lost = True
-            raise
+            job = self._refused(fields.get("remote_id"))
         self.runner.notify(job)
         return job
 
@@ -72,9 +71,22 @@ class JobContext:
         try:
             job = self.store.merge_state(self.job_id, held_by=self.runner.owner, **state)
         except LeaseLost:
-            self.lease_lost = True
-            raise
+            job = self._refused(None)
         self.runner.notify(job)
+        return job
+
+    def _refused(self, remote_id: str | None) -> Job:
+        """A fenced write was refused. If `cancel_job` in another process ended the row, this job
+        stops here as a cancel (so the provider is told too), keeping a remote id it just got;
+        otherwise another process drives it now and this one must stop writing."""
+        job = self.store.require(self.job_id)
+        if job.status is not JobStatus.CANCELED:
+            self.lease_lost = True
+            raise LeaseLost(f"Job {self.job_id} is driven by another process now; this one stops.")
+        if remote_id and not job.remote_id:  # a paid job's id is never dropped, canceled or not
+            job = self.store.update(self.job_id, remote_id=remote_id)
+        self.cancel_requested = True
+        self.runner.stop(self.job_id)
         return job
 
     async def progress(self, fraction: float | None, stage: str) -> None:
@@ -270,9 +282,18 @@ class Runner:
         current = self.store.require(ctx.job_id)
         if current.status.terminal:
             return
-        ctx.update(status=status, error_code=exc.code, error_message=str(exc), stage=status.value)
+        try:
+            ctx.update(status=status, error_code=exc.code, error_message=str(exc), stage=status.value)
+        except LeaseLost:  # taken over meanwhile: the new driver decides; never let this stop the runner
+            log.warning("job %s ended here (%s) after another process took it over", ctx.job_id, exc.code)
 
     # -- control ------------------------------------------------------------------------------
+    def stop(self, job_id: str) -> None:
+        """Cancel the work driving `job_id` in this process, if any (it unwinds at its next await)."""
+        entry = self._scopes.get(job_id)
+        if entry is not None:
+            entry[0].cancel()
+
     async def cancel(self, job_id: str) -> Job:
         """Stop a job: its handler unwinds (remote cancel, ffmpeg kill) and the row says canceled."""
         job = self.store.require(job_id)

@@ -118,7 +118,11 @@ class JobStore:
             if isinstance(value, JobStatus):
                 fields[key] = value.value
         sets = ", ".join(f"{k} = :{k}" for k in fields)
-        fence = "" if held_by is None else " AND (lease_owner = :_held_by OR lease_owner IS NULL)"
+        # Fenced: only while `held_by` holds the lease and the row has not ended (a cancel_job from
+        # another process must not be undone by the driver's next progress write).
+        ended = ", ".join(f"'{s.value}'" for s in TERMINAL)
+        fence = "" if held_by is None else \
+            f" AND (lease_owner = :_held_by OR lease_owner IS NULL) AND status NOT IN ({ended})"
         with self._lock:
             cur = self._db.execute(f"UPDATE jobs SET {sets} WHERE id = :_id{fence}",
                                    {**fields, "_id": job_id, "_held_by": held_by})
