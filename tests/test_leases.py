@@ -215,3 +215,14 @@ async def test_a_lease_lost_while_a_job_fails_does_not_stop_the_runner(tmp_path:
         tg.cancel_scope.cancel()
     assert store.require(other.id).status is JobStatus.SUCCEEDED
     assert not store.require(job.id).status.terminal, "the new driver decides this job's outcome"
+
+
+def test_owner_ids_name_the_boot_so_same_named_machines_differ() -> None:
+    """The initial PID namespace has the same id on every Linux host: the boot id tells two apart."""
+    boot = Path("/proc/sys/kernel/random/boot_id")
+    if not boot.exists():
+        pytest.skip("no /proc boot id on this system")
+    host = new_owner_id().split("/")[0]
+    assert boot.read_text().strip() in host
+    name, namespace = host.split("|")[:2]
+    assert not owner_is_dead(f"{name}|{namespace}|another-boot/{2**22 + 7}/1/x"), "another machine's pid"

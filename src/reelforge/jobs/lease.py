@@ -27,7 +27,11 @@ def _host_key() -> str:
         namespace = os.readlink("/proc/self/ns/pid")  # e.g. "pid:[4026531836]"
     except OSError:
         namespace = "-"
-    return f"{socket.gethostname()}|{namespace}".replace("/", "_")
+    try:  # the initial namespace has the same id on every host: two machines named alike must differ
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        boot = "-"
+    return f"{socket.gethostname()}|{namespace}|{boot}".replace("/", "_")
 
 
 def _start_time(pid: int) -> str | None:
