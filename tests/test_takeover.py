@@ -107,7 +107,7 @@ async def test_killed_non_owner_jobs_are_taken_over_and_never_resubmitted(tmp_pa
     with RunwayEmulator() as emu:
         emu.inject("create", delay_s=3.0)  # the create reached Runway; its answer never gets back
         keys = {"RUNWAYML_API_SECRET": emu.api_key, "RUNWAYML_BASE_URL": emu.url}
-        async with real_server(home, tmp_path, "a", keys) as (a, a_pid):  # first: it owns the ledger's lock
+        async with real_server(home, tmp_path, "a", keys) as (a, a_pid):  # the first server started
             store = JobStore(home / "ledger.sqlite3")
             async with real_server(home, tmp_path, "b", keys) as (b, b_pid):
                 render = (await b.call_tool("generate_video", {"request": RENDER})).structured_content["job_id"]
@@ -134,7 +134,7 @@ async def test_killed_non_owner_jobs_are_taken_over_and_never_resubmitted(tmp_pa
 async def test_killed_owner_job_is_taken_over_by_the_surviving_server(tmp_path: Path, settings: Settings) -> None:
     home = tmp_path / "home"
     survivor = Settings(home=home, allowed_input_roots=[tmp_path], job_lease_s=LEASE_S, poll_min_interval_s=0.02)
-    async with real_server(home, tmp_path, "owner") as (owner, owner_pid_):  # first: it owns the ledger's lock
+    async with real_server(home, tmp_path, "owner") as (owner, owner_pid_):  # the first server started
         store = JobStore(home / "ledger.sqlite3")
         async with make_client(survivor) as live:
             render = (await owner.call_tool("generate_video", {"request": RENDER})).structured_content["job_id"]
