@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
@@ -31,6 +32,7 @@ def _serve(tmp_path: Path, port: int, token: str | None) -> subprocess.Popen:
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+@pytest.mark.slow
 def test_http_requires_a_token(tmp_path: Path) -> None:
     port = _free_port()
     proc = _serve(tmp_path, port, "s3cret-token-value-0f9e8d7c6b5a4f3e2d1c")
@@ -55,6 +57,7 @@ def test_http_requires_a_token(tmp_path: Path) -> None:
     assert b"s3cret-token-value-0f9e8d7c6b5a4f3e2d1c" not in err  # the token never reaches the log
 
 
+@pytest.mark.slow
 def test_http_refuses_to_start_without_a_token(tmp_path: Path) -> None:
     proc = _serve(tmp_path, _free_port(), None)
     _, err = proc.communicate(timeout=60)

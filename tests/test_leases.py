@@ -188,6 +188,7 @@ async def test_a_cancel_recorded_by_another_process_is_not_undone_by_the_driver(
     assert len(polls) < 100, "the driver kept working after the cancel"
 
 
+@pytest.mark.slow
 async def test_a_lease_lost_while_a_job_fails_does_not_stop_the_runner(tmp_path: Path) -> None:
     """A handler failing after its lease was taken ends quietly; the runner and its other jobs go on."""
     store = JobStore(tmp_path / "l.db")

@@ -107,6 +107,7 @@ async def test_extend_video_continues_a_local_clip(local_env) -> None:
     assert extended["output"]["extra"]["mode"] == "native"  # LTX conditions on the clip itself
 
 
+@pytest.mark.slow
 async def test_cancel_job_stops_the_render(local_env) -> None:
     request = {**LTX, "prompt": "a long render", "duration_s": 5, "options": {"steps": 100}, "wait_seconds": 0}
     async with make_client(local_env) as client:

@@ -118,6 +118,7 @@ async def test_ltx_keyframes_first_last_and_middle(local_env, tmp_path: Path) ->
     assert len(probe_file(dest)["frames"]) == 33  # 1.5 s at 24 fps = 36 -> nearest 8k+1 = 33
 
 
+@pytest.mark.slow
 async def test_ltx_extension_returns_the_continuation(local_env, tmp_path: Path) -> None:
     source = make_clip(tmp_path / "src.mp4", 1.0, size=(64, 48), audio=False)
     spec = spec_for(LTX, duration_s=1.0, video=MediaRef(kind="file", path=str(source), mime="video/mp4"))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import anyio
 import av
+import pytest
 
 from reelforge.media.animatic import render_animatic
 from reelforge.media.join import join_continuation
@@ -32,6 +33,7 @@ def _untagged_clip(path: Path) -> Path:
     return make_clip(path, 1.0, (160, 90), 24, pattern="testsrc2", extra_args=["-color_primaries", "unknown"])
 
 
+@pytest.mark.slow
 def test_loop_output_is_fully_tagged(tmp_path: Path) -> None:
     src = _untagged_clip(tmp_path / "src.mp4")
     for strategy in ("crossfade", "search", "pingpong"):

@@ -116,6 +116,7 @@ async def test_colour_drift_is_measured_and_ramped_out(tmp_path: Path) -> None:
     assert r.seam.seam_ratio < 2 and r.seam.worst_step_ratio < 3
 
 
+@pytest.mark.slow
 async def test_other_size_and_rate_are_conformed(tmp_path: Path) -> None:
     first = _cut(tmp_path / "a.mp4", 0, 48)
     cont = _cut(tmp_path / "big.mp4", 48, 96, size="320:180", fps=30)  # 2 s at 30 fps = 60 frames

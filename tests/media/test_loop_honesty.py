@@ -43,6 +43,7 @@ def test_crossfade_ghosting_on_a_pan_is_measured_and_reported(tmp_path: Path) ->
     assert any("double exposure" in note for note in result.notes), result.notes
 
 
+@pytest.mark.slow
 def test_a_clean_cut_loop_has_no_ghosting(tmp_path: Path) -> None:
     src = make_clip(tmp_path / "periodic.mp4", 3.0, pattern="periodic", audio=False)
     result = anyio.run(lambda: make_loop(src, tmp_path / "loop.mp4"))
@@ -51,6 +52,7 @@ def test_a_clean_cut_loop_has_no_ghosting(tmp_path: Path) -> None:
     assert result.seam == loop_seam(tmp_path / "loop.mp4", source=thumbnails(src))
 
 
+@pytest.mark.slow
 def test_auto_does_not_keep_a_loop_it_measures_as_seamed(tmp_path: Path) -> None:
     src = _fine_detail_clip(tmp_path / "fine.mp4")
     result = anyio.run(lambda: make_loop(src, tmp_path / "loop.mp4"))

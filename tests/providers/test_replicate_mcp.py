@@ -71,6 +71,7 @@ async def test_extend_uses_the_last_frame_path(emu, rep_settings):
     assert probe(extended["output"]["path"]).duration_s > probe(source["output"]["path"]).duration_s
 
 
+@pytest.mark.slow
 async def test_make_loop_of_a_generated_clip(emu, rep_settings):
     async with make_client(rep_settings) as client:
         job = await settle(client, await start_job(client, "make_loop", {"generate": VIDEO_01}))

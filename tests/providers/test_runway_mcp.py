@@ -35,6 +35,7 @@ def rw_settings(settings: Settings, emu: RunwayEmulator) -> Settings:
     return settings.model_copy(update={"runway_api_key": SecretStr(emu.api_key), "runway_base_url": emu.url})
 
 
+@pytest.mark.slow
 async def test_text_to_video(emu, rw_settings):
     progress: list[float] = []
 
