@@ -153,3 +153,23 @@ def test_a_real_pipe(home) -> None:
     assert listed.returncode == 0, listed.stderr
     keys = [line.split("\t")[0] for line in listed.stdout.splitlines()]
     assert keys == [m.key for m in load_catalog().providers["local"].models], listed.stdout
+
+
+def test_a_crashed_job_prints_no_traceback_and_no_secret(home) -> None:
+    """Outside `serve` there is no log file: a crash is one redacted line, never a traceback with a key."""
+    script = (
+        "from reelforge.providers.preview import PreviewProvider\n"
+        "async def boom(self, *a, **k):\n"
+        "    raise RuntimeError('GET https://cdn.example.com/v.mp4?X-Amz-Signature=SECRETSIG123 failed, "
+        "key sk-proj4567abcdefghSECRET')\n"
+        "PreviewProvider.render = boom\n"
+        "from reelforge.cli import main\n"
+        "main(['generate', '--provider', 'preview', 'a cat'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "REELFORGE_HOME": str(home)})
+    assert done.returncode != 0
+    both = done.stdout + done.stderr
+    assert "Traceback" not in both, both
+    assert "SECRET" not in both, both
+    assert "crashed" in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr

@@ -172,3 +172,18 @@ async def test_no_secret_reaches_errors_ledger_receipts_or_logs(emu, tmp_path):
     assert not leaks, leaks
     # The first 8 characters of the key are not enough to rebuild it, but a half key is: none of it.
     assert KEY[:20].encode() not in b"".join(haystacks.values())
+
+
+def test_a_hostile_error_body_is_redacted_in_bounded_time() -> None:
+    """Only a bounded head of a provider's body is redacted: a megabyte of 'a.a.a.' must not stall the loop."""
+    import time
+
+    import httpx
+
+    from reelforge.providers.http import response_message
+
+    response = httpx.Response(400, text="a." * 500_000)
+    started = time.perf_counter()
+    message = response_message(response)
+    assert time.perf_counter() - started < 5.0  # unbounded, this body takes minutes
+    assert len(message) <= 300

@@ -314,6 +314,8 @@ def main(argv: list[str] | None = None) -> None:
         args = build_parser().parse_args(["serve"])
     if args.command == "models" and args.action == "pull" and not args.name:
         build_parser().error("models pull needs a model name (see `reelforge models --provider local`)")
+    if args.command != "serve":
+        _quiet_redacted_logs()
     try:
         code = args.fn(args)
     except KeyboardInterrupt:
@@ -323,6 +325,36 @@ def main(argv: list[str] | None = None) -> None:
         code, message = _error_line(exc)
         sys.stderr.write(f"error: {message}\n")
     sys.exit(code)
+
+
+def _quiet_redacted_logs() -> None:
+    """Commands other than `serve` log warnings only, one line each, redacted: without a handler,
+    Python's fallback would print a crashed job's whole traceback (and any secret in it) to stderr."""
+    import logging
+
+    from reelforge.logs import install_log_redaction
+
+    class _OneLine(logging.Formatter):
+        def formatException(self, ei) -> str:  # noqa: N802 - logging's name
+            return ""
+
+        def format(self, record: logging.LogRecord) -> str:
+            record.exc_info, record.exc_text, record.stack_info = None, None, None
+            return super().format(record)
+
+    class _Stderr(logging.StreamHandler):
+        def emit(self, record: logging.LogRecord) -> None:
+            self.stream = sys.stderr  # whatever stderr is now (a test's capture, a pipe)
+            super().emit(record)
+
+    root = logging.getLogger()
+    if not any(isinstance(h, _Stderr) or getattr(h, "_reelforge_cli", False) for h in root.handlers):
+        handler = _Stderr()
+        handler._reelforge_cli = True  # type: ignore[attr-defined]
+        handler.setFormatter(_OneLine("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
+    install_log_redaction()
 
 
 #: Request fields as the command line spells them, for error messages.

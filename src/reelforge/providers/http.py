@@ -162,12 +162,15 @@ def response_message(response: httpx.Response, limit: int = 300) -> str:
 
     Redacted before it is cut: a key or signed URL cut in half would no longer be recognised.
     """
+    # Only a bounded head is redacted: a hostile megabyte body must not stall the event loop in the
+    # redactor's patterns, and 8x the limit still holds any key or URL that reaches the kept part.
+    head = 8 * limit
     try:
         body = response.json()
     except ValueError:
         text = response.text.strip().replace("\n", " ")
-        return redact(text)[:limit] if text and not text.startswith("<") else ""
-    return redact(_message_from_json(body))[:limit]
+        return redact(text[:head])[:limit] if text and not text.startswith("<") else ""
+    return redact(_message_from_json(body)[:head])[:limit]
 
 
 def _message_from_json(body: object) -> str:
