@@ -184,7 +184,7 @@ async def test_a_job_that_hits_a_full_disk_says_so(tmp_path: Path) -> None:
     not "Internal error (OSError)". The runner and ledger are real; the handler writes for real."""
     import anyio
 
-    from reelforge.jobs.models import Job, JobStatus
+    from reelforge.jobs.job import Job, JobStatus
     from reelforge.jobs.runner import JobContext, Runner
     from reelforge.jobs.store import JobStore
 

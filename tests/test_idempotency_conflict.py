@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reelforge.errors import IdempotencyConflict
-from reelforge.jobs.models import Job
+from reelforge.jobs.job import Job
 from reelforge.jobs.store import JobStore
 from test_server_preview import finish
 

@@ -16,7 +16,7 @@ import pytest
 
 from reelforge.errors import ReelforgeError
 from reelforge.jobs.lease import new_owner_id, owner_is_dead
-from reelforge.jobs.models import Job, JobStatus
+from reelforge.jobs.job import Job, JobStatus
 from reelforge.jobs.runner import JobContext, Runner
 from reelforge.jobs.store import JobStore
 

@@ -10,7 +10,7 @@ import pytest
 
 from reelforge.errors import BudgetExceeded, ConfirmationRequired
 from reelforge.jobs.migrations import MIGRATIONS
-from reelforge.jobs.models import Job, JobStatus
+from reelforge.jobs.job import Job, JobStatus
 from reelforge.jobs.store import JobStore
 from reelforge.settings import Settings
 from reelforge.studio.core import Studio

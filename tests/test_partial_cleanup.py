@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from test_takeover import RENDER, _kill, _rendering, _until, real_server
 
-from reelforge.jobs.models import JobStatus
+from reelforge.jobs.job import JobStatus
 from reelforge.jobs.store import JobStore
 from reelforge.settings import Settings
 from reelforge.studio.artifacts import is_partial

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reelforge.catalog import ASPECT_RATIOS, DurationRule
-from reelforge.requests import size_for
+from reelforge.generation_spec import size_for
 from reelforge.server import _next_progress
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import anyio
 
 from reelforge.errors import OutcomeUnknown, ProviderFailure
-from reelforge.jobs.models import Job, JobStatus
+from reelforge.jobs.job import Job, JobStatus
 from reelforge.jobs.runner import JobContext, Runner
 from reelforge.jobs.store import JobStore
 

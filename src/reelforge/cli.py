@@ -176,7 +176,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 def _status_filter(value: str | None) -> str | None:
     from reelforge.errors import InvalidRequest
-    from reelforge.jobs.models import JobStatus
+    from reelforge.jobs.job import JobStatus
 
     known = [s.value for s in JobStatus]
     if value is not None and value not in known:  # a typo is not "no jobs"

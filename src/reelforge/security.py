@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from reelforge.errors import InputNotAllowed, InvalidRequest
-from reelforge.requests import MediaRef
+from reelforge.generation_spec import MediaRef
 from reelforge.settings import Settings
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}

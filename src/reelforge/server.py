@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from reelforge import __version__
 from reelforge.errors import ReelforgeError, to_tool_message
-from reelforge.jobs.models import JobStatus
+from reelforge.jobs.job import JobStatus
 from reelforge.server_errors import ReelforgeServer, startup_error
 from reelforge.studio.models import ComposeRequest, ExtendRequest, GenerateRequest, JobList, JobView, LoopRequest, Quote
 from reelforge.timeline.spec import TimelineSpec

@@ -20,7 +20,7 @@ from reelforge.catalog import load_catalog
 from reelforge.errors import LocalBackendUnavailable
 from reelforge.providers.local.provider import LocalDiffusersProvider
 from reelforge.providers.local.worker import gpu_worker
-from reelforge.requests import GenerationSpec, MediaRef
+from reelforge.generation_spec import GenerationSpec, MediaRef
 from tests.media_utils import make_clip, make_image
 
 pytestmark = pytest.mark.local_gpu

@@ -18,7 +18,7 @@ from reelforge.providers.local.plan import build_plan
 from reelforge.providers.local.provider import LocalDiffusersProvider
 from reelforge.providers.local.specs import MODELS, snap_frames, snap_request, snap_size
 from reelforge.providers.local.store import cached_snapshot, locate
-from reelforge.requests import GenerationSpec, MediaRef
+from reelforge.generation_spec import GenerationSpec, MediaRef
 
 LTX, WAN_T2V, WAN_I2V, TI2V = "ltx-video-0.9.8-distilled", "wan2.2-t2v-a14b", "wan2.2-i2v-a14b", "wan2.2-ti2v-5b"
 

@@ -14,7 +14,7 @@ from client_utils import settle, start_job  # noqa: F401  (re-exported: the prov
 
 from reelforge.catalog import RESOLUTION_SHORT_EDGE, ModelEntry, load_catalog
 from reelforge.providers.base import RemoteProvider, RemoteStatus
-from reelforge.requests import GenerationSpec, MediaRef, size_for
+from reelforge.generation_spec import GenerationSpec, MediaRef, size_for
 from reelforge.settings import Settings
 
 

@@ -20,7 +20,7 @@ from reelforge.catalog import load_catalog
 from reelforge.errors import UnsupportedParameter
 from reelforge.providers.luma import LumaProvider
 from reelforge.providers.runway import RunwayProvider
-from reelforge.requests import MediaRef
+from reelforge.generation_spec import MediaRef
 
 URL_IMAGE = MediaRef(kind="url", url="https://images.example.com/a.png", mime="image/png")
 

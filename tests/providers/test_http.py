@@ -271,7 +271,7 @@ async def test_inline_inputs_respect_limits_and_kinds(tmp_path):
     from media_utils import make_image
 
     from reelforge.providers.inputs import check_kind, data_uri
-    from reelforge.requests import MediaRef
+    from reelforge.generation_spec import MediaRef
 
     image = MediaRef(kind="file", path=str(make_image(tmp_path / "a.png")), mime="image/png")
     uri = await data_uri(image, max_bytes=1_000_000, param="first_frame", provider="Acme")

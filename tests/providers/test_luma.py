@@ -20,7 +20,7 @@ from reelforge.errors import (
 )
 from reelforge.providers.base import RemoteState
 from reelforge.providers.luma import LumaProvider
-from reelforge.requests import MediaRef
+from reelforge.generation_spec import MediaRef
 
 IMAGE_URL = MediaRef(kind="url", url="https://images.example.com/kite.png", mime="image/png")
 

@@ -29,7 +29,7 @@ from reelforge.providers.base import RemoteProvider, RemoteStatus
 from reelforge.providers.http import OutputUrlExpired, RetryPolicy, new_client
 from reelforge.providers.minimax import MiniMaxProvider
 from reelforge.providers.replicate import ReplicateProvider
-from reelforge.requests import MediaRef
+from reelforge.generation_spec import MediaRef
 from reelforge.settings import Settings
 
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=0.05, max_retry_after_s=5.0)

@@ -28,7 +28,7 @@ from reelforge.media.probe import probe
 from reelforge.providers.base import RemoteState, RemoteStatus
 from reelforge.providers.http import RetryPolicy, new_client
 from reelforge.providers.replicate import MAX_DATA_URI_BYTES, ReplicateProvider
-from reelforge.requests import GenerationSpec, MediaRef
+from reelforge.generation_spec import GenerationSpec, MediaRef
 from reelforge.settings import Settings
 
 #: Real retry code paths with millisecond waits.

@@ -22,7 +22,7 @@ from reelforge.errors import (
 )
 from reelforge.providers.base import RemoteState
 from reelforge.providers.runway import RunwayProvider
-from reelforge.requests import MediaRef
+from reelforge.generation_spec import MediaRef
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ import anyio
 
 from reelforge.errors import Canceled, ReelforgeError, explain
 from reelforge.jobs.lease import new_owner_id, owner_is_dead
-from reelforge.jobs.models import Job, JobKind, JobStatus
+from reelforge.jobs.job import Job, JobKind, JobStatus
 from reelforge.jobs.store import JobStore, LeaseLost
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from typing import Any
 
 from reelforge.errors import IdempotencyConflict, JobNotFound, ReelforgeError
 from reelforge.jobs.migrations import migrate
-from reelforge.jobs.models import TERMINAL, Job, JobStatus
+from reelforge.jobs.job import TERMINAL, Job, JobStatus
 from reelforge.redact import redact
 
 _JSON_FIELDS = ("request", "quote", "parents", "outputs", "state", "notes")

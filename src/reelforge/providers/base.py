@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from reelforge.catalog import ModelEntry
     from reelforge.errors import ReelforgeError
-    from reelforge.requests import GenerationSpec
+    from reelforge.generation_spec import GenerationSpec
     from reelforge.settings import Settings
 
 #: progress(fraction 0..1 or None when unknown, short stage message)

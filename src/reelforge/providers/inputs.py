@@ -19,7 +19,7 @@ import httpx
 
 from reelforge.errors import InvalidRequest, ReelforgeError
 from reelforge.providers.http import DEFAULT_RETRY, RetryPolicy, send, status_error_map
-from reelforge.requests import MediaRef
+from reelforge.generation_spec import MediaRef
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from reelforge.providers.remote import TrackedStatus
 
 if TYPE_CHECKING:
     from reelforge.catalog import ModelEntry
-    from reelforge.requests import GenerationSpec, MediaRef
+    from reelforge.generation_spec import GenerationSpec, MediaRef
 
 #: Inline image ceiling we allow in one JSON body. Luma's documented URL/data limit is far higher
 #: (200 MB, 3P dated); a smaller cap keeps request bodies sane.

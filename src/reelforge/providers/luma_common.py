@@ -16,7 +16,7 @@ from reelforge.errors import (
 
 if TYPE_CHECKING:
     from reelforge.catalog import ModelEntry
-    from reelforge.requests import GenerationSpec
+    from reelforge.generation_spec import GenerationSpec
 
 #: Words in a failure reason that mean moderation refused the request.
 MODERATION_WORDS = ("moderat", "safety", "blocked", "inappropriate", "policy", "nsfw")

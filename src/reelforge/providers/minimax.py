@@ -44,7 +44,7 @@ from reelforge.providers.http import (
 
 if TYPE_CHECKING:
     from reelforge.catalog import ModelEntry
-    from reelforge.requests import GenerationSpec, MediaRef
+    from reelforge.generation_spec import GenerationSpec, MediaRef
     from reelforge.settings import Settings
 
 log = logging.getLogger(__name__)

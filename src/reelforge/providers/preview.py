@@ -12,7 +12,7 @@ from pathlib import Path
 from reelforge.catalog import ModelEntry
 from reelforge.errors import InvalidRequest, UnsupportedParameter
 from reelforge.providers.base import LocalProvider, ProgressFn
-from reelforge.requests import GenerationSpec, MediaRef
+from reelforge.generation_spec import GenerationSpec, MediaRef
 
 
 def _local(ref: MediaRef | None, param: str) -> Path | None:

@@ -41,11 +41,11 @@ from reelforge.providers.http import (
     policy_from_settings,
     send,
 )
-from reelforge.requests import size_for
+from reelforge.generation_spec import size_for
 
 if TYPE_CHECKING:
     from reelforge.catalog import ModelEntry
-    from reelforge.requests import GenerationSpec, MediaRef
+    from reelforge.generation_spec import GenerationSpec, MediaRef
     from reelforge.settings import Settings
 
 log = logging.getLogger(__name__)

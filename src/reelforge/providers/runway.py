@@ -33,7 +33,7 @@ from reelforge.providers.remote import HttpProvider, TrackedStatus
 
 if TYPE_CHECKING:
     from reelforge.catalog import ModelEntry
-    from reelforge.requests import GenerationSpec, MediaRef
+    from reelforge.generation_spec import GenerationSpec, MediaRef
 
 log = logging.getLogger(__name__)
 

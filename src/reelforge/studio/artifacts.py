@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 
 from reelforge import __version__
-from reelforge.jobs.models import Job, JobStatus
+from reelforge.jobs.job import Job, JobStatus
 from reelforge.jobs.runner import JobContext
 
 

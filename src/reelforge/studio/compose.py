@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from reelforge.errors import InvalidRequest
-from reelforge.jobs.models import Job, JobStatus
+from reelforge.jobs.job import Job, JobStatus
 from reelforge.jobs.runner import JobContext
-from reelforge.requests import GenerationSpec
+from reelforge.generation_spec import GenerationSpec
 from reelforge.security import AUDIO_TYPES, VIDEO_TYPES, check_local_path
 from reelforge.studio.artifacts import finalize
 from reelforge.studio.core import Studio

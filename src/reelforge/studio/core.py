@@ -20,12 +20,12 @@ import anyio
 
 from reelforge.catalog import ModelEntry, load_catalog
 from reelforge.errors import BudgetExceeded, ConfirmationRequired, InvalidRequest, MissingCredentials, UnsupportedParameter
-from reelforge.jobs.models import Job, JobKind, JobStatus
+from reelforge.jobs.job import Job, JobKind, JobStatus
 from reelforge.jobs.runner import Runner
 from reelforge.jobs.store import JobStore, check_same_request
 from reelforge.providers.base import LocalProvider, Provider
 from reelforge.providers.registry import make_provider
-from reelforge.requests import GenerationSpec, MediaRef
+from reelforge.generation_spec import GenerationSpec, MediaRef
 from reelforge.security import check_local_path, resolve_media
 from reelforge.settings import Settings
 from reelforge.studio.artifacts import sweep_partials

@@ -19,11 +19,11 @@ import anyio
 import anyio.lowlevel
 
 from reelforge.errors import Canceled, InvalidRequest, OutcomeUnknown, ProviderTimeout, ReelforgeError
-from reelforge.jobs.models import Job, JobStatus
+from reelforge.jobs.job import Job, JobStatus
 from reelforge.jobs.runner import Handler, JobContext
 from reelforge.providers.base import LocalProvider, RemoteProvider, RemoteState
 from reelforge.providers.http import OutputUrlExpired
-from reelforge.requests import GenerationSpec
+from reelforge.generation_spec import GenerationSpec
 from reelforge.studio.artifacts import finalize
 
 if TYPE_CHECKING:

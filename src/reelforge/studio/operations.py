@@ -19,8 +19,8 @@ import anyio
 from pydantic import ValidationError
 
 from reelforge.errors import InvalidRequest, validation_text
-from reelforge.jobs.models import Job, JobKind
-from reelforge.requests import MediaRef
+from reelforge.jobs.job import Job, JobKind
+from reelforge.generation_spec import MediaRef
 from reelforge.studio.core import Plan, Studio
 from reelforge.studio.models import CallOptions, ExtendRequest, GenerateRequest, GenerationOptions, LoopRequest
 from reelforge.studio.pricing import Quote

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reelforge.catalog import ModelEntry
-from reelforge.requests import GenerationSpec
+from reelforge.generation_spec import GenerationSpec
 from reelforge.studio.models import Quote
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reelforge.jobs.models import Job, JobStatus
+from reelforge.jobs.job import Job, JobStatus
 
 if TYPE_CHECKING:
     from reelforge.studio.core import Studio

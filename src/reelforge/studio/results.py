@@ -10,7 +10,7 @@ from typing import Any
 from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent
 
 from reelforge.catalog import Catalog
-from reelforge.jobs.models import Job, JobStatus
+from reelforge.jobs.job import Job, JobStatus
 from reelforge.settings import Settings
 from reelforge.studio.routing import provider_ready
 from reelforge.studio.views import job_view

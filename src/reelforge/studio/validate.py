@@ -11,7 +11,7 @@ from typing import Any
 
 from reelforge.catalog import RESOLUTION_SHORT_EDGE, Catalog, ModelEntry
 from reelforge.errors import InvalidRequest, ModelRetired, UnsupportedParameter
-from reelforge.requests import GenerationSpec, MediaRef, size_for
+from reelforge.generation_spec import GenerationSpec, MediaRef, size_for
 from reelforge.studio.models import GenerationOptions
 
 

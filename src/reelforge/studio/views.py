@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reelforge.jobs.models import Job, JobStatus
+from reelforge.jobs.job import Job, JobStatus
 from reelforge.studio.models import ErrorView, JobView, OutputView
 
 _NEXT = {

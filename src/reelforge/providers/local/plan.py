@@ -23,7 +23,7 @@ from pathlib import Path
 
 from reelforge.errors import InputNotAllowed, InvalidRequest, UnsupportedParameter
 from reelforge.providers.local.specs import ModelSpec, Task, continuation_frames, snap_request
-from reelforge.requests import GenerationSpec, MediaRef
+from reelforge.generation_spec import GenerationSpec, MediaRef
 
 EXTRA_KEYS = ("keyframes", "steps", "guidance_scale")
 MAX_KEYFRAMES = 8

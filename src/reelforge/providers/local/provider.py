@@ -20,7 +20,7 @@ from reelforge.providers.local.plan import RenderPlan, build_plan
 from reelforge.providers.local.specs import MODELS, ModelSpec, snap_request
 from reelforge.providers.local.store import locate
 from reelforge.providers.local.worker import GpuJob, run_job
-from reelforge.requests import GenerationSpec
+from reelforge.generation_spec import GenerationSpec
 
 _EXTRA_HINT = "Install the local extra: pip install 'reelforge[local]' (torch, diffusers, transformers)."
 
