@@ -74,7 +74,7 @@ def test_piped_models_list_full_ids_and_literal_brackets(home, capsys) -> None:
     every = [m.key for m in load_catalog().models()]
     assert sorted(first_column) == sorted(every)
     from reelforge.settings import Settings
-    from reelforge.studio.results import model_rows
+    from reelforge.studio.catalog_view import model_rows
 
     needs = {f"{r['provider']}/{r['model']}": r["needs"] for r in model_rows(load_catalog(), Settings(),
                                                                             include_retired=True)}

@@ -13,8 +13,9 @@ from reelforge.jobs.migrations import MIGRATIONS
 from reelforge.jobs.job import Job, JobStatus
 from reelforge.jobs.store import JobStore
 from reelforge.settings import Settings
-from reelforge.studio.core import Studio
-from reelforge.studio.models import CallOptions
+from reelforge.studio.budget import check_budget
+from reelforge.studio.operations import open_studio
+from reelforge.studio.tool_schemas import CallOptions
 
 
 def test_wal_and_migrations_run_once(tmp_path: Path) -> None:
@@ -70,16 +71,16 @@ def test_spend_counts_derived_jobs_once(tmp_path: Path) -> None:
 
 
 def test_budget_and_confirmation(tmp_path: Path) -> None:
-    studio = Studio(Settings(home=tmp_path, max_cost_per_call_usd=2.0, max_cost_per_day_usd=3.0, confirm_above_usd=0.5))
-    studio.check_budget(0.4, CallOptions(), "cheap")
+    studio = open_studio(Settings(home=tmp_path, max_cost_per_call_usd=2.0, max_cost_per_day_usd=3.0, confirm_above_usd=0.5))
+    check_budget(studio, 0.4, CallOptions(), "cheap")
     with pytest.raises(ConfirmationRequired, match="confirm=true"):
-        studio.check_budget(1.0, CallOptions(), "mid")
-    studio.check_budget(1.0, CallOptions(confirm=True), "mid")
+        check_budget(studio, 1.0, CallOptions(), "mid")
+    check_budget(studio, 1.0, CallOptions(confirm=True), "mid")
     with pytest.raises(BudgetExceeded, match="per-call limit"):
-        studio.check_budget(2.5, CallOptions(confirm=True), "big")
+        check_budget(studio, 2.5, CallOptions(confirm=True), "big")
     studio.store.insert(Job(kind="generate", quote_usd=2.5))
     with pytest.raises(BudgetExceeded, match="daily limit"):
-        studio.check_budget(1.0, CallOptions(confirm=True), "more")
+        check_budget(studio, 1.0, CallOptions(confirm=True), "more")
     studio.store.close()
 
 

@@ -17,7 +17,7 @@ from reelforge.jobs.job import JobStatus
 from reelforge.jobs.store import JobStore
 from reelforge.settings import Settings
 from reelforge.studio.artifacts import is_partial
-from reelforge.studio.core import Studio
+from reelforge.studio.operations import open_studio
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -43,7 +43,7 @@ async def test_abandoned_job_folder_keeps_no_temp_files(tmp_path: Path, settings
     folder = home / "outputs" / job_id
     assert any(".partial-" in name for name in leftovers(folder)), "precondition: the kill left a temp file"
     # The command line (it never resumes other processes' jobs) cancels the orphan.
-    cli = Studio(Settings(home=home, allowed_input_roots=[tmp_path]), resume=False)
+    cli = open_studio(Settings(home=home, allowed_input_roots=[tmp_path]), resume=False)
     try:
         job = await cli.cancel(job_id)
     finally:

@@ -90,9 +90,9 @@ def _cli_settings():
 
 
 async def _with_studio(fn):
-    from reelforge.studio.core import Studio
+    from reelforge.studio.operations import open_studio
 
-    studio = Studio(_cli_settings(), resume=False)
+    studio = open_studio(_cli_settings(), resume=False)
     try:
         async with anyio.create_task_group() as tg:
             await tg.start(studio.runner.serve)
@@ -105,7 +105,7 @@ async def _with_studio(fn):
 
 
 def _generate_request(args: argparse.Namespace):
-    from reelforge.studio.models import GenerateRequest
+    from reelforge.studio.tool_schemas import GenerateRequest
 
     return GenerateRequest(
         prompt=args.prompt, provider=args.provider, model=args.model, duration_s=args.duration,
@@ -120,7 +120,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from reelforge.errors import ReelforgeError
-    from reelforge.studio.operations import start_generate
+    from reelforge.studio.operations import OPERATIONS
     from reelforge.studio.views import job_view
 
     request = _generate_request(args)  # checked before the studio starts: a bad flag is one error line
@@ -128,7 +128,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     async def run(studio) -> Any:
         try:
-            job = await start_generate(studio, request)
+            job = await OPERATIONS["generate"].start(studio, request)
         except ReelforgeError as exc:  # returned, not raised: the task group would wrap it in an ExceptionGroup
             return exc
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
@@ -156,11 +156,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from reelforge.studio.core import Studio
-    from reelforge.studio.operations import estimate
+    from reelforge.studio.generate import estimate
+    from reelforge.studio.operations import open_studio
 
     request = _generate_request(args)
-    studio = Studio(_cli_settings(), resume=False)
+    studio = open_studio(_cli_settings(), resume=False)
     try:
         quotes = estimate(studio, request, compare=args.compare)
     finally:
@@ -211,7 +211,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from reelforge.catalog import load_catalog
     from reelforge.settings import Settings
-    from reelforge.studio.results import model_rows
+    from reelforge.studio.catalog_view import model_rows
 
     if args.action == "pull":
         from reelforge.providers.local.pull import pull_model

@@ -21,10 +21,9 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from reelforge import __version__
-from reelforge.errors import ReelforgeError, to_tool_message
-from reelforge.jobs.job import JobStatus
+from reelforge.jobs.job import JobKind, JobStatus
 from reelforge.server_errors import ReelforgeServer, startup_error
-from reelforge.studio.models import ComposeRequest, ExtendRequest, GenerateRequest, JobList, JobView, LoopRequest, Quote
+from reelforge.studio.tool_schemas import ComposeRequest, ExtendRequest, GenerateRequest, JobList, JobView, LoopRequest, Quote
 from reelforge.timeline.spec import TimelineSpec
 
 if TYPE_CHECKING:
@@ -85,13 +84,12 @@ def _catalog_only(settings: Settings | None) -> tuple[Any, Settings]:
 
 def _make_studio(settings: Settings | None) -> Studio:
     from reelforge.settings import Settings
-    from reelforge.studio.core import Studio
+    from reelforge.studio.operations import open_studio
 
-    return Studio(settings or Settings())
+    return open_studio(settings or Settings())
 
 
 PAID = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
-LOCAL_WORK = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
 # destructiveHint is meaningful only when readOnlyHint is false (MCP spec), so read-only tools omit it.
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 
@@ -102,25 +100,26 @@ class CostApproval(BaseModel):
     approve: bool = Field(description="Spend this amount?")
 
 
-async def _ask_approval(prepare: Any, request: Any, ctx: Context) -> CostApproval | Elicit[CostApproval]:
+async def _ask_approval(kind: JobKind, request: Any, ctx: Context) -> CostApproval | Elicit[CostApproval]:
     """Ask the user (elicitation) to approve a quoted cost above the threshold.
 
-    Hosts without elicitation get no question; the tool then refuses with a message telling the
-    model to ask the user and call again with confirm=true.
+    The request is prepared here, once, and the prepared job rides on the request to the tool body.
+    A refusal (bad input, budget) raises here and becomes the tool's error. Hosts without
+    elicitation get no question; the tool then refuses with a message telling the model to ask the
+    user and call again with confirm=true.
     """
-    studio = await _studio(ctx)
     if request.confirm:
         return CostApproval(approve=True)
-    try:
-        prepared = await anyio.to_thread.run_sync(prepare, studio, request)
-    except ReelforgeError:
-        return CostApproval(approve=False)  # the tool body reports the real error
+    from reelforge.studio.launch import prepare_off_loop
+    from reelforge.studio.operations import OPERATIONS
+    from reelforge.studio.reattach import find_existing
+
+    studio = await _studio(ctx)
+    prepared = await prepare_off_loop(studio, OPERATIONS[kind].prepare, request)
+    request._prepared = prepared
     if prepared.quote_usd <= studio.settings.confirm_above_usd:
         return CostApproval(approve=False)
-    from reelforge.studio.core import DUPLICATE_WINDOW_S
-
-    if studio.store.find_by_idempotency_key(request.idempotency_key or "") or studio.store.find_recent_duplicate(
-            studio.request_digest(prepared.kind, prepared.request, prepared.parents), DUPLICATE_WINDOW_S):
+    if find_existing(studio, prepared, request) is not None:
         return CostApproval(approve=False)  # re-attaching to an existing job costs nothing
     caps = ctx.client_capabilities
     if caps is None or getattr(caps, "elicitation", None) is None:
@@ -129,31 +128,19 @@ async def _ask_approval(prepare: Any, request: Any, ctx: Context) -> CostApprova
 
 
 async def approve_generate(request: GenerateRequest, ctx: Context) -> CostApproval | Elicit[CostApproval]:
-    from reelforge.studio.operations import prepare_generate
-
-    return await _ask_approval(prepare_generate, request, ctx)
+    return await _ask_approval("generate", request, ctx)
 
 
 async def approve_extend(request: ExtendRequest, ctx: Context) -> CostApproval | Elicit[CostApproval]:
-    from reelforge.studio.operations import prepare_extend
-
-    return await _ask_approval(prepare_extend, request, ctx)
+    return await _ask_approval("extend", request, ctx)
 
 
 async def approve_loop(request: LoopRequest, ctx: Context) -> CostApproval | Elicit[CostApproval]:
-    from reelforge.studio.operations import prepare_loop
-
-    return await _ask_approval(prepare_loop, request, ctx)
+    return await _ask_approval("loop", request, ctx)
 
 
 async def approve_compose(request: ComposeRequest, ctx: Context) -> CostApproval | Elicit[CostApproval]:
-    from reelforge.studio.compose import prepare_compose
-
-    return await _ask_approval(prepare_compose, request, ctx)
-
-
-def _approved(request: Any, approval: CostApproval) -> Any:
-    return request.model_copy(update={"confirm": True}) if approval.approve else request
+    return await _ask_approval("compose", request, ctx)
 
 
 class Estimate(BaseModel):
@@ -230,7 +217,7 @@ async def _await_job(ctx: Context, studio: Studio, job_id: str, wait_seconds: fl
         await ctx.report_progress(value, 100.0, job.stage or job.status.value)
         await _push_resource_update(ctx, job.uri)
 
-    from reelforge.studio.results import job_result
+    from reelforge.tool_results import job_result
 
     job = await studio.wait(job_id, seconds, on_change)
     return job_result(job)
@@ -258,25 +245,21 @@ async def _push_resource_update(ctx: Context, uri: str) -> None:
         log.debug("resource update not delivered", exc_info=True)
 
 
-async def _start_work(ctx: Context, module: str, starter: str, request: Any) -> CallToolResult:
-    """Start a job through the studio (`reelforge.studio.<module>.<starter>`), then wait for it, bounded."""
-    import importlib
+async def _start_work(ctx: Context, kind: JobKind, request: Any, approval: CostApproval) -> CallToolResult:
+    """Start a job (prepared by the approval question, or now), then wait for it, bounded."""
+    from reelforge.studio.operations import OPERATIONS
 
     studio = await _studio(ctx)
-    start = getattr(importlib.import_module(f"reelforge.studio.{module}"), starter)
-    try:
-        job = await start(studio, request)
-    except ReelforgeError as exc:
-        raise _guard(exc) from exc
+    prepared = request._prepared
+    if approval.approve:
+        request = request.model_copy(update={"confirm": True})
+    job = await OPERATIONS[kind].start(studio, request, prepared)
     return await _await_job(ctx, studio, job.id, request.wait_seconds)
-
-
-def _guard(exc: ReelforgeError) -> ToolError:
-    return ToolError(to_tool_message(exc))
 
 
 def _register_tools(mcp: MCPServer) -> None:
     # Tool bodies import the studio lazily: it loads in the background while the handshake is answered.
+    # A ReelforgeError raised by a tool becomes its ToolError in one place (ReelforgeServer.call_tool).
 
     @mcp.tool(title="Generate a video", annotations=PAID)
     async def generate_video(
@@ -284,17 +267,14 @@ def _register_tools(mcp: MCPServer) -> None:
         approval: Annotated[CostApproval, Resolve(approve_generate)],
     ) -> Annotated[CallToolResult, JobView]:
         """Text- or image-to-video with any provider ('preview' is free and offline). Returns the job."""
-        return await _start_work(ctx, "operations", "start_generate", _approved(request, approval))
+        return await _start_work(ctx, "generate", request, approval)
 
     @mcp.tool(title="Estimate the cost", annotations=READ_ONLY)
     async def estimate_cost(request: GenerateRequest, ctx: Context, compare: bool = False) -> Estimate:
         """Quote a generation before paying; compare=true ranks every eligible model, cheapest first."""
-        try:
-            from reelforge.studio.operations import estimate
+        from reelforge.studio.generate import estimate
 
-            return Estimate(quotes=estimate(await _studio(ctx), request, compare=compare))
-        except ReelforgeError as exc:
-            raise _guard(exc) from exc
+        return Estimate(quotes=estimate(await _studio(ctx), request, compare=compare))
 
     @mcp.tool(title="Extend a video", annotations=PAID)
     async def extend_video(
@@ -302,7 +282,7 @@ def _register_tools(mcp: MCPServer) -> None:
         approval: Annotated[CostApproval, Resolve(approve_extend)],
     ) -> Annotated[CallToolResult, JobView]:
         """Continue a clip: native extend, else last frame -> image-to-video -> seamless join."""
-        return await _start_work(ctx, "operations", "start_extend", _approved(request, approval))
+        return await _start_work(ctx, "extend", request, approval)
 
     @mcp.tool(title="Make a seamless loop", annotations=PAID)
     async def make_loop(
@@ -310,7 +290,7 @@ def _register_tools(mcp: MCPServer) -> None:
         approval: Annotated[CostApproval, Resolve(approve_loop)],
     ) -> Annotated[CallToolResult, JobView]:
         """Make a seamless loop from a clip, or generate one; reports the measured seam score."""
-        return await _start_work(ctx, "operations", "start_loop", _approved(request, approval))
+        return await _start_work(ctx, "loop", request, approval)
 
     @mcp.tool(title="Compose a timeline", annotations=PAID)
     async def compose_timeline(
@@ -318,7 +298,7 @@ def _register_tools(mcp: MCPServer) -> None:
         approval: Annotated[CostApproval, Resolve(approve_compose)],
     ) -> Annotated[CallToolResult, JobView]:
         """Render clips with trims, transitions, audio bed and titles into one MP4 (+ .otio sidecar)."""
-        return await _start_work(ctx, "compose", "start_compose", _approved(request, approval))
+        return await _start_work(ctx, "compose", request, approval)
 
     @mcp.tool(title="Get a job", annotations=READ_ONLY)
     async def get_job(
@@ -328,10 +308,7 @@ def _register_tools(mcp: MCPServer) -> None:
     ) -> Annotated[CallToolResult, JobView]:
         """A job's status, cost and result; optionally wait (bounded) for it to finish."""
         studio = await _studio(ctx)
-        try:
-            studio.store.require(job_id)
-        except ReelforgeError as exc:
-            raise _guard(exc) from exc
+        studio.store.require(job_id)
         return await _await_job(ctx, studio, job_id, wait_seconds)
 
     @mcp.tool(title="List jobs", annotations=READ_ONLY)
@@ -352,12 +329,9 @@ def _register_tools(mcp: MCPServer) -> None:
     )
     async def cancel_job(job_id: Annotated[str, Field(description="The job to stop.")], ctx: Context) -> JobView:
         """Stop a job (at the provider where its API allows); keeps the record."""
-        try:
-            from reelforge.studio.views import job_view
+        from reelforge.studio.views import job_view
 
-            return job_view(await (await _studio(ctx)).cancel(job_id))
-        except ReelforgeError as exc:
-            raise _guard(exc) from exc
+        return job_view(await (await _studio(ctx)).cancel(job_id))
 
     @mcp.tool(title="List models", annotations=READ_ONLY)
     async def list_models(
@@ -368,14 +342,11 @@ def _register_tools(mcp: MCPServer) -> None:
         include_retired: bool = False,
     ) -> ModelList:
         """Every model with its inputs, price (source, date), status and readiness."""
-        from reelforge.studio.results import model_rows
+        from reelforge.studio.catalog_view import model_rows
 
         catalog, settings = await ctx.request_context.lifespan_context.catalog()
-        try:
-            return ModelList(models=model_rows(catalog, settings, provider=provider, input_kind=input,
-                                               include_retired=include_retired))
-        except ReelforgeError as exc:
-            raise _guard(exc) from exc
+        return ModelList(models=model_rows(catalog, settings, provider=provider, input_kind=input,
+                                           include_retired=include_retired))
 
 
 def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:
@@ -394,7 +365,7 @@ def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:
 
     @mcp.resource("reelforge://models", mime_type="application/json", title="Model catalog")
     async def models_resource() -> dict[str, Any]:
-        from reelforge.studio.results import model_rows
+        from reelforge.studio.catalog_view import model_rows
 
         models, settings = await catalog()
         return {"models": model_rows(models, settings, include_retired=True)}
@@ -428,7 +399,7 @@ def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:
 
     @mcp.resource("reelforge://guide", mime_type="text/markdown", title="How to use reelforge")
     def guide() -> str:
-        from reelforge.studio.results import usage_guide
+        from reelforge.tool_results import usage_guide
 
         return usage_guide()
 

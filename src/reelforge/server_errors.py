@@ -1,6 +1,7 @@
 """The MCP surface's error wording, at the one place every tool call passes.
 
-Arguments that fail a tool's input schema are reported field by field (never pydantic's dump with
+A `ReelforgeError` raised by any tool (or its approval question) becomes the tool error the calling
+model reads, `[code] message` and the hint. Arguments that fail a tool's input schema are reported field by field (never pydantic's dump with
 documentation links); an unexpected exception that is really the environment (disk full, a
 read-only home, an image too large to decode) says so and what to do. Real bugs stay generic:
 the SDK logs them and shows only the tool's name.
@@ -15,7 +16,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from pydantic import ValidationError
 
-from reelforge.errors import explain, to_tool_message, validation_text
+from reelforge.errors import ReelforgeError, explain, to_tool_message, validation_text
 from reelforge.redact import redact
 from reelforge.surface_schema import slim_input, slim_output
 
@@ -37,6 +38,8 @@ class ReelforgeServer(MCPServer):
         try:
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError as exc:
+            if isinstance(exc.__cause__, ReelforgeError):  # every refusal, mapped here once for all tools
+                raise ToolError(f"Error executing tool {name}: {to_tool_message(exc.__cause__)}") from None
             explained = explain(exc.__cause__) if exc.__cause__ is not None else None
             if explained is None:
                 raise

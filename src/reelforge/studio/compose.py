@@ -10,15 +10,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from reelforge.errors import InvalidRequest
 from reelforge.jobs.job import Job, JobStatus
 from reelforge.jobs.runner import JobContext
-from reelforge.generation_spec import GenerationSpec
 from reelforge.security import AUDIO_TYPES, VIDEO_TYPES, check_local_path
 from reelforge.studio.artifacts import finalize
-from reelforge.studio.core import Studio
-from reelforge.studio.models import ComposeRequest, VideoSource
+from reelforge.studio.clip_sources import resolve_clip
+from reelforge.studio.planning import plan_inline
+from reelforge.studio.prepared import Prepared
+from reelforge.studio.steps import own_the_spend, run_step, sum_cost
+from reelforge.studio.tool_schemas import ComposeRequest, VideoSource
 from reelforge.timeline.spec import TimelineSpec
+
+if TYPE_CHECKING:
+    from reelforge.studio.core import Studio
 
 #: Font names the timeline engine ships; anything else is a path to a font file.
 BUNDLED_FONTS = ("sans", "sans-bold")
@@ -61,9 +68,7 @@ def _expand_otio(studio: Studio, spec: TimelineSpec) -> TimelineSpec:
     return load_otio_spec(spec.model_copy(update={"otio_path": str(otio_file)}))
 
 
-def prepare_compose(studio: Studio, req: ComposeRequest):
-    from reelforge.studio.operations import Prepared, generation_from_inline
-
+def prepare(studio: Studio, req: ComposeRequest) -> Prepared:
     spec = _expand_otio(studio, req.timeline)
     spec = spec.model_copy(update=_check_side_files(studio, spec))
     clips: list[dict[str, Any]] = []
@@ -73,13 +78,13 @@ def prepare_compose(studio: Studio, req: ComposeRequest):
     for i, clip in enumerate(spec.clips or []):
         where = f"timeline.clips[{i}]"
         if clip.generate is not None:
-            plan = generation_from_inline(studio, dict(clip.generate), where)
-            total += plan.quote.usd
-            notes += [f"clip {i}: {n}" for n in plan.notes]
-            clips.append({"step": plan.to_state()})
+            planned = plan_inline(studio, dict(clip.generate), where)
+            total += planned.quote.usd
+            notes += [f"clip {i}: {n}" for n in planned.notes]
+            clips.append({"step": planned.to_state()})
         else:
             try:
-                path, job = studio.resolve_source(VideoSource(job_id=clip.job_id, path=clip.path))
+                path, job = resolve_clip(studio, VideoSource(job_id=clip.job_id, path=clip.path))
             except InvalidRequest as exc:  # keep the class (and code): name the clip instead of "source"
                 message = exc.message.replace("source.path: ", "").replace("source.job_id: ", "")
                 field = f"{where}.{'job_id' if clip.job_id else 'path'}"
@@ -96,14 +101,7 @@ def prepare_compose(studio: Studio, req: ComposeRequest):
                     parents=parents, notes=notes, eta_s=30)
 
 
-async def start_compose(studio: Studio, req: ComposeRequest) -> Job:
-    from reelforge.studio.operations import launch_prepared
-
-    return await launch_prepared(studio, prepare_compose, req)
-
-
-async def run_compose(studio: Studio, ctx: JobContext) -> None:
-    from reelforge.studio.handlers import run_step
+async def run(studio: Studio, ctx: JobContext) -> None:
     from reelforge.timeline.render import render_timeline
 
     job = ctx.job
@@ -111,25 +109,27 @@ async def run_compose(studio: Studio, ctx: JobContext) -> None:
     spec = TimelineSpec.model_validate(req["timeline"])
     paths: list[str] = []
     children: list[Job] = []
-    for i, clip in enumerate(req["clips"]):
-        if "step" in clip:
-            child_spec = GenerationSpec.model_validate(clip["step"]["spec"])
-            child = await run_step(studio, ctx, f"clip_{i}", clip["step"], child_spec)
-            children.append(child)
-            paths.append(child.outputs["path"])
-        else:
-            paths.append(clip["path"])
-    if spec.clips is not None:
-        spec = spec.with_clip_paths(paths)
-    ctx.update(status=JobStatus.RUNNING, stage="rendering the timeline")
+    try:
+        for i, clip in enumerate(req["clips"]):
+            if "step" in clip:
+                child = await run_step(studio, ctx, f"clip_{i}", clip["step"])
+                children.append(child)
+                paths.append(child.outputs["path"])
+            else:
+                paths.append(clip["path"])
+        if spec.clips is not None:
+            spec = spec.with_clip_paths(paths)
+        ctx.update(status=JobStatus.RUNNING, stage="rendering the timeline")
 
-    async def on_progress(fraction: float) -> None:
-        await ctx.progress(fraction, "rendering the timeline")
+        async def on_progress(fraction: float) -> None:
+            await ctx.progress(fraction, "rendering the timeline")
 
-    out_dir = studio.job_dir(job.id)
-    async with studio.media_limiter:
-        result = await render_timeline(spec, out_dir, cache_dir=studio.settings.cache_dir / "segments",
-                                       progress=on_progress, name=req.get("name", "timeline"))
-    cost = round(sum(c.cost_usd or 0.0 for c in children), 4)
+        async with studio.media_limiter:
+            result = await render_timeline(spec, studio.job_dir(job.id), cache_dir=studio.settings.cache_dir / "segments",
+                                           progress=on_progress, name=req.get("name", "timeline"))
+    except Exception as exc:  # clips already generated were paid for: the failed job says what it cost
+        own_the_spend(studio, ctx, exc, None)
+        raise
     extra = result.model_dump(mode="json")
-    await finalize(ctx, Path(result.path), extra=extra, cost_usd=cost, attach={"otio_path": result.otio_path})
+    await finalize(ctx, Path(result.path), extra=extra, cost_usd=sum_cost(*children),
+                   attach={"otio_path": result.otio_path})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reelforge.catalog import ModelEntry
 from reelforge.generation_spec import GenerationSpec
-from reelforge.studio.models import Quote
+from reelforge.studio.tool_schemas import Quote
 
 
 def quote(spec: GenerationSpec, model: ModelEntry) -> Quote:

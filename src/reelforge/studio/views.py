@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reelforge.jobs.job import Job, JobStatus
-from reelforge.studio.models import ErrorView, JobView, OutputView
+from reelforge.studio.tool_schemas import ErrorView, JobView, OutputView
 
 _NEXT = {
     JobStatus.QUEUED: "Still working. Call get_job(job_id, wait_seconds=40) to wait for it; do not start it again.",

@@ -12,7 +12,7 @@ from typing import Any
 from reelforge.catalog import RESOLUTION_SHORT_EDGE, Catalog, ModelEntry
 from reelforge.errors import InvalidRequest, ModelRetired, UnsupportedParameter
 from reelforge.generation_spec import GenerationSpec, MediaRef, size_for
-from reelforge.studio.models import GenerationOptions
+from reelforge.studio.tool_schemas import GenerationOptions
 
 
 def _unsupported(model: ModelEntry, param: str, what: str, accepted: str) -> UnsupportedParameter:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from reelforge.timeline.spec import TimelineSpec
 
@@ -20,6 +20,8 @@ class CallOptions(BaseModel):
     wait_seconds: float | None = Field(default=None, ge=0, le=300)
     idempotency_key: str | None = Field(default=None, max_length=200, description="Same key: the same job, never paid twice.")
     confirm: bool = Field(default=False, description="True only after the user approved the quoted cost.")
+    #: The call's `Prepared` job once the approval question prepared it, so the call is prepared once.
+    _prepared: Any = PrivateAttr(default=None)
 
 
 class GenerationOptions(BaseModel):

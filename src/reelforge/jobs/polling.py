@@ -1,0 +1,95 @@
+"""The poll loop: reading a remote job's status until it ends, at a pace the provider can bear.
+
+The policy is data (`PollPolicy`, from settings): the shortest and longest pause between reads,
+growing 1.5× per read with ±10 % jitter (many jobs polled together do not march in step), the
+provider's own `Retry-After` honoured, and a total budget after which the job is given up as a
+timeout (it may still finish at the provider: the message says so). A failed status read never
+ends the job while the budget lasts: the remote job is still running, and billed, whatever one
+read says.
+
+The loop knows nothing about providers: it is handed a `read` coroutine and reads the few fields
+every status carries (`PollStatus`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+import anyio
+
+from reelforge.errors import ProviderTimeout, ReelforgeError
+from reelforge.jobs.job import JobStatus
+
+if TYPE_CHECKING:
+    from reelforge.jobs.runner import JobContext
+    from reelforge.settings import Settings
+
+
+class _State(Protocol):
+    @property
+    def terminal(self) -> bool: ...
+
+    @property
+    def value(self) -> str: ...
+
+
+class PollStatus(Protocol):
+    """What the loop reads from one status answer."""
+
+    @property
+    def state(self) -> _State: ...
+
+    progress: float | None
+    raw_status: str | None
+    poll_after: float | None
+
+
+S = TypeVar("S", bound=PollStatus)
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    min_interval_s: float
+    max_interval_s: float
+    max_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PollPolicy:
+        return cls(settings.poll_min_interval_s, settings.poll_max_interval_s, settings.max_poll_seconds)
+
+
+async def poll_until_done(read: Callable[[], Awaitable[S]], ctx: JobContext, policy: PollPolicy, *,
+                          where: str, remote_id: str, first_eta_s: float) -> S:
+    """Read until the status is terminal; report the stage, the provider's progress and an ETA."""
+    interval = policy.min_interval_s
+    started = anyio.current_time()
+    while True:
+        try:
+            status = await read()
+        except ReelforgeError as exc:
+            if not exc.retryable or anyio.current_time() - started > policy.max_seconds:
+                raise
+            wait = max(getattr(exc, "retry_after", None) or 0.0, interval)
+            ctx.update(stage=f"status read failed ({exc.code}); retrying in {wait:.0f} s")
+            await anyio.sleep(wait)
+            interval = min(interval * 1.5, policy.max_interval_s)
+            continue
+        if status.state.terminal:
+            return status
+        stage = f"{status.raw_status or status.state.value} at {where}"
+        elapsed = anyio.current_time() - started
+        fields: dict[str, Any] = {"status": JobStatus.RUNNING, "stage": stage,
+                                  "eta_s": max(0.0, first_eta_s - elapsed)}
+        ctx.update(**fields)
+        if status.progress is not None:
+            await ctx.progress(status.progress, stage)
+        if elapsed > policy.max_seconds:
+            raise ProviderTimeout(
+                f"{where} job {remote_id} did not finish within {policy.max_seconds:.0f} s.",
+                hint="It may still finish at the provider; check its dashboard.")
+        pause = max(status.poll_after or 0.0, interval) * random.uniform(0.9, 1.1)
+        await anyio.sleep(pause)
+        interval = min(interval * 1.5, policy.max_interval_s)

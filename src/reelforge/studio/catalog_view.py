@@ -1,0 +1,60 @@
+"""The catalog as rows a person or a calling model reads: each model's inputs, durations, price
+(with its source and date) and whether it is ready here (key set, local weights present)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reelforge.catalog import Catalog
+from reelforge.errors import InvalidRequest, ReelforgeError
+from reelforge.providers.base import LocalProvider
+from reelforge.providers.registry import make_provider
+from reelforge.settings import Settings
+from reelforge.studio.routing import provider_ready
+
+
+def _local_readiness(entry: Any, model: Any, settings: Settings) -> tuple[bool, str | None]:
+    """A local model is ready when its backend says so (extra installed, weights present); cheap, no torch."""
+    adapter = make_provider(entry.name, settings)
+    if not isinstance(adapter, LocalProvider):
+        return True, None
+    try:
+        adapter.check_available(model)
+    except ReelforgeError as exc:
+        return False, str(exc)
+    return True, None
+
+
+def model_rows(catalog: Catalog, settings: Settings, *, provider: str | None = None, input_kind: str | None = None,
+               include_retired: bool = False) -> list[dict[str, Any]]:
+    if provider is not None and provider not in catalog.providers:  # a typo is not "no models"
+        raise InvalidRequest(f"Unknown provider '{provider}'. Known: {', '.join(sorted(catalog.providers))}.",
+                             param="provider")
+    kinds = sorted({k for m in catalog.models() for k in m.capabilities.inputs})
+    if input_kind is not None and input_kind not in kinds:
+        raise InvalidRequest(f"Unknown input kind '{input_kind}'. Known: {', '.join(kinds)}.", param="input")
+    rows = []
+    for entry in catalog.providers.values():
+        if provider and entry.name != provider:
+            continue
+        keyed = provider_ready(entry, settings)
+        for m in entry.models:
+            if m.status == "retired" and not include_retired:
+                continue
+            if input_kind and input_kind not in m.capabilities.inputs:
+                continue
+            c = m.capabilities
+            ready, needs = keyed, (None if keyed or not entry.key_env else f"set {entry.key_env}")
+            if entry.local:
+                ready, needs = _local_readiness(entry, m, settings)
+            rows.append({
+                "provider": m.provider, "model": m.id, "title": m.title, "status": m.status,
+                "replacement": m.replacement, "ready": ready, "needs": needs,
+                "inputs": c.inputs, "durations": c.durations.describe(), "aspect_ratios": c.aspect_ratios,
+                "resolutions": c.resolutions, "fps": c.fps, "audio": c.audio, "seed": c.seed, "loop": c.loop,
+                "extend": c.extend, "camera_moves": c.camera_moves,
+                "price": {"unit": m.price.unit, "usd": m.price.usd, "source": m.price.source,
+                          "as_of": m.price.as_of.isoformat(), "estimate": m.price.estimate},
+                "typical_seconds": m.typical_seconds,
+            })
+    return rows

@@ -1,0 +1,140 @@
+"""generate_video and estimate_cost: one generation, rendered here or sent to a provider.
+
+A remote generation is submitted once, polled until done (`jobs/polling.py`) and downloaded at
+once. A job that was mid-submit when its server died ends `unknown` (never resubmitted); one with
+a stored remote id resumes polling. Local renders (preview, the GPU backend) are free and simply
+run again after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+import anyio.lowlevel
+
+from reelforge.catalog import ModelEntry
+from reelforge.errors import Canceled, InvalidRequest, OutcomeUnknown
+from reelforge.generation_spec import GenerationSpec
+from reelforge.jobs.job import JobStatus
+from reelforge.jobs.polling import PollPolicy, poll_until_done
+from reelforge.jobs.runner import JobContext
+from reelforge.providers.base import LocalProvider, RemoteProvider, RemoteState
+from reelforge.providers.http import OutputUrlExpired
+from reelforge.studio.artifacts import finalize
+from reelforge.studio.clip_sources import resolve_image, resolve_video
+from reelforge.studio.planning import GenerationPlan, plan
+from reelforge.studio.prepared import Prepared, from_plan
+from reelforge.studio.pricing import Quote
+from reelforge.studio.tool_schemas import GenerateRequest
+
+if TYPE_CHECKING:
+    from reelforge.studio.core import Studio
+
+log = logging.getLogger(__name__)
+
+
+def _plan_request(studio: Studio, req: GenerateRequest, **route: str) -> GenerationPlan:
+    return plan(studio, req, first=resolve_image(studio, req.image, "image"),
+                last=resolve_image(studio, req.last_image, "last_image"),
+                video=resolve_video(studio, req.video, "video"), loop=req.loop, **route)
+
+
+def prepare(studio: Studio, req: GenerateRequest) -> Prepared:
+    planned = _plan_request(studio, req)
+    return from_plan("generate", planned, f"This {planned.model.key} clip", planned.spec.model_dump(mode="json"))
+
+
+def estimate(studio: Studio, req: GenerateRequest, *, compare: bool) -> list[Quote]:
+    """Quote one request, or every eligible provider/model ranked by price."""
+    if not compare:
+        return [_plan_request(studio, req).quote]
+    first = resolve_image(studio, req.image, "image")  # resolved once for every model compared
+    last = resolve_image(studio, req.last_image, "last_image")
+    video = resolve_video(studio, req.video, "video")
+    quotes: list[Quote] = []
+    for entry in studio.catalog.providers.values():
+        for model in entry.models:
+            if model.status == "retired":
+                continue
+            opts = req.model_copy(update={"provider": entry.name, "model": model.id})
+            try:
+                quotes.append(plan(studio, opts, first=first, last=last, video=video, loop=req.loop,
+                                   provider=entry.name).quote)
+            except Exception:  # ineligible (unsupported input, missing key, local backend absent)
+                continue
+    return sorted(quotes, key=lambda q: (q.usd, q.provider, q.model))
+
+
+async def run(studio: Studio, ctx: JobContext) -> None:
+    job = ctx.job
+    spec = GenerationSpec.model_validate(job.request)
+    model = studio.catalog.find(job.provider or "", job.model or "")
+    if model is None:
+        raise InvalidRequest(f"Model {job.provider}/{job.model} is no longer in the catalog.")
+    provider = studio.provider(job.provider or "")
+    dest = studio.job_dir(job.id) / "video.mp4"
+    if isinstance(provider, LocalProvider):
+        ctx.update(stage="waiting for the local renderer")
+        async with studio.render_limiter(provider.name):
+            ctx.update(status=JobStatus.RUNNING, stage="rendering")
+            await provider.render(spec, model, dest, ctx.progress)
+        await finalize(ctx, dest, cost_usd=0.0)
+        return
+    assert isinstance(provider, RemoteProvider)
+    cost = await _drive_remote(studio, ctx, provider, spec, model, dest)
+    await finalize(ctx, dest, cost_usd=cost)
+
+
+async def _drive_remote(studio: Studio, ctx: JobContext, provider: RemoteProvider, spec: GenerationSpec,
+                        model: ModelEntry, dest: Path) -> float | None:
+    """Submit once, poll until done, download at once. Returns the provider-reported cost if any."""
+    job = ctx.job
+    if job.remote_id is None:
+        if job.status is not JobStatus.QUEUED:
+            raise OutcomeUnknown(
+                f"The server stopped while sending the create request to {provider.name}; it may have been "
+                "accepted and billed. reelforge will not send it again.",
+                hint=f"Check your {provider.name} dashboard before generating again.")
+        ctx.update(status=JobStatus.SUBMITTING, stage=f"submitting to {provider.name}")
+        # Shielded: a cancel must not cut a create request in half (the provider may accept and bill
+        # it while we lose its id). The cancel takes effect right after, with the id in hand.
+        with anyio.CancelScope(shield=True):
+            remote_id = await provider.submit(spec, model)
+            try:
+                job = ctx.update(remote_id=remote_id, status=JobStatus.RUNNING, stage=f"queued at {provider.name}")
+            except Exception as exc:  # the ledger refused the write: never lose the id of a paid job
+                log.error("job %s: %s accepted remote job %s but the ledger write failed", ctx.job_id,
+                          provider.name, remote_id)
+                raise OutcomeUnknown(
+                    f"{provider.name} accepted the job (remote id {remote_id}) but reelforge could not record it "
+                    f"({type(exc).__name__}).", hint="Do not submit again; find it on the provider's dashboard.",
+                ) from exc
+    remote_id = job.remote_id
+    assert remote_id is not None
+    try:
+        await anyio.lowlevel.checkpoint()  # a cancel that arrived during the submit lands here
+        status = await poll_until_done(lambda: provider.poll(remote_id, model), ctx,
+                                       PollPolicy.from_settings(studio.settings), where=provider.name,
+                                       remote_id=remote_id, first_eta_s=ctx.job.eta_s or model.typical_seconds)
+        if status.state is RemoteState.FAILED:
+            assert status.error is not None
+            raise status.error
+        if status.state is RemoteState.CANCELED:
+            raise Canceled(f"{provider.name} reports the job was canceled.")
+        ctx.update(status=JobStatus.DOWNLOADING, stage="downloading output")
+        try:
+            await provider.download(status, model, dest)
+        except OutputUrlExpired:  # TEMP until the provider base owns the refresh
+            status = await provider.poll(remote_id, model)
+            if status.state is not RemoteState.SUCCEEDED:
+                raise
+            await provider.download(status, model, dest)
+        return status.cost_usd
+    except anyio.get_cancelled_exc_class():
+        if ctx.cancel_requested:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(20):
+                await provider.cancel(remote_id, model)
+        raise
