@@ -58,7 +58,7 @@ async def test_inline_compose_generation_error_names_the_nested_field(client) ->
 def test_validation_text_is_one_line_per_field_without_links() -> None:
     from pydantic import ValidationError
 
-    from reelforge.studio.models import GenerateRequest
+    from reelforge.studio.tool_schemas import GenerateRequest
 
     with pytest.raises(ValidationError) as caught:
         GenerateRequest(prompt="x", fps=0, seed=-1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reelforge.studio.models import ComposeRequest, ExtendRequest, GenerateRequest, LoopRequest
+from reelforge.studio.tool_schemas import ComposeRequest, ExtendRequest, GenerateRequest, LoopRequest
 
 BUDGET_BYTES = 12 * 1024
 CONSTRAINTS = {"enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "maxLength", "minLength",
