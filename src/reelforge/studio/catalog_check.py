@@ -80,11 +80,7 @@ def _check_inputs(model: ModelEntry, kinds: list[str]) -> None:
             )
 
 
-#: Providers that render on this machine read inputs from files, never from URLs.
-LOCAL_RENDERERS = ("preview", "local")
-
-
-def _check_files(model: ModelEntry, **refs: MediaRef | None) -> None:
+def _check_files(model: ModelEntry, renders_here: bool, **refs: MediaRef | None) -> None:
     """Inputs that would fail only once the job runs are refused now, before any ledger row."""
     from reelforge.providers.inputs import check_image_file
 
@@ -92,7 +88,7 @@ def _check_files(model: ModelEntry, **refs: MediaRef | None) -> None:
     for name, ref in refs.items():
         if ref is None:
             continue
-        if ref.kind == "url" and model.provider in LOCAL_RENDERERS:
+        if ref.kind == "url" and renders_here:  # a renderer on this machine reads files, never URLs
             raise InvalidRequest(
                 f"{params[name]}: the {model.provider} provider renders from files on this machine, not URLs.",
                 param=params[name], hint="Download the file into an allowed folder and pass its path.")
@@ -104,6 +100,7 @@ def build_spec(
     opts: GenerationOptions,
     model: ModelEntry,
     *,
+    renders_here: bool = False,
     first_frame: MediaRef | None = None,
     last_frame: MediaRef | None = None,
     video: MediaRef | None = None,
@@ -115,7 +112,7 @@ def build_spec(
     caps = model.capabilities
     kinds = input_kinds(first_frame, last_frame, video if continue_remote_id is None else None)
     _check_inputs(model, kinds)
-    _check_files(model, first_frame=first_frame, last_frame=last_frame, video=video)
+    _check_files(model, renders_here, first_frame=first_frame, last_frame=last_frame, video=video)
 
     prompt = opts.prompt.strip()
     if not prompt and (caps.prompt_required or (kinds == ["text"] and continue_remote_id is None)):
@@ -145,7 +142,7 @@ def build_spec(
     seed = opts.seed
     if seed is not None and not caps.seed:
         raise _unsupported(model, "seed", str(seed), "no seed (results are not reproducible)")
-    if seed is None and caps.seed and model.provider in ("preview", "local"):
+    if seed is None and caps.seed and renders_here:
         seed = random.randrange(2**31)  # recorded in the receipt so the clip can be reproduced
     if opts.negative_prompt and not caps.negative_prompt:
         raise _unsupported(model, "negative_prompt", "…", "no negative prompt")

@@ -31,13 +31,15 @@ class GenerationPlan:
     model: ModelEntry
     quote: Quote
     notes: list[str] = field(default_factory=list)
+    #: Rendered on this machine (preview, the local GPU): its time grows with the pixels.
+    renders_here: bool = False
 
     @property
     def eta_s(self) -> float:
         """Honest first guess: the model's typical time scaled by length (and, for renders on this
         machine, by pixels). Replaced by the observed rate once progress is reported."""
         scale = self.spec.duration_s / max(self.model.capabilities.durations.default, 0.1)
-        if self.model.provider in ("preview", "local"):
+        if self.renders_here:
             scale *= (self.spec.width * self.spec.height) / (1280 * 720)
         return round(self.model.typical_seconds * max(scale, 0.2), 1)
 
@@ -51,7 +53,8 @@ class GenerationPlan:
         model = studio.catalog.find(spec.provider, spec.model)
         if model is None:
             raise InvalidRequest(f"Model {spec.provider}/{spec.model} is no longer in the catalog.")
-        return cls(spec, model, Quote.model_validate(step["quote"]), list(step.get("notes", [])))
+        return cls(spec, model, Quote.model_validate(step["quote"]), list(step.get("notes", [])),
+                   studio.catalog.providers[spec.provider].local)
 
 
 def plan(studio: Studio, opts: GenerationOptions, *, first: MediaRef | None = None, last: MediaRef | None = None,
@@ -73,13 +76,13 @@ def plan(studio: Studio, opts: GenerationOptions, *, first: MediaRef | None = No
         model, notes = resolve_model(studio.catalog, name, opts.model)
     if entry.key_env and not studio.settings.key_for(entry.key_env):
         raise MissingCredentials(name, entry.key_env)
-    spec = build_spec(opts, model, first_frame=first, last_frame=last, video=video, loop=loop,
-                      continue_remote_id=continue_remote_id, continue_direction=direction)
+    spec = build_spec(opts, model, renders_here=entry.local, first_frame=first, last_frame=last, video=video,
+                      loop=loop, continue_remote_id=continue_remote_id, continue_direction=direction)
     adapter = studio.provider(name)
     spec, snapped = adapter.normalize(spec, model)
     if isinstance(adapter, LocalProvider):
         adapter.check_available(model)
-    return GenerationPlan(spec, model, quote(spec, model), notes + snapped)
+    return GenerationPlan(spec, model, quote(spec, model), notes + snapped, entry.local)
 
 
 def plan_inline(studio: Studio, data: dict[str, Any], where: str) -> GenerationPlan:
