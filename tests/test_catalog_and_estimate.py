@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from reelforge.catalog import load_catalog
+from reelforge.providers.registry import load_catalog
 
 
 def test_catalog_validates_and_preview_is_free() -> None:

@@ -23,8 +23,8 @@ def emu() -> Iterator[MiniMaxEmulator]:
 
 @pytest.fixture
 def paid_settings(settings: Settings, emu: MiniMaxEmulator) -> Settings:
-    return settings.model_copy(update={"minimax_api_key": API_KEY, "minimax_base_url": emu.url,
-                                       "confirm_above_usd": 0.05})
+    return settings.with_provider_env(MINIMAX_API_KEY=API_KEY, MINIMAX_API_HOST=emu.url).model_copy(
+        update={"confirm_above_usd": 0.05})
 
 
 def _answer(approve: bool | None):

@@ -20,8 +20,8 @@ def emu() -> Iterator[RunwayEmulator]:
 
 
 async def test_aleph2_restyles_a_local_video(emu, settings, tmp_path) -> None:
-    rw = settings.model_copy(update={"runway_api_key": SecretStr(emu.api_key), "runway_base_url": emu.url,
-                                     "confirm_above_usd": 100.0})
+    rw = settings.with_provider_env(RUNWAYML_API_SECRET=emu.api_key, RUNWAYML_BASE_URL=emu.url).model_copy(
+        update={"confirm_above_usd": 100.0})
     source = make_clip(tmp_path / "source.mp4", 1.0, (160, 90), 24)
     async with make_client(rw) as client:
         result = await client.call_tool("generate_video", {"request": {

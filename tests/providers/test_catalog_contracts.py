@@ -16,10 +16,10 @@ from emulators.luma import LumaEmulator
 from emulators.runway import RunwayEmulator
 from media_utils import make_clip, make_image
 
-from reelforge.catalog import load_catalog
+from reelforge.providers.registry import load_catalog
 from reelforge.errors import UnsupportedParameter
-from reelforge.providers.luma import LumaProvider
-from reelforge.providers.runway import RunwayProvider
+from reelforge.providers.luma.adapter import LumaProvider
+from reelforge.providers.runway.adapter import RunwayProvider
 from reelforge.generation_spec import MediaRef
 
 URL_IMAGE = MediaRef(kind="url", url="https://images.example.com/a.png", mime="image/png")
@@ -63,7 +63,7 @@ def luma_emu():
 
 @pytest.mark.parametrize(("model", "mode", "aspect", "resolution", "seconds"), list(combinations("runway")))
 async def test_runway_rows(runway_emu, tmp_path, model, mode, aspect, resolution, seconds):
-    provider = RunwayProvider(adapter_settings(tmp_path, runway_api_key=runway_emu.api_key, runway_base_url=runway_emu.url))
+    provider = RunwayProvider(adapter_settings(tmp_path, RUNWAYML_API_SECRET=runway_emu.api_key, RUNWAYML_BASE_URL=runway_emu.url))
     ref = None
     if mode == "image":
         ref = file_ref(make_image(tmp_path / "a.png"))
@@ -78,9 +78,9 @@ async def test_runway_rows(runway_emu, tmp_path, model, mode, aspect, resolution
 @pytest.mark.parametrize(("model", "mode", "aspect", "resolution", "seconds"), list(combinations("luma")))
 async def test_luma_rows(luma_emu, tmp_path, model, mode, aspect, resolution, seconds):
     provider = LumaProvider(adapter_settings(
-        tmp_path, luma_api_key=luma_emu.api_key, luma_base_url=luma_emu.dream_machine_url,
-        luma_agents_base_url=luma_emu.agents_url,
+        tmp_path, LUMAAI_API_KEY=luma_emu.api_key, LUMAAI_BASE_URL=luma_emu.dream_machine_url,
+        LUMA_AGENTS_BASE_URL=luma_emu.agents_url,
     ))  # fmt: skip
-    image = URL_IMAGE if model.adapter.get("api") == "dream_machine" else file_ref(make_image(tmp_path / "a.png"))
+    image = URL_IMAGE if model.facts.api == "dream_machine" else file_ref(make_image(tmp_path / "a.png"))
     outcome = await accepted_or_refused(provider, luma_emu, model, mode, aspect, resolution, seconds, image)
     assert outcome == "accepted"

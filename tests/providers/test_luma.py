@@ -19,7 +19,7 @@ from reelforge.errors import (
     ProviderFailure,
 )
 from reelforge.providers.base import RemoteState
-from reelforge.providers.luma import LumaProvider
+from reelforge.providers.luma.adapter import LumaProvider
 from reelforge.generation_spec import MediaRef
 
 IMAGE_URL = MediaRef(kind="url", url="https://images.example.com/kite.png", mime="image/png")
@@ -36,7 +36,7 @@ def emu():
 def luma(emu, tmp_path, settings):
     return LumaProvider(
         adapter_settings(
-            tmp_path, luma_api_key=emu.api_key, luma_base_url=emu.dream_machine_url, luma_agents_base_url=emu.agents_url
+            tmp_path, LUMAAI_API_KEY=emu.api_key, LUMAAI_BASE_URL=emu.dream_machine_url, LUMA_AGENTS_BASE_URL=emu.agents_url
         )
     )
 
@@ -171,11 +171,11 @@ async def test_failed_generations_map_to_actionable_errors(luma, emu, model, fai
 
 
 async def test_missing_and_wrong_keys(emu, tmp_path, settings):
-    base = {"luma_base_url": emu.dream_machine_url, "luma_agents_base_url": emu.agents_url}
+    base = {"LUMAAI_BASE_URL": emu.dream_machine_url, "LUMA_AGENTS_BASE_URL": emu.agents_url}
     with pytest.raises(MissingCredentials, match="LUMAAI_API_KEY"):
         await LumaProvider(adapter_settings(tmp_path, **base)).submit(make_spec("luma", "ray-2"), model_entry("luma", "ray-2"))
     assert emu.requests == []
-    wrong = LumaProvider(adapter_settings(tmp_path, luma_api_key="nope", **base))
+    wrong = LumaProvider(adapter_settings(tmp_path, LUMAAI_API_KEY="nope", **base))
     with pytest.raises(AuthFailed, match="LUMAAI_API_KEY"):
         await wrong.submit(make_spec("luma", "ray-2"), model_entry("luma", "ray-2"))
 
@@ -224,10 +224,10 @@ def test_catalog_entries():
 
 
 async def test_agents_api_key_is_its_own_variable(emu, tmp_path, settings):
-    base = {"luma_base_url": emu.dream_machine_url, "luma_agents_base_url": emu.agents_url}
+    base = {"LUMAAI_BASE_URL": emu.dream_machine_url, "LUMA_AGENTS_BASE_URL": emu.agents_url}
     model = model_entry("luma", "ray-3.2")
     with pytest.raises(MissingCredentials, match="LUMA_AGENTS_API_KEY"):
         await LumaProvider(adapter_settings(tmp_path, **base)).submit(make_spec("luma", "ray-3.2"), model)
-    own_key = LumaProvider(adapter_settings(tmp_path, luma_api_key="dream-machine-only", luma_agents_api_key=emu.api_key, **base))
+    own_key = LumaProvider(adapter_settings(tmp_path, LUMAAI_API_KEY="dream-machine-only", LUMA_AGENTS_API_KEY=emu.api_key, **base))
     await own_key.submit(make_spec("luma", "ray-3.2"), model)
     assert emu.requests_to("create")[-1].headers["authorization"] == f"Bearer {emu.api_key}"

@@ -34,10 +34,9 @@ def emu() -> Iterator[LumaEmulator]:
 
 @pytest.fixture
 def luma_settings(settings: Settings, emu: LumaEmulator) -> Settings:
-    return settings.model_copy(update={
-        "luma_api_key": SecretStr(emu.api_key), "luma_base_url": emu.dream_machine_url,
-        "luma_agents_base_url": emu.agents_url,
-    })  # fmt: skip
+    return settings.with_provider_env(
+        LUMAAI_API_KEY=emu.api_key, LUMAAI_BASE_URL=emu.dream_machine_url, LUMA_AGENTS_BASE_URL=emu.agents_url,
+    )  # fmt: skip
 
 
 async def test_text_to_video_with_a_camera_concept(emu, luma_settings):

@@ -24,7 +24,7 @@ from reelforge.errors import (
 from reelforge.media.probe import probe
 from reelforge.providers.base import RemoteState, RemoteStatus
 from reelforge.providers.http import RetryPolicy, new_client
-from reelforge.providers.minimax import MiniMaxProvider
+from reelforge.providers.minimax.adapter import MiniMaxProvider
 from reelforge.generation_spec import GenerationSpec, MediaRef
 from reelforge.settings import Settings
 
@@ -45,7 +45,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 def make_provider(emu: MiniMaxEmulator, http: httpx.AsyncClient, tmp_path: Path, key: str | None = API_KEY) -> MiniMaxProvider:
-    settings = Settings(home=tmp_path, minimax_api_key=key, minimax_base_url=emu.url)
+    settings = Settings(home=tmp_path).with_provider_env(MINIMAX_API_KEY=key or "", MINIMAX_API_HOST=emu.url)
     return MiniMaxProvider(settings, http, retry=FAST_RETRY)
 
 

@@ -30,13 +30,13 @@ pytestmark = pytest.mark.slow
 
 def _minimax(emu: Emulator) -> tuple[dict[str, str], dict[str, object], dict[str, object]]:
     env = {"MINIMAX_API_KEY": API_KEY, "MINIMAX_API_HOST": emu.url}
-    fields = {"minimax_api_key": SecretStr(API_KEY), "minimax_base_url": emu.url}
+    fields = {"provider_env": {"MINIMAX_API_KEY": SecretStr(API_KEY), "MINIMAX_API_HOST": SecretStr(emu.url)}}
     return env, fields, {"provider": "minimax", "model": "hailuo-02"}
 
 
 def _replicate(emu: Emulator) -> tuple[dict[str, str], dict[str, object], dict[str, object]]:
     env = {"REPLICATE_API_TOKEN": TOKEN, "REPLICATE_BASE_URL": emu.url}
-    fields = {"replicate_api_token": SecretStr(TOKEN), "replicate_base_url": emu.url}
+    fields = {"provider_env": {"REPLICATE_API_TOKEN": SecretStr(TOKEN), "REPLICATE_BASE_URL": SecretStr(emu.url)}}
     return env, fields, {"provider": "replicate", "model": "minimax-video-01"}
 
 

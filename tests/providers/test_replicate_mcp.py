@@ -31,8 +31,8 @@ def emu() -> Iterator[ReplicateEmulator]:
 
 @pytest.fixture
 def rep_settings(settings: Settings, emu: ReplicateEmulator) -> Settings:
-    return settings.model_copy(update={"replicate_api_token": SecretStr(TOKEN), "replicate_base_url": emu.url,
-                                       "allow_private_urls": True})
+    return settings.with_provider_env(REPLICATE_API_TOKEN=TOKEN, REPLICATE_BASE_URL=emu.url).model_copy(
+        update={"allow_private_urls": True})
 
 
 async def test_text_to_video_official_model(emu, rep_settings):

@@ -21,7 +21,7 @@ from reelforge.errors import (
     UnsupportedParameter,
 )
 from reelforge.providers.base import RemoteState
-from reelforge.providers.runway import RunwayProvider
+from reelforge.providers.runway.adapter import RunwayProvider
 from reelforge.generation_spec import MediaRef
 
 
@@ -33,7 +33,7 @@ def emu():
 
 @pytest.fixture
 def runway(emu, tmp_path, settings):
-    return RunwayProvider(adapter_settings(tmp_path, runway_api_key=emu.api_key, runway_base_url=emu.url))
+    return RunwayProvider(adapter_settings(tmp_path, RUNWAYML_API_SECRET=emu.api_key, RUNWAYML_BASE_URL=emu.url))
 
 
 async def test_text_to_video_end_to_end(runway, emu, tmp_path):
@@ -140,14 +140,14 @@ def test_normalize_refuses_model_specific_combinations(runway, tmp_path, model, 
 
 
 async def test_missing_key_names_the_variable_and_sends_nothing(emu, tmp_path, settings):
-    provider = RunwayProvider(adapter_settings(tmp_path, runway_base_url=emu.url))
+    provider = RunwayProvider(adapter_settings(tmp_path, RUNWAYML_BASE_URL=emu.url))
     with pytest.raises(MissingCredentials, match="RUNWAYML_API_SECRET"):
         await provider.submit(make_spec("runway", "gen4.5", duration_s=2), model_entry("runway", "gen4.5"))
     assert emu.requests == []
 
 
 async def test_wrong_key_is_auth_failed(emu, tmp_path, settings):
-    provider = RunwayProvider(adapter_settings(tmp_path, runway_api_key="key_wrong", runway_base_url=emu.url))
+    provider = RunwayProvider(adapter_settings(tmp_path, RUNWAYML_API_SECRET="key_wrong", RUNWAYML_BASE_URL=emu.url))
     with pytest.raises(AuthFailed, match="RUNWAYML_API_SECRET") as info:
         await provider.submit(make_spec("runway", "gen4.5", duration_s=2), model_entry("runway", "gen4.5"))
     assert "key_wrong" not in str(info.value)  # the key never reaches a message

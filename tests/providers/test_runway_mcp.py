@@ -32,7 +32,7 @@ def emu() -> Iterator[RunwayEmulator]:
 
 @pytest.fixture
 def rw_settings(settings: Settings, emu: RunwayEmulator) -> Settings:
-    return settings.model_copy(update={"runway_api_key": SecretStr(emu.api_key), "runway_base_url": emu.url})
+    return settings.with_provider_env(RUNWAYML_API_SECRET=emu.api_key, RUNWAYML_BASE_URL=emu.url)
 
 
 @pytest.mark.slow

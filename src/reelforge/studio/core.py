@@ -18,13 +18,13 @@ from typing import Any
 
 import anyio
 
-from reelforge.catalog import ModelEntry, load_catalog
+from reelforge.catalog import ModelEntry
 from reelforge.errors import BudgetExceeded, ConfirmationRequired, InvalidRequest, MissingCredentials, UnsupportedParameter
 from reelforge.jobs.job import Job, JobKind, JobStatus
 from reelforge.jobs.runner import Runner
 from reelforge.jobs.store import JobStore, check_same_request
 from reelforge.providers.base import LocalProvider, Provider
-from reelforge.providers.registry import make_provider
+from reelforge.providers.registry import load_catalog, make_provider, missing_credentials
 from reelforge.generation_spec import GenerationSpec, MediaRef
 from reelforge.security import check_local_path, resolve_media
 from reelforge.settings import Settings
@@ -122,8 +122,9 @@ class Studio:
                     hint="Pick another provider or model with list_models.")
         else:
             model, notes = resolve_model(self.catalog, name, opts.model)
-        if entry.key_env and not self.settings.key_for(entry.key_env):
-            raise MissingCredentials(name, entry.key_env)
+        missing = missing_credentials(name, self.settings)
+        if missing is not None:
+            raise missing
         spec = build_spec(opts, model, first_frame=first, last_frame=last, video=video, loop=loop,
                           continue_remote_id=continue_remote_id, continue_direction=direction)
         adapter = self.provider(name)

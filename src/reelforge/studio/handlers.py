@@ -22,7 +22,6 @@ from reelforge.errors import Canceled, InvalidRequest, OutcomeUnknown, ProviderT
 from reelforge.jobs.job import Job, JobStatus
 from reelforge.jobs.runner import Handler, JobContext
 from reelforge.providers.base import LocalProvider, RemoteProvider, RemoteState
-from reelforge.providers.http import OutputUrlExpired
 from reelforge.generation_spec import GenerationSpec
 from reelforge.studio.artifacts import finalize
 
@@ -112,14 +111,8 @@ async def drive_remote(studio: Studio, ctx: JobContext, provider: RemoteProvider
         if status.state is RemoteState.CANCELED:
             raise Canceled(f"{provider.name} reports the job was canceled.")
         ctx.update(status=JobStatus.DOWNLOADING, stage="downloading output")
-        try:
-            await provider.download(status, model, dest)
-        except OutputUrlExpired:
-            # Signed output links expire; a fresh status read mints a new one (never a new job).
-            status = await provider.poll(remote_id, model)
-            if status.state is not RemoteState.SUCCEEDED:
-                raise
-            await provider.download(status, model, dest)
+        # An expired output link is refreshed inside `download` (the provider base), never here.
+        await provider.download(status, model, dest)
         return status.cost_usd
     except anyio.get_cancelled_exc_class():
         if ctx.cancel_requested:
