@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from provider_utils import require_provider
+
+require_provider("minimax")  # the rest of this module needs its package
 from client_utils import make_client
 from emulators.minimax import API_KEY, MiniMaxEmulator
 from mcp.types import ElicitResult

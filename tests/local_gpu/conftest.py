@@ -20,7 +20,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).parent))  # tiny_pipelines, also used by the benchmark
 
-from reelforge.providers.local.specs import MODELS  # noqa: E402
+from provider_utils import installed  # noqa: E402
+
+if not installed("local"):  # the local package was deleted: every test here skips at its own import
+    collect_ignore_glob = ["*.py"]
+else:
+    from reelforge.providers.local.specs import MODELS
 
 LTX = "ltx-video-0.9.8-distilled"
 WAN_T2V = "wan2.2-t2v-a14b"

@@ -13,6 +13,9 @@ import anyio
 import av
 import numpy as np
 import pytest
+from provider_utils import require_provider
+
+require_provider("local")  # the rest of this module needs its package
 
 pytest.importorskip("diffusers", reason="the [local] extra is not installed")
 

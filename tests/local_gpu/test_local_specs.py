@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from provider_utils import require_provider
+
+require_provider("local")  # the rest of this module needs its package
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 
 import pytest
+from provider_utils import require_provider
+
+require_provider("luma")  # the rest of this module needs its package
 from adapter_helpers import adapter_settings, file_ref, make_spec, model_entry, poll_to_end, probe, run_remote
 from emulators.luma import LumaEmulator
 from media_utils import make_image

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from provider_utils import require_provider
+
+require_provider("minimax")  # the rest of this module needs its package
 from adapter_helpers import file_ref, make_spec, model_entry, poll_to_end
 from emulators.minimax import API_KEY, MiniMaxEmulator
 from media_utils import make_image

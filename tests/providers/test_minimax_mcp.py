@@ -13,13 +13,16 @@ from pathlib import Path
 
 import anyio
 import pytest
+from provider_utils import require_provider
+
+require_provider("minimax")  # the rest of this module needs its package
 from emulators.minimax import API_KEY, MiniMaxEmulator
 from media_utils import make_image
 from pydantic import SecretStr
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
-from client_utils import make_client, settle, start_job
+from client_utils import make_client, settle, start_job, until
 
 MODEL = {"provider": "minimax", "model": "hailuo-02", "prompt": "a lighthouse at dusk"}
 
@@ -34,13 +37,6 @@ def emu() -> Iterator[MiniMaxEmulator]:
 def mm_settings(settings: Settings, emu: MiniMaxEmulator) -> Settings:
     return settings.with_provider_env(MINIMAX_API_KEY=API_KEY, MINIMAX_API_HOST=emu.url).model_copy(
         update={"allow_private_urls": True})
-
-
-async def until(predicate, timeout: float = 10.0) -> None:
-    """Wait (bounded) until `predicate()` holds, e.g. until the emulator saw a request."""
-    with anyio.fail_after(timeout):
-        while not predicate():
-            await anyio.sleep(0.02)
 
 
 async def test_text_to_video_through_generate_video(emu, mm_settings):

@@ -19,7 +19,8 @@ from emulators.replicate import TOKEN, ReplicateEmulator
 from mcp import Client, StdioServerParameters
 from pydantic import SecretStr
 from client_utils import settle, start_job
-from test_minimax_mcp import until
+from client_utils import until
+from provider_utils import installed
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
@@ -40,8 +41,10 @@ def _replicate(emu: Emulator) -> tuple[dict[str, str], dict[str, object], dict[s
     return env, fields, {"provider": "replicate", "model": "minimax-video-01"}
 
 
-CASES: dict[str, tuple[type[Emulator], Callable]] = {"minimax": (MiniMaxEmulator, _minimax),
-                                                     "replicate": (ReplicateEmulator, _replicate)}
+CASES: dict[str, tuple[type[Emulator], Callable]] = {
+    name: case for name, case in {"minimax": (MiniMaxEmulator, _minimax), "replicate": (ReplicateEmulator, _replicate)}.items()
+    if installed(name)  # only the providers the registry finds
+}
 
 
 def _kill_servers(home: Path) -> int:

@@ -8,6 +8,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from provider_utils import require_provider
+
+require_provider("replicate")  # the rest of this module needs its package
 from adapter_helpers import make_spec, model_entry, poll_to_end
 from emulators.replicate import TOKEN, ReplicateEmulator, decode_data_uri
 from media_utils import make_image

@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from provider_utils import require_provider
+
+require_provider("replicate")  # the rest of this module needs its package
 from emulators.replicate import TOKEN, ReplicateEmulator
 from media_utils import make_image
 from pydantic import SecretStr
 from client_utils import settle, start_job
-from test_minimax_mcp import until  # shared with the MiniMax tests
+from client_utils import until
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from provider_utils import require_provider
+
+require_provider("runway")  # the rest of this module needs its package
 from adapter_helpers import adapter_settings, file_ref, make_spec, model_entry, poll_to_end, probe, run_remote
 from emulators.runway import RunwayEmulator
 from media_utils import make_clip, make_image

@@ -12,6 +12,9 @@ from collections.abc import Iterator
 
 import anyio
 import pytest
+from provider_utils import require_provider
+
+require_provider("runway")  # the rest of this module needs its package
 from adapter_helpers import settle, start_job
 from emulators.runway import RunwayEmulator
 from media_utils import make_image

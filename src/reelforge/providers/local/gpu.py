@@ -29,10 +29,6 @@ def gpu_report(settings: Settings | None = None) -> dict[str, Any]:
     gpus = _nvidia_smi()
     if gpus is None:
         gpus = _torch_gpus() if packages["torch"] else []
-    if settings is None:
-        from reelforge.settings import Settings
-
-        settings = Settings()
     options = LocalOptions.from_settings(settings)
     models = {}
     for spec in MODELS.values():

@@ -44,8 +44,15 @@ class LocalOptions:
     max_pixels: int | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LocalOptions:
-        """The options in effect, validated (each error names its REELFORGE_LOCAL_* variable)."""
+    def from_settings(cls, settings: Settings | None = None) -> LocalOptions:
+        """The options in effect, validated (each error names its REELFORGE_LOCAL_* variable).
+
+        Without settings, the environment's (`Settings()`): callers outside a server (pull, doctor).
+        """
+        if settings is None:
+            from reelforge.settings import Settings
+
+            settings = Settings()
         opts = cls(
             device=settings.local_device.strip() or "auto",
             dtype=_choice(settings.local_dtype, "REELFORGE_LOCAL_DTYPE", DTYPES),
