@@ -16,6 +16,7 @@ from pathlib import Path
 import anyio
 import av
 import pytest
+from provider_utils import require_provider
 from emulators.runway import RunwayEmulator
 from pydantic import SecretStr
 
@@ -107,6 +108,7 @@ async def test_preview_extends_real_clips_exactly(settings: Settings, tmp_path: 
 # -- a paid provider (Runway emulator: 24 fps only) ---------------------------------------------------
 @pytest.fixture
 def emu() -> Iterator[RunwayEmulator]:
+    require_provider("runway")
     with RunwayEmulator() as emulator:
         yield emulator
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from provider_utils import require_provider
 from adapter_helpers import settle
 from emulators.base import Emulator
 from emulators.luma import LumaEmulator
@@ -77,12 +78,14 @@ async def finish_after_restart(settings: Settings, job_id: str) -> dict:
 
 @pytest.fixture
 def runway_emu():
+    require_provider("runway")
     with RunwayEmulator() as emu:
         yield emu
 
 
 @pytest.fixture
 def luma_emu():
+    require_provider("luma")
     with LumaEmulator() as emu:
         emu.steps = 2
         yield emu

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import anyio
 import pytest
+from provider_utils import require_provider
 from adapter_helpers import settle, start_job
 from emulators.base import Emulator
 from emulators.runway import RunwayEmulator
@@ -87,6 +88,7 @@ def test_default_deadline_scales_with_the_size_limit(tmp_path):
 
 @pytest.fixture
 def emu() -> Iterator[RunwayEmulator]:
+    require_provider("runway")
     with RunwayEmulator() as emulator:
         yield emulator
 

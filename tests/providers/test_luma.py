@@ -234,3 +234,14 @@ async def test_agents_api_key_is_its_own_variable(emu, tmp_path, settings):
     own_key = LumaProvider(adapter_settings(tmp_path, LUMAAI_API_KEY="dream-machine-only", LUMA_AGENTS_API_KEY=emu.api_key, **base))
     await own_key.submit(make_spec("luma", "ray-3.2"), model)
     assert emu.requests_to("create")[-1].headers["authorization"] == f"Bearer {emu.api_key}"
+
+
+async def test_an_unknown_generation_state_reads_as_running_not_failed(luma, emu):
+    """The shared unknown-state rule (providers/base.py): an undocumented state word is not a failure (the
+    generation may still be running and billing); it reads as RUNNING with the raw word shown."""
+    model = model_entry("luma", "ray-2")
+    remote_id = await luma.submit(make_spec("luma", "ray-2"), model)
+    emu.inject("poll", status=200, body={"id": remote_id, "state": "upscaling"})
+    status = await luma.poll(remote_id, model)
+    assert status.state is RemoteState.RUNNING and status.raw_status == "upscaling" and status.error is None
+    assert (await poll_to_end(luma, remote_id, model))[-1].state is RemoteState.SUCCEEDED

@@ -264,3 +264,15 @@ def test_catalog_prices_and_rules():
     veo = model_entry("runway", "veo3.1")
     assert veo.price.audio_usd == 0.20 and veo.capabilities.durations.choices == [4, 6, 8]
     assert model_entry("runway", "veo3").status == "deprecated"
+
+
+async def test_an_unknown_task_status_reads_as_running_not_failed(runway, emu):
+    """The shared unknown-state rule (providers/base.py): a status word Runway has not documented may be a
+    task still running and billing, so it reads as RUNNING with the raw word, never a terminal failure.
+    (Runway's adapter used to raise ProviderFailure here, which ended a job that could still deliver.)"""
+    model = model_entry("runway", "gen4.5")
+    remote_id = await runway.submit(make_spec("runway", "gen4.5", duration_s=2), model)
+    emu.inject("poll", status=200, body={"id": remote_id, "status": "WARMING_UP"})
+    status = await runway.poll(remote_id, model)
+    assert status.state is RemoteState.RUNNING and status.raw_status == "WARMING_UP" and status.error is None
+    assert (await poll_to_end(runway, remote_id, model))[-1].state is RemoteState.SUCCEEDED
