@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 
 from reelforge.catalog import ModelEntry
-from reelforge.errors import BudgetExceeded, ConfirmationRequired, InvalidRequest, MissingCredentials, UnsupportedParameter
+from reelforge.errors import BudgetExceeded, ConfirmationRequired, InvalidRequest, UnsupportedParameter
 from reelforge.jobs.job import Job, JobKind, JobStatus
 from reelforge.jobs.runner import Runner
 from reelforge.jobs.store import JobStore, check_same_request
