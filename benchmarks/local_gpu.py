@@ -42,7 +42,7 @@ import torch  # noqa: E402
 from reelforge.providers.local.loading import LoadedPipeline, apply_speedups, load_pipeline, transformers_of  # noqa: E402
 from reelforge.providers.local.options import LocalOptions  # noqa: E402
 from reelforge.providers.local.plan import Keyframe, RenderPlan  # noqa: E402
-from reelforge.providers.local.runner import call_arguments, render_plan  # noqa: E402
+from reelforge.providers.local.render_plan import call_arguments, render_plan  # noqa: E402
 from reelforge.providers.local.specs import MODELS, ModelSpec  # noqa: E402
 from reelforge.providers.local.store import locate  # noqa: E402
 
@@ -198,7 +198,7 @@ def bench_model(model_id: str, args: argparse.Namespace, workdir: Path) -> list[
     # Weight locations and offload come from the user's settings, as for the server; the rest is fixed.
     from reelforge.settings import Settings
 
-    user = LocalOptions.from_env(Settings())
+    user = LocalOptions.from_settings(Settings())
     base = LocalOptions(device=args.device, dtype="float32" if args.device == "cpu" else "bfloat16",
                         offload=user.offload, model_paths=user.model_paths, models_dir=user.models_dir)
     image = workdir / "first.png"
@@ -210,7 +210,7 @@ def bench_model(model_id: str, args: argparse.Namespace, workdir: Path) -> list[
              "peak_vram_gib": None, "weights": origin}]
     kwargs, _ = call_arguments(spec, plan)
     if plan.keyframes:
-        from reelforge.providers.local.inputs import load_image
+        from reelforge.providers.local.conditioning import load_image
 
         kwargs["image"] = load_image(image, plan.width, plan.height)
     plain = {k: v for k, v in kwargs.items() if k != "generator"}

@@ -6,6 +6,8 @@ A module of its own (not conftest) so test files in any folder can import it by 
 
 from __future__ import annotations
 
+import anyio
+
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -39,3 +41,10 @@ async def settle(client: Any, job_id: str) -> dict[str, Any]:
         if job["status"] in TERMINAL:
             return job
     raise AssertionError(f"job {job_id} never finished")
+
+
+async def until(predicate, timeout: float = 10.0) -> None:
+    """Wait (bounded) until `predicate()` holds, e.g. until an emulator saw a request."""
+    with anyio.fail_after(timeout):
+        while not predicate():
+            await anyio.sleep(0.02)

@@ -16,9 +16,12 @@ import pytest
 from client_utils import make_client
 from mcp import Client
 
+from reelforge.providers.registry import declarations
 from reelforge.settings import Settings
 
-PROVIDER_ENV = ("RUNWAYML_API_SECRET", "LUMAAI_API_KEY", "MINIMAX_API_KEY", "REPLICATE_API_TOKEN")
+#: Every variable an installed provider declares (keys, credential files, base URLs): scrubbed so a
+#: developer's own keys never reach a test. Derived, so a new provider needs no edit here.
+PROVIDER_ENV = frozenset(v.name for d in declarations().values() for v in d.variables)
 
 
 @pytest.fixture

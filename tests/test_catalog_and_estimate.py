@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from reelforge.catalog import load_catalog
+import pytest
+
+from reelforge.providers.registry import declarations, load_catalog
 
 
 def test_catalog_validates_and_preview_is_free() -> None:
@@ -48,10 +50,13 @@ async def test_unsupported_parameter_is_refused_naming_it(client) -> None:
     assert jobs.structured_content["jobs"] == []  # refused before any job row
 
 
-async def test_missing_key_names_the_variable(client) -> None:
-    result = await client.call_tool("estimate_cost", {"request": {"prompt": "x", "provider": "minimax"}})
+@pytest.mark.parametrize("name", [d.name for d in declarations().values() if d.required])
+async def test_missing_key_names_the_variable(client, name: str) -> None:
+    """Every keyed provider the registry finds refuses without its key and names each declared variable."""
+    result = await client.call_tool("estimate_cost", {"request": {"prompt": "x", "provider": name}})
     assert result.is_error
-    assert "MINIMAX_API_KEY" in result.content[0].text
+    for var in declarations()[name].required:
+        assert var.name in result.content[0].text
 
 
 async def test_local_file_outside_allowed_roots_is_refused(client) -> None:

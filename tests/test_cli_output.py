@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reelforge.catalog import load_catalog
+from reelforge.providers.registry import load_catalog
 from reelforge.cli import main
 
 
@@ -158,7 +158,7 @@ def test_a_real_pipe(home) -> None:
 def test_a_crashed_job_prints_no_traceback_and_no_secret(home) -> None:
     """Outside `serve` there is no log file: a crash is one redacted line, never a traceback with a key."""
     script = (
-        "from reelforge.providers.preview import PreviewProvider\n"
+        "from reelforge.providers.preview.adapter import PreviewProvider\n"
         "async def boom(self, *a, **k):\n"
         "    raise RuntimeError('GET https://cdn.example.com/v.mp4?X-Amz-Signature=SECRETSIG123 failed, "
         "key sk-proj4567abcdefghSECRET')\n"

@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from provider_utils import require_provider
+
+require_provider("minimax")  # the rest of this module needs its package
 from client_utils import make_client
 from emulators.minimax import API_KEY, MiniMaxEmulator
 from mcp.types import ElicitResult
@@ -23,8 +26,8 @@ def emu() -> Iterator[MiniMaxEmulator]:
 
 @pytest.fixture
 def paid_settings(settings: Settings, emu: MiniMaxEmulator) -> Settings:
-    return settings.model_copy(update={"minimax_api_key": API_KEY, "minimax_base_url": emu.url,
-                                       "confirm_above_usd": 0.05})
+    return settings.with_provider_env(MINIMAX_API_KEY=API_KEY, MINIMAX_API_HOST=emu.url).model_copy(
+        update={"confirm_above_usd": 0.05})
 
 
 def _answer(approve: bool | None):

@@ -16,6 +16,7 @@ from pathlib import Path
 import anyio
 import av
 import pytest
+from provider_utils import require_provider
 from emulators.runway import RunwayEmulator
 from pydantic import SecretStr
 
@@ -107,13 +108,14 @@ async def test_preview_extends_real_clips_exactly(settings: Settings, tmp_path: 
 # -- a paid provider (Runway emulator: 24 fps only) ---------------------------------------------------
 @pytest.fixture
 def emu() -> Iterator[RunwayEmulator]:
+    require_provider("runway")
     with RunwayEmulator() as emulator:
         yield emulator
 
 
 @pytest.fixture
 def rw_settings(settings: Settings, emu: RunwayEmulator) -> Settings:
-    return settings.model_copy(update={"runway_api_key": SecretStr(emu.api_key), "runway_base_url": emu.url})
+    return settings.with_provider_env(RUNWAYML_API_SECRET=emu.api_key, RUNWAYML_BASE_URL=emu.url)
 
 
 RUNWAY = {"provider": "runway", "model": "gen4.5", "prompt": "the pattern keeps going", "duration_s": 2}

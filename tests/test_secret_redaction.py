@@ -24,6 +24,7 @@ import anyio
 import httpx
 import httpx2
 import pytest
+from provider_utils import require_provider
 from emulators.runway import RunwayEmulator
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -79,6 +80,7 @@ def test_every_error_message_is_redacted_where_it_is_made():
 
 @pytest.fixture
 def emu() -> Iterator[RunwayEmulator]:
+    require_provider("runway")
     with RunwayEmulator(api_key=KEY) as emulator:
         yield emulator
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from provider_utils import needs_providers
 from emulators.runway import RunwayEmulator
 from mcp import Client, StdioServerParameters
 
@@ -102,6 +103,7 @@ async def _finished(client: Client, job_id: str, seconds: float) -> dict:
 
 
 @pytest.mark.slow
+@needs_providers("runway")
 async def test_killed_non_owner_jobs_are_taken_over_and_never_resubmitted(tmp_path: Path, settings: Settings) -> None:
     home = tmp_path / "home"
     with RunwayEmulator() as emu:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from provider_utils import needs_providers
 from emulators.runway import RunwayEmulator
 from media_utils import make_clip
 from pydantic import SecretStr
@@ -19,9 +20,10 @@ def emu() -> Iterator[RunwayEmulator]:
         yield emulator
 
 
+@needs_providers("runway")
 async def test_aleph2_restyles_a_local_video(emu, settings, tmp_path) -> None:
-    rw = settings.model_copy(update={"runway_api_key": SecretStr(emu.api_key), "runway_base_url": emu.url,
-                                     "confirm_above_usd": 100.0})
+    rw = settings.with_provider_env(RUNWAYML_API_SECRET=emu.api_key, RUNWAYML_BASE_URL=emu.url).model_copy(
+        update={"confirm_above_usd": 100.0})
     source = make_clip(tmp_path / "source.mp4", 1.0, (160, 90), 24)
     async with make_client(rw) as client:
         result = await client.call_tool("generate_video", {"request": {

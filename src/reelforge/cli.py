@@ -209,7 +209,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from reelforge.catalog import load_catalog
+    from reelforge.providers.registry import load_catalog
     from reelforge.settings import Settings
     from reelforge.studio.catalog_view import model_rows
 

@@ -53,11 +53,12 @@ def _ledger(settings) -> dict[str, Any]:
 
 
 def _keys(settings) -> dict[str, bool]:
-    from reelforge.catalog import load_catalog
+    """Each declared credential variable: set or not (values never shown)."""
+    from reelforge.providers.registry import declarations
 
     return {
-        f"{p.name} ({p.key_env})": settings.key_for(p.key_env) is not None
-        for p in load_catalog().providers.values() if p.key_env
+        f"{d.name} ({v.name}{'' if v.required else ', optional'})": settings.provider_value(v.name) is not None
+        for d in declarations().values() for v in d.credentials
     }
 
 

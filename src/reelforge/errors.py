@@ -64,13 +64,17 @@ class ModelRetired(InvalidRequest):
 class MissingCredentials(ReelforgeError):
     code = "auth_missing"
 
-    def __init__(self, provider: str, env_var: str) -> None:
+    def __init__(self, provider: str, env_var: str | tuple[str, ...]) -> None:
+        names = (env_var,) if isinstance(env_var, str) else tuple(env_var)
+        what = "No API key" if len(names) == 1 else "No credentials"
+        variables = f"the {names[0]} environment variable" if len(names) == 1 else (
+            f"the {', '.join(names[:-1])} and {names[-1]} environment variables")
         super().__init__(
-            f"No API key for {provider}: set the {env_var} environment variable "
-            "(in the MCP host's config 'env' block) and restart the server.",
+            f"{what} for {provider}: set {variables} (in the MCP host's config 'env' block) and restart the server.",
         )
         self.provider = provider
-        self.env_var = env_var
+        self.env_var = names[0]
+        self.env_vars = names
 
 
 class AuthFailed(ReelforgeError):

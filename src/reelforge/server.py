@@ -76,7 +76,7 @@ class AppState:
 
 
 def _catalog_only(settings: Settings | None) -> tuple[Any, Settings]:
-    from reelforge.catalog import load_catalog
+    from reelforge.providers.registry import load_catalog
     from reelforge.settings import Settings
 
     return load_catalog(), settings or Settings()

@@ -6,10 +6,11 @@ effect, with keys shown only as present or absent).
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
@@ -22,8 +23,6 @@ def _default_home() -> Path:
 
 def _split_paths(value: object) -> object:
     if isinstance(value, str):
-        import os
-
         return [p for p in value.split(os.pathsep) if p.strip()]
     return value
 
@@ -70,28 +69,18 @@ class Settings(BaseSettings):
     )
     http_token: SecretStr | None = Field(default=None, description="Bearer token required by the HTTP transport.")
 
-    # Provider keys, read from each provider's official variable (no prefix).
-    runway_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("RUNWAYML_API_SECRET"))
-    luma_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("LUMAAI_API_KEY"))
-    luma_agents_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("LUMA_AGENTS_API_KEY"))
-    minimax_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("MINIMAX_API_KEY"))
-    replicate_api_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("REPLICATE_API_TOKEN"))
-
-    # Provider endpoints: overridable so tests can point adapters at loopback emulators.
-    runway_base_url: str = Field(default="https://api.dev.runwayml.com", validation_alias=AliasChoices("RUNWAYML_BASE_URL"))
-    luma_base_url: str = Field(
-        default="https://api.lumalabs.ai/dream-machine/v1", validation_alias=AliasChoices("LUMAAI_BASE_URL")
-    )
-    luma_agents_base_url: str = Field(
-        default="https://agents.lumalabs.ai/v1", validation_alias=AliasChoices("LUMA_AGENTS_BASE_URL")
-    )
-    minimax_base_url: str = Field(default="https://api.minimax.io", validation_alias=AliasChoices("MINIMAX_API_HOST"))
-    replicate_base_url: str = Field(
-        default="https://api.replicate.com", validation_alias=AliasChoices("REPLICATE_BASE_URL")
+    # Provider variables (keys, credential files, base URLs) are declared by each provider package
+    # under the provider's own official name; this bottom layer cannot import those packages, so it
+    # reads them by name when asked (`provider_value`), and tests pass explicit values here.
+    provider_env: dict[str, SecretStr] = Field(
+        default_factory=dict, exclude=True,
+        description="Explicit values for provider variables, over the environment (tests, embedding).",
     )
 
     # Local GPU backend.
     local_models_dir: Path | None = Field(default=None, description="Where `reelforge models pull` puts weights (default: HF cache).")
+    # The switches below are checked when a local job plans (an InvalidRequest naming the variable),
+    # not at start: a typo in a GPU knob must not stop a server that only uses cloud providers.
     local_offload: str = Field(default="auto", description="Local GPU offload: auto, none, model, sequential.")
     local_device: str = Field(default="auto", description="Local backend device: auto, cuda, cuda:N, cpu.")
     local_dtype: str = Field(default="auto", description="Local weights dtype: auto (bf16 on GPU), bfloat16, float16, float32.")
@@ -101,9 +90,9 @@ class Settings(BaseSettings):
     )
     local_compile: bool = Field(default=False, description="torch.compile the repeated transformer blocks (slow first run).")
     local_vae_tiling: str = Field(default="auto", description="VAE tiling: auto (at high resolution), on, off.")
-    local_max_pixels: int | None = Field(default=None, description="Refuse local jobs above this many pixels per frame.")
-    local_model_paths: dict[str, str] = Field(
-        default_factory=dict, description="JSON map of local model id to a local weights folder or hub id."
+    local_max_pixels: str = Field(default="", description="Refuse local jobs above this many pixels per frame (empty: the model's own size).")
+    local_model_paths: str = Field(
+        default="", description='JSON map of local model id to a local weights folder or hub id, e.g. {"ltx-video-0.9.8-distilled": "/models/ltx"}.'
     )
 
     @field_validator("allowed_input_roots", mode="before")
@@ -127,18 +116,25 @@ class Settings(BaseSettings):
         for d in (self.outputs, self.ledger.parent, self.cache_dir):
             d.mkdir(parents=True, exist_ok=True)
 
+    def provider_value(self, name: str) -> str | None:
+        """A provider variable's value (explicit `provider_env` first, then the environment), or None."""
+        explicit = self.provider_env.get(name)
+        if explicit is not None:
+            value = explicit.get_secret_value() if isinstance(explicit, SecretStr) else str(explicit)
+        else:
+            value = os.environ.get(name)
+        return value or None
+
     def key_for(self, env_var: str) -> str | None:
-        """The secret for a provider's official variable, or None."""
-        field = {
-            "RUNWAYML_API_SECRET": self.runway_api_key,
-            "LUMAAI_API_KEY": self.luma_api_key,
-            "LUMA_AGENTS_API_KEY": self.luma_agents_api_key,
-            "MINIMAX_API_KEY": self.minimax_api_key,
-            "REPLICATE_API_TOKEN": self.replicate_api_token,
-        }.get(env_var)
-        value = field.get_secret_value() if isinstance(field, SecretStr) else field  # model_copy may set a str
+        """A provider secret (key, token, secret half of a key pair) by its official variable, or None."""
+        value = self.provider_value(env_var)
         if value:
             from reelforge.redact import remember_secret
 
             remember_secret(value)  # a provider echoing the key back never gets it into a message
-        return value or None
+        return value
+
+    def with_provider_env(self, **values: str) -> Settings:
+        """A copy with these provider variables set explicitly (an empty string unsets one)."""
+        merged = {**self.provider_env, **{name: SecretStr(value) for name, value in values.items()}}
+        return self.model_copy(update={"provider_env": merged})

@@ -20,7 +20,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).parent))  # tiny_pipelines, also used by the benchmark
 
-from reelforge.providers.local.specs import MODELS  # noqa: E402
+from provider_utils import installed  # noqa: E402
+
+if not installed("local"):  # the local package was deleted: every test here skips at its own import
+    collect_ignore_glob = ["*.py"]
+else:
+    from reelforge.providers.local.specs import MODELS
 
 LTX = "ltx-video-0.9.8-distilled"
 WAN_T2V = "wan2.2-t2v-a14b"
@@ -56,14 +61,13 @@ def local_env(settings, tiny_models: dict[str, Path], monkeypatch: pytest.Monkey
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tiny_models["hf_cache"]))
-    monkeypatch.setenv(
-        "REELFORGE_LOCAL_MODEL_PATHS", json.dumps({m: str(tiny_models[m]) for m in WAN_DIRS})
-    )
-    monkeypatch.setenv("REELFORGE_LOCAL_DEVICE", "cpu")
-    # Every request is scaled down to 32x32-class frames: the tiny models run in milliseconds there.
-    monkeypatch.setenv("REELFORGE_LOCAL_MAX_PIXELS", "1024")
     _block_internet(monkeypatch)
-    return settings
+    # Settings is the backend's one source for its switches (REELFORGE_LOCAL_* read through it).
+    # Every request is scaled down to 32x32-class frames: the tiny models run in milliseconds there.
+    return settings.model_copy(update={
+        "local_model_paths": json.dumps({m: str(tiny_models[m]) for m in WAN_DIRS}),
+        "local_device": "cpu", "local_max_pixels": "1024",
+    })
 
 
 def _block_internet(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,6 +11,9 @@ from pathlib import Path
 import anyio
 import av
 import pytest
+from provider_utils import require_provider
+
+require_provider("local")  # the rest of this module needs its package
 
 from reelforge.providers.local.worker import gpu_worker
 from client_utils import make_client

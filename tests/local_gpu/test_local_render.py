@@ -13,10 +13,13 @@ import anyio
 import av
 import numpy as np
 import pytest
+from provider_utils import require_provider
+
+require_provider("local")  # the rest of this module needs its package
 
 pytest.importorskip("diffusers", reason="the [local] extra is not installed")
 
-from reelforge.catalog import load_catalog
+from reelforge.providers.registry import load_catalog
 from reelforge.errors import LocalBackendUnavailable
 from reelforge.providers.local.provider import LocalDiffusersProvider
 from reelforge.providers.local.worker import gpu_worker
@@ -258,12 +261,11 @@ def test_vram_check_picks_a_placement_or_names_a_smaller_model(monkeypatch, free
 
 @pytest.mark.slow
 async def test_attention_switch_reloads_and_a_missing_backend_is_explained(local_env, monkeypatch, tmp_path) -> None:
-    monkeypatch.setenv("REELFORGE_LOCAL_ATTENTION", "_native_math")
-    await render(local_env, spec_for(LTX), tmp_path / "math.mp4")
+    await render(local_env.model_copy(update={"local_attention": "_native_math"}), spec_for(LTX), tmp_path / "math.mp4")
     assert "_native_math" in gpu_worker().resident.key[2]
-    monkeypatch.setenv("REELFORGE_LOCAL_ATTENTION", "flash")  # flash-attn is not installed here
+    flash = local_env.model_copy(update={"local_attention": "flash"})  # flash-attn is not installed here
     with pytest.raises(LocalBackendUnavailable, match="REELFORGE_LOCAL_ATTENTION"):
-        await render(local_env, spec_for(LTX), tmp_path / "flash.mp4")
+        await render(flash, spec_for(LTX), tmp_path / "flash.mp4")
 
 
 @pytest.mark.slow
@@ -319,7 +321,7 @@ def test_step_callback_stops_at_the_next_step() -> None:
     import threading
 
     from reelforge.errors import Canceled
-    from reelforge.providers.local.runner import _step_callback
+    from reelforge.providers.local.render_plan import _step_callback
 
     cancel, reports = threading.Event(), []
     kwargs = {"num_inference_steps": 100}

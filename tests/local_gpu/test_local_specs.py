@@ -8,12 +8,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from provider_utils import require_provider
+
+require_provider("local")  # the rest of this module needs its package
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reelforge.catalog import load_catalog
+from reelforge.providers.registry import load_catalog
 from reelforge.errors import InputNotAllowed, InvalidRequest, UnsupportedParameter
 from reelforge.providers.local.options import LocalOptions
+from reelforge.settings import Settings
 from reelforge.providers.local.plan import build_plan
 from reelforge.providers.local.provider import LocalDiffusersProvider
 from reelforge.providers.local.specs import MODELS, snap_frames, snap_request, snap_size
@@ -148,17 +152,24 @@ def test_keyframe_paths_outside_the_allowed_roots_are_refused(tmp_path: Path) ->
         build_plan(spec_for(LTX, extra=extra), MODELS[LTX], [tmp_path / "allowed"])
 
 
-def test_options_from_environment() -> None:
-    opts = LocalOptions.from_env(env={"REELFORGE_LOCAL_CACHE": "0.1", "REELFORGE_LOCAL_COMPILE": "1",
-                                      "REELFORGE_LOCAL_MODEL_PATHS": '{"x": "/m"}'})
+def test_options_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Settings is the one source: the REELFORGE_LOCAL_* variables reach the backend through it.
+    monkeypatch.setenv("REELFORGE_LOCAL_CACHE", "0.1")
+    monkeypatch.setenv("REELFORGE_LOCAL_COMPILE", "1")
+    monkeypatch.setenv("REELFORGE_LOCAL_MODEL_PATHS", '{"x": "/m"}')
+    opts = LocalOptions.from_settings(Settings())
     assert opts.cache_threshold(distilled=True) == 0.1 and opts.compile and opts.model_paths == {"x": "/m"}
-    auto = LocalOptions.from_env(env={})
+    for name in ("REELFORGE_LOCAL_CACHE", "REELFORGE_LOCAL_COMPILE", "REELFORGE_LOCAL_MODEL_PATHS"):
+        monkeypatch.delenv(name)
+    auto = LocalOptions.from_settings(Settings())
     assert auto.cache_threshold(distilled=True) is None and auto.cache_threshold(distilled=False) == 0.05
     assert auto.tiling_for(1280, 720) and not auto.tiling_for(768, 512)
     with pytest.raises(InvalidRequest, match="REELFORGE_LOCAL_MODEL_PATHS"):
-        LocalOptions.from_env(env={"REELFORGE_LOCAL_MODEL_PATHS": "{not json"})
+        LocalOptions.from_settings(Settings(local_model_paths="{not json"))
     with pytest.raises(InvalidRequest, match="REELFORGE_LOCAL_CACHE"):
-        LocalOptions.from_env(env={"REELFORGE_LOCAL_CACHE": "fast"})
+        LocalOptions.from_settings(Settings(local_cache="fast"))
+    with pytest.raises(InvalidRequest, match="REELFORGE_LOCAL_MAX_PIXELS"):
+        LocalOptions.from_settings(Settings(local_max_pixels="-5"))
 
 
 def test_weights_are_found_in_the_hub_cache_or_a_directory(tmp_path: Path, monkeypatch) -> None:
@@ -184,7 +195,7 @@ def test_catalog_agrees_with_the_registry() -> None:
     assert set(entries) == set(MODELS)
     for model_id, spec in MODELS.items():
         assert entries[model_id].capabilities.fps == list(spec.fps_choices)
-        assert entries[model_id].adapter["hf_repo"] == spec.hf_repo
+        assert entries[model_id].facts.hf_repo == spec.hf_repo
         assert ("video" in entries[model_id].capabilities.inputs) == ("extend" in spec.pipelines)
 
 

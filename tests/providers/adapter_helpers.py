@@ -12,8 +12,9 @@ import anyio
 import av
 from client_utils import settle, start_job  # noqa: F401  (re-exported: the provider MCP tests import them from here)
 
-from reelforge.catalog import RESOLUTION_SHORT_EDGE, ModelEntry, load_catalog
+from reelforge.catalog import RESOLUTION_SHORT_EDGE, ModelEntry
 from reelforge.providers.base import RemoteProvider, RemoteStatus
+from reelforge.providers.registry import load_catalog
 from reelforge.generation_spec import GenerationSpec, MediaRef, size_for
 from reelforge.settings import Settings
 
@@ -43,12 +44,11 @@ def file_ref(path: Path, mime: str = "image/png") -> MediaRef:
     return MediaRef(kind="file", path=str(path), mime=mime)
 
 
-def adapter_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    """Isolated settings with fast polling; provider keys and base URLs come from `overrides`."""
+def adapter_settings(tmp_path: Path, **provider_env: str) -> Settings:
+    """Isolated settings with fast polling; provider variables (keys, base URLs) by their official names."""
     return Settings(
         home=tmp_path / "home", allowed_input_roots=[tmp_path], poll_min_interval_s=0.01, poll_max_interval_s=0.05,
-        **overrides,
-    )  # fmt: skip
+    ).with_provider_env(**provider_env)  # fmt: skip
 
 
 async def run_remote(provider: RemoteProvider, spec: GenerationSpec, dest: Path) -> tuple[str, list[RemoteStatus]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from provider_utils import require_provider
 from adapter_helpers import settle
 from emulators.base import Emulator
 from emulators.luma import LumaEmulator
@@ -40,12 +41,13 @@ def provider_env(emu: Emulator) -> dict[str, str]:
 def restarted_settings(home: Path, root: Path, emu: Emulator) -> Settings:
     """The same server configuration, in process (a restart reads the same ledger)."""
     if isinstance(emu, RunwayEmulator):
-        keys: dict[str, object] = {"runway_api_key": SecretStr(emu.api_key), "runway_base_url": emu.url}
+        keys = {"RUNWAYML_API_SECRET": emu.api_key, "RUNWAYML_BASE_URL": emu.url}
     else:
         assert isinstance(emu, LumaEmulator)
-        keys = {"luma_api_key": SecretStr(emu.api_key), "luma_base_url": emu.dream_machine_url,
-                "luma_agents_base_url": emu.agents_url}  # fmt: skip
-    return Settings(home=home, allowed_input_roots=[root], poll_min_interval_s=0.02, poll_max_interval_s=0.1, **keys)
+        keys = {"LUMAAI_API_KEY": emu.api_key, "LUMAAI_BASE_URL": emu.dream_machine_url,
+                "LUMA_AGENTS_BASE_URL": emu.agents_url}  # fmt: skip
+    return Settings(home=home, allowed_input_roots=[root], poll_min_interval_s=0.02,
+                    poll_max_interval_s=0.1).with_provider_env(**keys)
 
 
 async def start_then_kill(home: Path, root: Path, emu: Emulator, request: dict, killed_when) -> str:
@@ -76,12 +78,14 @@ async def finish_after_restart(settings: Settings, job_id: str) -> dict:
 
 @pytest.fixture
 def runway_emu():
+    require_provider("runway")
     with RunwayEmulator() as emu:
         yield emu
 
 
 @pytest.fixture
 def luma_emu():
+    require_provider("luma")
     with LumaEmulator() as emu:
         emu.steps = 2
         yield emu

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import anyio
 import pytest
+from provider_utils import require_provider
 from adapter_helpers import settle, start_job
 from emulators.base import Emulator
 from emulators.runway import RunwayEmulator
@@ -20,8 +21,7 @@ from pydantic import SecretStr
 
 from reelforge.jobs.store import JobStore
 from reelforge.media.probe import probe
-from reelforge.providers.download import DownloadFailed, DownloadLimits, download_limits
-from reelforge.providers.http import download_video
+from reelforge.providers.download import DownloadFailed, DownloadLimits, download_limits, fetch_video
 from reelforge.settings import Settings
 from client_utils import make_client
 
@@ -45,7 +45,7 @@ async def test_slow_loris_ends_at_the_total_deadline(bare_emulator, http_client,
     limits = DownloadLimits(deadline_s=1.0, min_rate_bps=None)
     started = time.monotonic()
     with anyio.fail_after(15), pytest.raises(DownloadFailed, match="did not finish within 1 s") as info:
-        await download_video(http_client, url, tmp_path / "clip.mp4", limits=limits, policy=fast_retry)
+        await fetch_video(http_client, url, tmp_path / "clip.mp4", limits=limits, policy=fast_retry)
     elapsed = time.monotonic() - started
     assert 0.9 < elapsed < 4, elapsed  # the deadline, plus cleanup on a busy machine
     assert info.value.code == "download_failed" and "token" not in str(info.value)
@@ -59,7 +59,7 @@ async def test_a_link_below_the_minimum_rate_is_abandoned(bare_emulator, http_cl
     limits = DownloadLimits(deadline_s=60, min_rate_bps=20_000, rate_window_s=0.5)
     started = time.monotonic()
     with anyio.fail_after(15), pytest.raises(DownloadFailed, match="slower than 20 kB/s"):
-        await download_video(http_client, url, tmp_path / "clip.mp4", limits=limits, policy=fast_retry)
+        await fetch_video(http_client, url, tmp_path / "clip.mp4", limits=limits, policy=fast_retry)
     # Every attempt (4 with this policy) gives up after one rate window, far before the deadline.
     assert time.monotonic() - started < 8
     assert bare_emulator.count("download") == fast_retry.max_attempts
@@ -70,7 +70,7 @@ async def test_a_healthy_download_passes_the_same_limits(bare_emulator, http_cli
     bare_emulator.inject("download", chunk_pause_s=0.002)
     limits = DownloadLimits(deadline_s=10, min_rate_bps=20_000, rate_window_s=0.5)
     dest = tmp_path / "clip.mp4"
-    await download_video(http_client, url, dest, limits=limits, policy=fast_retry)
+    await fetch_video(http_client, url, dest, limits=limits, policy=fast_retry)
     assert probe(dest).frames == 24
 
 
@@ -88,14 +88,15 @@ def test_default_deadline_scales_with_the_size_limit(tmp_path):
 
 @pytest.fixture
 def emu() -> Iterator[RunwayEmulator]:
+    require_provider("runway")
     with RunwayEmulator() as emulator:
         yield emulator
 
 
 @pytest.mark.slow
 async def test_slow_loris_job_ends_download_failed_and_a_retry_does_not_pay_again(emu, settings):
-    configured = settings.model_copy(update={
-        "runway_api_key": SecretStr(emu.api_key), "runway_base_url": emu.url, "download_deadline_s": 1.5})
+    configured = settings.with_provider_env(RUNWAYML_API_SECRET=emu.api_key, RUNWAYML_BASE_URL=emu.url).model_copy(
+        update={"download_deadline_s": 1.5})
     emu.inject("download", trickle_s=0.25, times=100)
     async with make_client(configured) as client:
         started = time.monotonic()

@@ -20,10 +20,10 @@ from reelforge.errors import (
     ProviderTimeout,
     RateLimited,
 )
+from reelforge.providers.download import fetch_video
 from reelforge.providers.http import (
     RetryPolicy,
     OutputUrlExpired,
-    download_video,
     parse_retry_after,
     safe_url,
     send,
@@ -192,7 +192,7 @@ def leftovers(folder: Path) -> list[str]:
 async def test_download_writes_a_playable_file(client, bare_emulator, tmp_path):
     url = bare_emulator.output_url(finished_job(bare_emulator))
     dest = tmp_path / "out" / "clip.mp4"
-    size = await download_video(client, url, dest, max_bytes=10_000_000, policy=FAST_RETRY)
+    size = await fetch_video(client, url, dest, max_bytes=10_000_000, policy=FAST_RETRY)
     assert dest.stat().st_size == size > 0
     codec, frames, seconds = probe(dest)
     assert codec == "h264" and frames == 24 and seconds == pytest.approx(1.0, abs=0.1)
@@ -204,7 +204,7 @@ async def test_download_retries_503_and_survives_a_slow_body(client, bare_emulat
     bare_emulator.inject("download", status=503, retry_after_ms=20)
     bare_emulator.inject("download", chunk_pause_s=0.002)
     dest = tmp_path / "clip.mp4"
-    await download_video(client, url, dest, policy=FAST_RETRY)
+    await fetch_video(client, url, dest, policy=FAST_RETRY)
     assert probe(dest)[1] == 24
     assert bare_emulator.count("download") == 2
 
@@ -215,11 +215,11 @@ async def test_expired_link_is_reported_and_leaves_nothing(client, bare_emulator
     bare_emulator.expire_outputs()
     dest = tmp_path / "clip.mp4"
     with pytest.raises(OutputUrlExpired, match="no longer works") as info:
-        await download_video(client, url, dest, policy=FAST_RETRY)
+        await fetch_video(client, url, dest, policy=FAST_RETRY)
     assert "token" not in str(info.value)  # the signed part never reaches a message
     assert not dest.exists() and leftovers(tmp_path) == []
     # A fresh link (what a re-poll returns) works.
-    await download_video(client, bare_emulator.output_url(job), dest, policy=FAST_RETRY)
+    await fetch_video(client, bare_emulator.output_url(job), dest, policy=FAST_RETRY)
     assert dest.exists()
 
 
@@ -229,16 +229,16 @@ async def test_download_refuses_non_video_bodies(client, bare_emulator, tmp_path
         "GET", r"/fake", "fake", lambda req, m: Reply(200, raw=b"hello world" * 10, headers={"Content-Type": "video/mp4"})
     )
     with pytest.raises(ProviderFailure, match="application/json"):
-        await download_video(client, bare_emulator.url + "/page", tmp_path / "a.mp4", policy=FAST_RETRY)
+        await fetch_video(client, bare_emulator.url + "/page", tmp_path / "a.mp4", policy=FAST_RETRY)
     with pytest.raises(ProviderFailure, match="not an mp4 or webm"):
-        await download_video(client, bare_emulator.url + "/fake", tmp_path / "b.mp4", policy=FAST_RETRY)
+        await fetch_video(client, bare_emulator.url + "/fake", tmp_path / "b.mp4", policy=FAST_RETRY)
     assert list(tmp_path.iterdir()) == []
 
 
 async def test_download_enforces_the_size_limit(client, bare_emulator, tmp_path):
     url = bare_emulator.output_url(finished_job(bare_emulator))
     with pytest.raises(ProviderFailure, match="REELFORGE_DOWNLOAD_MAX_MB"):
-        await download_video(client, url, tmp_path / "a.mp4", max_bytes=1000, policy=FAST_RETRY)
+        await fetch_video(client, url, tmp_path / "a.mp4", max_bytes=1000, policy=FAST_RETRY)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -248,7 +248,7 @@ async def test_download_enforces_the_size_limit(client, bare_emulator, tmp_path)
 def test_sniff_mime_reads_the_bytes_not_the_name(tmp_path):
     from media_utils import make_clip, make_image
 
-    from reelforge.providers.inputs import file_mime
+    from reelforge.providers.input_files import file_mime
 
     cases = {
         make_image(tmp_path / "a.png"): "image/png",
@@ -270,7 +270,7 @@ async def test_inline_inputs_respect_limits_and_kinds(tmp_path):
 
     from media_utils import make_image
 
-    from reelforge.providers.inputs import check_kind, data_uri
+    from reelforge.providers.input_files import check_kind, data_uri
     from reelforge.generation_spec import MediaRef
 
     image = MediaRef(kind="file", path=str(make_image(tmp_path / "a.png")), mime="image/png")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 
 import pytest
+from provider_utils import require_provider
+
+require_provider("luma")  # the rest of this module needs its package
 from adapter_helpers import adapter_settings, file_ref, make_spec, model_entry, poll_to_end, probe, run_remote
 from emulators.luma import LumaEmulator
 from media_utils import make_image
@@ -19,7 +22,7 @@ from reelforge.errors import (
     ProviderFailure,
 )
 from reelforge.providers.base import RemoteState
-from reelforge.providers.luma import LumaProvider
+from reelforge.providers.luma.adapter import LumaProvider
 from reelforge.generation_spec import MediaRef
 
 IMAGE_URL = MediaRef(kind="url", url="https://images.example.com/kite.png", mime="image/png")
@@ -36,7 +39,7 @@ def emu():
 def luma(emu, tmp_path, settings):
     return LumaProvider(
         adapter_settings(
-            tmp_path, luma_api_key=emu.api_key, luma_base_url=emu.dream_machine_url, luma_agents_base_url=emu.agents_url
+            tmp_path, LUMAAI_API_KEY=emu.api_key, LUMAAI_BASE_URL=emu.dream_machine_url, LUMA_AGENTS_BASE_URL=emu.agents_url
         )
     )
 
@@ -171,11 +174,11 @@ async def test_failed_generations_map_to_actionable_errors(luma, emu, model, fai
 
 
 async def test_missing_and_wrong_keys(emu, tmp_path, settings):
-    base = {"luma_base_url": emu.dream_machine_url, "luma_agents_base_url": emu.agents_url}
+    base = {"LUMAAI_BASE_URL": emu.dream_machine_url, "LUMA_AGENTS_BASE_URL": emu.agents_url}
     with pytest.raises(MissingCredentials, match="LUMAAI_API_KEY"):
         await LumaProvider(adapter_settings(tmp_path, **base)).submit(make_spec("luma", "ray-2"), model_entry("luma", "ray-2"))
     assert emu.requests == []
-    wrong = LumaProvider(adapter_settings(tmp_path, luma_api_key="nope", **base))
+    wrong = LumaProvider(adapter_settings(tmp_path, LUMAAI_API_KEY="nope", **base))
     with pytest.raises(AuthFailed, match="LUMAAI_API_KEY"):
         await wrong.submit(make_spec("luma", "ray-2"), model_entry("luma", "ray-2"))
 
@@ -224,10 +227,21 @@ def test_catalog_entries():
 
 
 async def test_agents_api_key_is_its_own_variable(emu, tmp_path, settings):
-    base = {"luma_base_url": emu.dream_machine_url, "luma_agents_base_url": emu.agents_url}
+    base = {"LUMAAI_BASE_URL": emu.dream_machine_url, "LUMA_AGENTS_BASE_URL": emu.agents_url}
     model = model_entry("luma", "ray-3.2")
     with pytest.raises(MissingCredentials, match="LUMA_AGENTS_API_KEY"):
         await LumaProvider(adapter_settings(tmp_path, **base)).submit(make_spec("luma", "ray-3.2"), model)
-    own_key = LumaProvider(adapter_settings(tmp_path, luma_api_key="dream-machine-only", luma_agents_api_key=emu.api_key, **base))
+    own_key = LumaProvider(adapter_settings(tmp_path, LUMAAI_API_KEY="dream-machine-only", LUMA_AGENTS_API_KEY=emu.api_key, **base))
     await own_key.submit(make_spec("luma", "ray-3.2"), model)
     assert emu.requests_to("create")[-1].headers["authorization"] == f"Bearer {emu.api_key}"
+
+
+async def test_an_unknown_generation_state_reads_as_running_not_failed(luma, emu):
+    """The shared unknown-state rule (providers/base.py): an undocumented state word is not a failure (the
+    generation may still be running and billing); it reads as RUNNING with the raw word shown."""
+    model = model_entry("luma", "ray-2")
+    remote_id = await luma.submit(make_spec("luma", "ray-2"), model)
+    emu.inject("poll", status=200, body={"id": remote_id, "state": "upscaling"})
+    status = await luma.poll(remote_id, model)
+    assert status.state is RemoteState.RUNNING and status.raw_status == "upscaling" and status.error is None
+    assert (await poll_to_end(luma, remote_id, model))[-1].state is RemoteState.SUCCEEDED

@@ -12,6 +12,9 @@ from collections.abc import Iterator
 
 import anyio
 import pytest
+from provider_utils import require_provider
+
+require_provider("luma")  # the rest of this module needs its package
 from adapter_helpers import settle, start_job
 from emulators.luma import LumaEmulator
 from media_utils import make_image
@@ -34,10 +37,9 @@ def emu() -> Iterator[LumaEmulator]:
 
 @pytest.fixture
 def luma_settings(settings: Settings, emu: LumaEmulator) -> Settings:
-    return settings.model_copy(update={
-        "luma_api_key": SecretStr(emu.api_key), "luma_base_url": emu.dream_machine_url,
-        "luma_agents_base_url": emu.agents_url,
-    })  # fmt: skip
+    return settings.with_provider_env(
+        LUMAAI_API_KEY=emu.api_key, LUMAAI_BASE_URL=emu.dream_machine_url, LUMA_AGENTS_BASE_URL=emu.agents_url,
+    )  # fmt: skip
 
 
 async def test_text_to_video_with_a_camera_concept(emu, luma_settings):

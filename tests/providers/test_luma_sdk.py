@@ -9,6 +9,9 @@ import base64
 
 import httpx
 import pytest
+from provider_utils import require_provider
+
+require_provider("luma")  # the rest of this module needs its package
 from adapter_helpers import sdk_until
 from emulators.luma import LumaEmulator
 from media_utils import make_image

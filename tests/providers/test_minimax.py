@@ -7,6 +7,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from provider_utils import require_provider
+
+require_provider("minimax")  # the rest of this module needs its package
 from adapter_helpers import file_ref, make_spec, model_entry, poll_to_end
 from emulators.minimax import API_KEY, MiniMaxEmulator
 from media_utils import make_image
@@ -24,7 +27,7 @@ from reelforge.errors import (
 from reelforge.media.probe import probe
 from reelforge.providers.base import RemoteState, RemoteStatus
 from reelforge.providers.http import RetryPolicy, new_client
-from reelforge.providers.minimax import MiniMaxProvider
+from reelforge.providers.minimax.adapter import MiniMaxProvider
 from reelforge.generation_spec import GenerationSpec, MediaRef
 from reelforge.settings import Settings
 
@@ -45,7 +48,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 def make_provider(emu: MiniMaxEmulator, http: httpx.AsyncClient, tmp_path: Path, key: str | None = API_KEY) -> MiniMaxProvider:
-    settings = Settings(home=tmp_path, minimax_api_key=key, minimax_base_url=emu.url)
+    settings = Settings(home=tmp_path).with_provider_env(MINIMAX_API_KEY=key or "", MINIMAX_API_HOST=emu.url)
     return MiniMaxProvider(settings, http, retry=FAST_RETRY)
 
 

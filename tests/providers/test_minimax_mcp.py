@@ -13,13 +13,16 @@ from pathlib import Path
 
 import anyio
 import pytest
+from provider_utils import require_provider
+
+require_provider("minimax")  # the rest of this module needs its package
 from emulators.minimax import API_KEY, MiniMaxEmulator
 from media_utils import make_image
 from pydantic import SecretStr
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
-from client_utils import make_client, settle, start_job
+from client_utils import make_client, settle, start_job, until
 
 MODEL = {"provider": "minimax", "model": "hailuo-02", "prompt": "a lighthouse at dusk"}
 
@@ -32,15 +35,8 @@ def emu() -> Iterator[MiniMaxEmulator]:
 
 @pytest.fixture
 def mm_settings(settings: Settings, emu: MiniMaxEmulator) -> Settings:
-    return settings.model_copy(update={"minimax_api_key": SecretStr(API_KEY), "minimax_base_url": emu.url,
-                                       "allow_private_urls": True})
-
-
-async def until(predicate, timeout: float = 10.0) -> None:
-    """Wait (bounded) until `predicate()` holds, e.g. until the emulator saw a request."""
-    with anyio.fail_after(timeout):
-        while not predicate():
-            await anyio.sleep(0.02)
+    return settings.with_provider_env(MINIMAX_API_KEY=API_KEY, MINIMAX_API_HOST=emu.url).model_copy(
+        update={"allow_private_urls": True})
 
 
 async def test_text_to_video_through_generate_video(emu, mm_settings):
@@ -162,7 +158,7 @@ async def test_server_stopped_during_download_finishes_after_restart(emu, mm_set
 
 async def test_estimate_compare_lists_minimax_and_replicate_models(mm_settings):
     """Quoting runs every adapter's normalize hook; MiniMax's 10 s is refused at 1080p."""
-    both = mm_settings.model_copy(update={"replicate_api_token": SecretStr("r8_test")})  # compare skips keyless providers
+    both = mm_settings.with_provider_env(REPLICATE_API_TOKEN="r8_test")  # compare skips keyless providers
     async with make_client(both) as client:
         result = await client.call_tool("estimate_cost", {"request": {"prompt": "a lighthouse", "duration_s": 6},
                                                           "compare": True})

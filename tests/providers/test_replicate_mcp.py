@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from provider_utils import require_provider
+
+require_provider("replicate")  # the rest of this module needs its package
 from emulators.replicate import TOKEN, ReplicateEmulator
 from media_utils import make_image
 from pydantic import SecretStr
 from client_utils import settle, start_job
-from test_minimax_mcp import until  # shared with the MiniMax tests
+from client_utils import until
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
@@ -31,8 +34,8 @@ def emu() -> Iterator[ReplicateEmulator]:
 
 @pytest.fixture
 def rep_settings(settings: Settings, emu: ReplicateEmulator) -> Settings:
-    return settings.model_copy(update={"replicate_api_token": SecretStr(TOKEN), "replicate_base_url": emu.url,
-                                       "allow_private_urls": True})
+    return settings.with_provider_env(REPLICATE_API_TOKEN=TOKEN, REPLICATE_BASE_URL=emu.url).model_copy(
+        update={"allow_private_urls": True})
 
 
 async def test_text_to_video_official_model(emu, rep_settings):

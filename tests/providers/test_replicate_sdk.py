@@ -11,6 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from provider_utils import require_provider
+
+require_provider("replicate")  # the rest of this module needs its package
 import replicate
 from emulators.replicate import TOKEN, ReplicateEmulator
 from media_utils import make_image

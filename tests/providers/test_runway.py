@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from provider_utils import require_provider
+
+require_provider("runway")  # the rest of this module needs its package
 from adapter_helpers import adapter_settings, file_ref, make_spec, model_entry, poll_to_end, probe, run_remote
 from emulators.runway import RunwayEmulator
 from media_utils import make_clip, make_image
@@ -21,7 +24,7 @@ from reelforge.errors import (
     UnsupportedParameter,
 )
 from reelforge.providers.base import RemoteState
-from reelforge.providers.runway import RunwayProvider
+from reelforge.providers.runway.adapter import RunwayProvider
 from reelforge.generation_spec import MediaRef
 
 
@@ -33,7 +36,7 @@ def emu():
 
 @pytest.fixture
 def runway(emu, tmp_path, settings):
-    return RunwayProvider(adapter_settings(tmp_path, runway_api_key=emu.api_key, runway_base_url=emu.url))
+    return RunwayProvider(adapter_settings(tmp_path, RUNWAYML_API_SECRET=emu.api_key, RUNWAYML_BASE_URL=emu.url))
 
 
 async def test_text_to_video_end_to_end(runway, emu, tmp_path):
@@ -140,14 +143,14 @@ def test_normalize_refuses_model_specific_combinations(runway, tmp_path, model, 
 
 
 async def test_missing_key_names_the_variable_and_sends_nothing(emu, tmp_path, settings):
-    provider = RunwayProvider(adapter_settings(tmp_path, runway_base_url=emu.url))
+    provider = RunwayProvider(adapter_settings(tmp_path, RUNWAYML_BASE_URL=emu.url))
     with pytest.raises(MissingCredentials, match="RUNWAYML_API_SECRET"):
         await provider.submit(make_spec("runway", "gen4.5", duration_s=2), model_entry("runway", "gen4.5"))
     assert emu.requests == []
 
 
 async def test_wrong_key_is_auth_failed(emu, tmp_path, settings):
-    provider = RunwayProvider(adapter_settings(tmp_path, runway_api_key="key_wrong", runway_base_url=emu.url))
+    provider = RunwayProvider(adapter_settings(tmp_path, RUNWAYML_API_SECRET="key_wrong", RUNWAYML_BASE_URL=emu.url))
     with pytest.raises(AuthFailed, match="RUNWAYML_API_SECRET") as info:
         await provider.submit(make_spec("runway", "gen4.5", duration_s=2), model_entry("runway", "gen4.5"))
     assert "key_wrong" not in str(info.value)  # the key never reaches a message
@@ -261,3 +264,15 @@ def test_catalog_prices_and_rules():
     veo = model_entry("runway", "veo3.1")
     assert veo.price.audio_usd == 0.20 and veo.capabilities.durations.choices == [4, 6, 8]
     assert model_entry("runway", "veo3").status == "deprecated"
+
+
+async def test_an_unknown_task_status_reads_as_running_not_failed(runway, emu):
+    """The shared unknown-state rule (providers/base.py): a status word Runway has not documented may be a
+    task still running and billing, so it reads as RUNNING with the raw word, never a terminal failure.
+    (Runway's adapter used to raise ProviderFailure here, which ended a job that could still deliver.)"""
+    model = model_entry("runway", "gen4.5")
+    remote_id = await runway.submit(make_spec("runway", "gen4.5", duration_s=2), model)
+    emu.inject("poll", status=200, body={"id": remote_id, "status": "WARMING_UP"})
+    status = await runway.poll(remote_id, model)
+    assert status.state is RemoteState.RUNNING and status.raw_status == "WARMING_UP" and status.error is None
+    assert (await poll_to_end(runway, remote_id, model))[-1].state is RemoteState.SUCCEEDED

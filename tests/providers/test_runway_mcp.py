@@ -12,6 +12,9 @@ from collections.abc import Iterator
 
 import anyio
 import pytest
+from provider_utils import require_provider
+
+require_provider("runway")  # the rest of this module needs its package
 from adapter_helpers import settle, start_job
 from emulators.runway import RunwayEmulator
 from media_utils import make_image
@@ -32,7 +35,7 @@ def emu() -> Iterator[RunwayEmulator]:
 
 @pytest.fixture
 def rw_settings(settings: Settings, emu: RunwayEmulator) -> Settings:
-    return settings.model_copy(update={"runway_api_key": SecretStr(emu.api_key), "runway_base_url": emu.url})
+    return settings.with_provider_env(RUNWAYML_API_SECRET=emu.api_key, RUNWAYML_BASE_URL=emu.url)
 
 
 @pytest.mark.slow

@@ -6,6 +6,9 @@ import base64
 
 import httpx
 import pytest
+from provider_utils import require_provider
+
+require_provider("runway")  # the rest of this module needs its package
 from adapter_helpers import sdk_until
 from emulators.runway import RunwayEmulator
 from media_utils import make_image

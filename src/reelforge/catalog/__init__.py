@@ -1,20 +1,19 @@
-"""The model catalog: what every provider's models accept and cost, as data.
+"""The model catalog's schema: what every provider's models accept and cost, as data.
 
-One JSON file per provider under `catalog/data/` (so adapters can be added without touching each
-other's entries), validated on load. Requests are checked against an entry before anything is
-sent or paid (`reelforge.catalog.check`). Who hosts a model (auth, job API) lives in
-`reelforge.providers`; what a model can do lives here.
+The data itself lives beside each adapter (`reelforge/providers/<name>/catalog.json`) and is read
+and validated by `reelforge.providers.registry.load_catalog()`, which also validates each model's
+`facts` with the provider's own typed model. This module is the bottom layer: it never imports
+`reelforge.providers`. Requests are checked against an entry before anything is sent or paid.
+Who hosts a model (auth, job API, credentials) lives in `reelforge.providers`; what a model can do
+lives here.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import date
-from functools import lru_cache
-from importlib import resources
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, model_validator
 
 InputKind = Literal["text", "image", "first_last", "keyframes", "video", "reference"]
 ModelStatus = Literal["ga", "preview", "deprecated", "retired"]
@@ -113,8 +112,9 @@ class ModelEntry(_Strict):
     price: Price
     #: Typical wall time for a default request, seconds; used for honest ETAs.
     typical_seconds: float = 60.0
-    #: Provider-specific facts the adapter needs (endpoint, version hash, field names).
-    adapter: dict[str, object] = Field(default_factory=dict)
+    #: Provider-specific facts the adapter needs (endpoint, version hash, field names): an instance
+    #: of the provider's own pydantic model, validated when the catalog loads; None when it has none.
+    facts: SerializeAsAny[BaseModel] | None = None
 
     @property
     def key(self) -> str:
@@ -129,9 +129,8 @@ class ProviderEntry(_Strict):
     name: str
     title: str
     description: str
-    #: Official environment variable holding the key, None for keyless providers.
-    key_env: str | None = None
     homepage: str | None = None
+    #: True for in-process renderers (free, no key); from the provider's declaration.
     local: bool = False
     models: list[ModelEntry]
 
@@ -155,16 +154,3 @@ class Catalog(_Strict):
             return None
         return next((m for m in p.models if m.id == model or m.wire_id == model), None)
 
-
-@lru_cache(maxsize=1)
-def load_catalog() -> Catalog:
-    """Read and validate every provider file shipped in the package (cached)."""
-    providers: dict[str, ProviderEntry] = {}
-    for item in sorted(resources.files(__package__).joinpath("data").iterdir(), key=lambda p: p.name):
-        if not item.name.endswith(".json"):
-            continue
-        entry = ProviderEntry.model_validate(json.loads(item.read_text(encoding="utf-8")))
-        if entry.name in providers:
-            raise ValueError(f"provider {entry.name} defined twice in the catalog")
-        providers[entry.name] = entry
-    return Catalog(providers=providers)

@@ -1,32 +1,47 @@
-"""The provider protocol: one small module per provider behind these two shapes.
+"""The provider protocol: one package per provider behind these two shapes.
 
-* `RemoteProvider`: a paid API with a job model. `submit` sends exactly one create request and
-  returns the provider's job id; it is never retried automatically (the runner commits the job
-  row before calling it and stores the id right after). `poll` and `cancel` are safe to repeat.
-  `download` fetches a finished output at once (provider URLs expire).
+* `RemoteProvider`: a paid API with a job model. Its public `submit`, `poll`, `cancel` and
+  `download` are template methods that apply the shared policy once, for every adapter:
+  - credentials are checked before any request (`MissingCredentials` names the variables);
+  - `submit` sends exactly one create request and returns the provider's job id; it is never
+    retried (the runner commits the job row before calling it and stores the id right after);
+  - reads (`poll`, `cancel`, uploads, downloads) are retried on 429/5xx with backoff and
+    `Retry-After` through `providers.http.send`; non-2xx answers are mapped by the adapter's
+    `_error_map` in that one place;
+  - a status word the adapter does not know is *not* a failure: the job may still be running and
+    billing, so it reads as RUNNING with the raw word shown, logged once, and the poll loop's time
+    budget (`REELFORGE_MAX_POLL_SECONDS`) bounds it;
+  - an expired output link is refreshed by reading the job again, once, here and only here.
+  The adapter implements small private hooks: `_create_request`, `_read_job`, `_status_word`,
+  `_parse_status`, optionally `_cancel_request`, `_error_map`, `_download_headers`.
 * `LocalProvider`: an in-process renderer (the CPU `preview`, the local GPU backend). Its work is
   free and deterministic, so after a restart the runner simply renders again.
 
-Adapters translate a `GenerationSpec` into their wire format and back, and map their errors to
-`reelforge.errors` in one place. They never decide policy (budgets, retries of creates, routing).
+Adapters never decide policy (budgets, retries of creates, routing).
 """
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from reelforge.errors import InvalidRequest, MissingCredentials, OutcomeUnknown, ProviderFailure, ReelforgeError
+
 if TYPE_CHECKING:
     import httpx
 
     from reelforge.catalog import ModelEntry
-    from reelforge.errors import ReelforgeError
     from reelforge.generation_spec import GenerationSpec
+    from reelforge.providers.declaration import Declaration
+    from reelforge.providers.http import ErrorMap, RetryPolicy
     from reelforge.settings import Settings
+
+log = logging.getLogger(__name__)
 
 #: progress(fraction 0..1 or None when unknown, short stage message)
 ProgressFn = Callable[[float | None, str], Awaitable[None]]
@@ -60,13 +75,15 @@ class RemoteStatus:
     poll_after: float | None = None
     #: Provider-reported cost in USD when the API returns one.
     cost_usd: float | None = None
+    #: The job this status was read from (set by `RemoteProvider.poll`), so `download` can
+    #: refresh an expired output link.
+    remote_id: str | None = None
 
 
 class Provider(ABC):
     """Common construction: settings, an optional shared HTTP client (the testing seam)."""
 
     name: ClassVar[str]
-    local: ClassVar[bool] = False
 
     def __init__(self, settings: Settings, http: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
@@ -85,8 +102,6 @@ class Provider(ABC):
 
 
 class LocalProvider(Provider):
-    local = True
-
     @abstractmethod
     async def render(self, spec: GenerationSpec, model: ModelEntry, dest: Path, progress: ProgressFn) -> None:
         """Write the clip for `spec` to `dest` (atomically). Cancelled through the anyio scope."""
@@ -96,47 +111,147 @@ class LocalProvider(Provider):
 
 
 class RemoteProvider(Provider):
-    #: The official environment variable holding this provider's key.
-    key_env: ClassVar[str]
+    """A paid job API: public template methods here, wire-format hooks in the adapter."""
 
-    @abstractmethod
+    #: The provider package's declaration; sets `name` and `title` (see `__init_subclass__`).
+    declaration: ClassVar[Declaration]
+    #: How messages name the provider ("Runway", "MiniMax").
+    title: ClassVar[str]
+    #: The provider's status spellings -> our states. A word not listed reads as RUNNING.
+    states: ClassVar[Mapping[str, RemoteState]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declaration = cls.__dict__.get("declaration")
+        if declaration is not None:
+            cls.name = declaration.name
+            if "title" not in cls.__dict__:
+                cls.title = declaration.title
+
+    def __init__(self, settings: Settings, http: httpx.AsyncClient | None = None, *,
+                 retry: RetryPolicy | None = None) -> None:
+        from reelforge.providers.http import policy_from_settings
+
+        super().__init__(settings, http)
+        self.retry = retry or policy_from_settings(settings)
+        self._unknown_logged: set[tuple[str, str]] = set()
+
+    # --- public template methods (the studio calls these) ------------------------------------------
+
     async def submit(self, spec: GenerationSpec, model: ModelEntry) -> str:
         """Send exactly one create request; return the provider's job id."""
+        self.require_credentials(model)
+        remote_id = await self._create_request(spec, model)
+        log.info("%s job %s created (%s)", self.name, remote_id, model.key)
+        return remote_id
 
-    @abstractmethod
     async def poll(self, remote_id: str, model: ModelEntry) -> RemoteStatus:
-        """Read the job's state (retried on 429/5xx with backoff by the shared HTTP layer)."""
+        """Read the job's state once (the read itself is retried on 429/5xx)."""
+        self.require_credentials(model)
+        try:
+            job = await self._read_job(remote_id, model)
+        except ReelforgeError as exc:
+            if exc.retryable:
+                exc.message = (
+                    f"Reading the status of {self.title} job {remote_id} failed: {exc.message} "
+                    "The job may still be running there; it was not submitted again."
+                )
+            raise
+        raw = self._status_word(job)
+        state = self._state_of(raw, model)
+        if state is None:
+            return self._unknown_state(remote_id, raw)
+        status = await self._parse_status(job, state, remote_id, model)
+        status.remote_id = remote_id
+        if status.raw_status is None:
+            status.raw_status = raw
+        return status
 
-    @abstractmethod
     async def cancel(self, remote_id: str, model: ModelEntry) -> None:
-        """Ask the provider to stop the job; a no-op where the API has no cancel."""
+        """Ask the provider to stop the job; safe to repeat, and a job already gone is fine."""
+        self.require_credentials(model)
+        try:
+            await self._cancel_request(remote_id, model)
+        except InvalidRequest as exc:
+            log.info("%s cancel of %s: %s", self.name, remote_id, exc)
 
     async def download(self, status: RemoteStatus, model: ModelEntry, dest: Path) -> None:
-        """Fetch the first output of a finished job to `dest` (atomically, size- and type-checked)."""
-        from reelforge.providers.download import download_limits
-        from reelforge.providers.http import download_video
+        """Fetch the first output to `dest` (atomically, size- and type-checked).
 
-        if not status.output_urls:
-            from reelforge.errors import ProviderFailure
+        Signed links expire: on an expired link the job is read again, once, for a fresh one
+        (never a new job). Callers call this once; the refresh lives only here.
+        """
+        from reelforge.providers.http import OutputUrlExpired
 
-            raise ProviderFailure(f"{self.display_name} reported success but returned no output file.")
-        policy = self.read_policy()
-        await download_video(self.client, status.output_urls[0], dest, headers=self.download_headers(),
-                             limits=download_limits(self.settings), provider=self.display_name,
-                             **({"policy": policy} if policy is not None else {}))
+        try:
+            await self._fetch(status, dest)
+        except OutputUrlExpired:
+            if status.remote_id is None:
+                raise
+            log.info("%s output link expired; reading job %s again for a fresh one", self.name, status.remote_id)
+            fresh = await self.poll(status.remote_id, model)
+            if fresh.state is not RemoteState.SUCCEEDED:
+                raise
+            await self._fetch(fresh, dest)
 
-    @property
-    def display_name(self) -> str:
-        """How messages name the provider (adapters may say "MiniMax" rather than "minimax")."""
-        return self.name
+    # --- hooks the adapter implements ----------------------------------------------------------------
 
-    def read_policy(self) -> Any:
-        """The adapter's retry policy for reads and downloads, or None for the shared default."""
-        return None
+    @abstractmethod
+    async def _create_request(self, spec: GenerationSpec, model: ModelEntry) -> str:
+        """Upload inputs if needed, send the one create request, return the job id."""
 
-    def download_headers(self) -> dict[str, str]:
-        """Headers for fetching outputs; most CDNs need none (Google needs the key)."""
+    @abstractmethod
+    async def _read_job(self, remote_id: str, model: ModelEntry) -> Any:
+        """Read the job object (a retried read)."""
+
+    @abstractmethod
+    def _status_word(self, job: Any) -> str:
+        """The provider's status spelling in a job object."""
+
+    @abstractmethod
+    async def _parse_status(self, job: Any, state: RemoteState, remote_id: str, model: ModelEntry) -> RemoteStatus:
+        """The job in our vocabulary, for a known `state` (outputs, progress, the mapped failure)."""
+
+    def _state_of(self, raw: str, model: ModelEntry) -> RemoteState | None:
+        """Our state for a status word, None when the word is unknown (adapters with two APIs override)."""
+        return self.states.get(raw)
+
+    async def _cancel_request(self, remote_id: str, model: ModelEntry) -> None:
+        """Send the cancel; the default is for APIs without one (the job runs on, and is billed)."""
+        log.info("%s has no cancel endpoint; job %s keeps running on its side", self.title, remote_id)
+
+    def _error_map(self) -> ErrorMap:
+        """Map a non-2xx response to a `ReelforgeError` (adapters refine the shared classification)."""
+        from reelforge.providers.http import status_error_map
+
+        return status_error_map(self.title)
+
+    def _download_headers(self) -> dict[str, str]:
+        """Headers for fetching outputs; most CDNs need none."""
         return {}
+
+    # --- shared plumbing for the hooks -----------------------------------------------------------------
+
+    def require_credentials(self, model: ModelEntry | None = None) -> None:
+        """Raise `MissingCredentials` naming every required variable that is unset."""
+        missing = tuple(v.name for v in self.declaration.required if self._value(v.name, v.secret) is None)
+        if missing:
+            raise MissingCredentials(self.title, missing)
+
+    def credential(self, name: str) -> str:
+        """A declared credential's value (registered for redaction), or `MissingCredentials`."""
+        value = self._value(name, self.declaration.variable(name).secret)
+        if value is None:
+            raise MissingCredentials(self.title, name)
+        return value
+
+    def base_url(self, name: str) -> str:
+        """A declared URL variable's value, else its declared default (no trailing slash)."""
+        value = self.settings.provider_value(name) or self.declaration.variable(name).default or ""
+        return value.rstrip("/")
+
+    def _value(self, name: str, secret: bool) -> str | None:
+        return self.settings.key_for(name) if secret else self.settings.provider_value(name)
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -145,3 +260,56 @@ class RemoteProvider(Provider):
 
             self._http = shared_client()
         return self._http
+
+    async def _send_create(self, url: str, body: Mapping[str, Any], headers: Mapping[str, str],
+                           *, id_field: str = "id") -> tuple[str, dict[str, Any]]:
+        """Send one create request (never retried); return the new job's id and the whole answer.
+
+        A 2xx answer without a readable id means a job may exist that we cannot name:
+        `OutcomeUnknown`, never a reason to send again.
+        """
+        from reelforge.providers.http import DO_NOT_RESUBMIT, send
+
+        response = await send(self.client, "POST", url, json=body, headers=headers, retry_reads=False,
+                              expect_json=True, error_map=self._error_map(), provider=self.title, policy=self.retry)
+        answer = response.json()
+        remote_id = answer.get(id_field) if isinstance(answer, dict) else None
+        if not isinstance(remote_id, str) or not remote_id:
+            raise OutcomeUnknown(
+                f"{self.title} accepted the create request but its answer has no job id, so the job cannot "
+                "be followed (it may have been started and billed).",
+                hint=DO_NOT_RESUBMIT,
+            )
+        return remote_id, answer
+
+    async def _send_read(self, method: str, url: str, headers: Mapping[str, str], **kw: Any) -> dict[str, Any] | None:
+        """A retried read or idempotent call; returns the JSON object, or None for an empty body."""
+        from reelforge.providers.http import send
+
+        response = await send(self.client, method, url, headers=headers, retry_reads=True,
+                              expect_json=method == "GET", error_map=self._error_map(), provider=self.title,
+                              policy=self.retry, **kw)
+        if not response.content:
+            return None
+        body = response.json()
+        if not isinstance(body, dict):
+            raise ProviderFailure(f"{self.title} answered with an unexpected JSON shape ({type(body).__name__}).")
+        return body
+
+    # --- private ------------------------------------------------------------------------------------------
+
+    def _unknown_state(self, remote_id: str, raw: str) -> RemoteStatus:
+        """The one rule for a status word we do not know: still running (maybe billing), shown raw."""
+        if (remote_id, raw) not in self._unknown_logged:
+            self._unknown_logged.add((remote_id, raw))
+            log.warning("%s job %s reports an unknown status %r; treating it as running until it ends or the "
+                        "poll budget runs out", self.title, remote_id, raw[:40])
+        return RemoteStatus(RemoteState.RUNNING, raw_status=raw[:40], remote_id=remote_id)
+
+    async def _fetch(self, status: RemoteStatus, dest: Path) -> None:
+        from reelforge.providers.download import download_limits, fetch_video
+
+        if not status.output_urls:
+            raise ProviderFailure(f"{self.title} reported success but returned no output file.")
+        await fetch_video(self.client, status.output_urls[0], dest, headers=self._download_headers(),
+                          limits=download_limits(self.settings), provider=self.title, policy=self.retry)

@@ -27,7 +27,6 @@ import time
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -366,22 +365,3 @@ def _read_transport_error(exc: httpx.TransportError, provider: str, attempts: in
     if isinstance(exc, httpx.TimeoutException):
         return ProviderTimeout(f"{provider} did not answer in time ({attempts} attempts). Try again later.")
     return ProviderFailure(f"Could not reach {provider} ({type(exc).__name__}, {attempts} attempts). Try again later.")
-
-
-async def download_video(
-    client: httpx.AsyncClient,
-    url: str,
-    dest: Path,
-    *,
-    headers: Mapping[str, str] | None = None,
-    max_bytes: int | None = None,
-    provider: str = "the provider",
-    policy: RetryPolicy = DEFAULT_RETRY,
-    limits: Any = None,
-) -> int:
-    """Stream a finished output to `dest` atomically, checked and within `limits` (a
-    `providers.download.DownloadLimits`: size, total deadline, minimum rate); return its size."""
-    from reelforge.providers.download import fetch_video
-
-    return await fetch_video(client, url, dest, headers=headers, max_bytes=max_bytes, provider=provider, policy=policy,
-                             limits=limits)

@@ -82,7 +82,7 @@ def _check_inputs(model: ModelEntry, kinds: list[str]) -> None:
 
 def _check_files(model: ModelEntry, renders_here: bool, **refs: MediaRef | None) -> None:
     """Inputs that would fail only once the job runs are refused now, before any ledger row."""
-    from reelforge.providers.inputs import check_image_file
+    from reelforge.providers.input_files import check_image_file
 
     params = {"first_frame": "image", "last_frame": "last_image", "video": "video"}
     for name, ref in refs.items():

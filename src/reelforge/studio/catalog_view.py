@@ -8,9 +8,8 @@ from typing import Any
 from reelforge.catalog import Catalog
 from reelforge.errors import InvalidRequest, ReelforgeError
 from reelforge.providers.base import LocalProvider
-from reelforge.providers.registry import make_provider
+from reelforge.providers.registry import make_provider, missing_credentials
 from reelforge.settings import Settings
-from reelforge.studio.routing import provider_ready
 
 
 def _local_readiness(entry: Any, model: Any, settings: Settings) -> tuple[bool, str | None]:
@@ -37,14 +36,15 @@ def model_rows(catalog: Catalog, settings: Settings, *, provider: str | None = N
     for entry in catalog.providers.values():
         if provider and entry.name != provider:
             continue
-        keyed = provider_ready(entry, settings)
+        missing = missing_credentials(entry.name, settings)
+        keyed = missing is None
         for m in entry.models:
             if m.status == "retired" and not include_retired:
                 continue
             if input_kind and input_kind not in m.capabilities.inputs:
                 continue
             c = m.capabilities
-            ready, needs = keyed, (None if keyed or not entry.key_env else f"set {entry.key_env}")
+            ready, needs = keyed, (None if missing is None else "set " + " and ".join(missing.env_vars))
             if entry.local:
                 ready, needs = _local_readiness(entry, m, settings)
             rows.append({

@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from reelforge.catalog import load_catalog
 from reelforge.jobs.job import Job, JobKind
 from reelforge.jobs.runner import Handler, JobContext, Runner
 from reelforge.jobs.store import JobStore
-from reelforge.providers.registry import make_provider
+from reelforge.providers.registry import load_catalog, make_provider
 from reelforge.settings import Settings
 from reelforge.studio.artifacts import sweep_partials
 

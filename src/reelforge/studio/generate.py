@@ -22,7 +22,6 @@ from reelforge.jobs.job import JobStatus
 from reelforge.jobs.polling import PollPolicy, poll_until_done
 from reelforge.jobs.runner import JobContext
 from reelforge.providers.base import LocalProvider, RemoteProvider, RemoteState
-from reelforge.providers.http import OutputUrlExpired
 from reelforge.studio.artifacts import finalize
 from reelforge.studio.clip_sources import resolve_image, resolve_video
 from reelforge.studio.planning import GenerationPlan, plan
@@ -125,13 +124,7 @@ async def _drive_remote(studio: Studio, ctx: JobContext, provider: RemoteProvide
         if status.state is RemoteState.CANCELED:
             raise Canceled(f"{provider.name} reports the job was canceled.")
         ctx.update(status=JobStatus.DOWNLOADING, stage="downloading output")
-        try:
-            await provider.download(status, model, dest)
-        except OutputUrlExpired:  # TEMP until the provider base owns the refresh
-            status = await provider.poll(remote_id, model)
-            if status.state is not RemoteState.SUCCEEDED:
-                raise
-            await provider.download(status, model, dest)
+        await provider.download(status, model, dest)  # an expired link is refreshed there, never here
         return status.cost_usd
     except anyio.get_cancelled_exc_class():
         if ctx.cancel_requested:

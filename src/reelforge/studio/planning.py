@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from reelforge.catalog import ModelEntry
-from reelforge.errors import InvalidRequest, MissingCredentials, UnsupportedParameter, validation_text
+from reelforge.errors import InvalidRequest, UnsupportedParameter, validation_text
 from reelforge.generation_spec import GenerationSpec, MediaRef
 from reelforge.providers.base import LocalProvider
+from reelforge.providers.registry import missing_credentials
 from reelforge.studio.catalog_check import build_spec, input_kinds, resolve_model
 from reelforge.studio.clip_sources import resolve_image
 from reelforge.studio.pricing import Quote, quote
@@ -74,8 +75,9 @@ def plan(studio: Studio, opts: GenerationOptions, *, first: MediaRef | None = No
                 hint="Pick another provider or model with list_models.")
     else:
         model, notes = resolve_model(studio.catalog, name, opts.model)
-    if entry.key_env and not studio.settings.key_for(entry.key_env):
-        raise MissingCredentials(name, entry.key_env)
+    missing = missing_credentials(name, studio.settings)
+    if missing is not None:
+        raise missing
     spec = build_spec(opts, model, renders_here=entry.local, first_frame=first, last_frame=last, video=video,
                       loop=loop, continue_remote_id=continue_remote_id, continue_direction=direction)
     adapter = studio.provider(name)

@@ -1,7 +1,8 @@
 """'auto' routing: which provider and model serve a request, and which ones could.
 
-Policy: the configured default provider; else the first cloud provider whose key is set, in a
-stable preference order; else the free offline `preview`. Only models whose catalog entry accepts
+Policy: the configured default provider; else the first provider whose credentials are set, in
+the order the provider declarations give (`routing_preference`), the last being the keyless last
+resort (the free offline `preview`). Only models whose catalog entry accepts
 the request's inputs are eligible, so routing never picks a model that would refuse the call.
 """
 
@@ -9,15 +10,13 @@ from __future__ import annotations
 
 from reelforge.catalog import Catalog, ModelEntry, ProviderEntry
 from reelforge.errors import InvalidRequest
+from reelforge.providers.registry import missing_credentials, routing_preference
 from reelforge.settings import Settings
-
-#: Cloud providers tried by 'auto' when their key is present, in this order.
-CLOUD_PREFERENCE = ("runway", "luma", "minimax", "replicate")
 
 
 def provider_ready(entry: ProviderEntry, settings: Settings) -> bool:
-    """Keyless providers are ready; keyed ones need their official variable set."""
-    return entry.key_env is None or settings.key_for(entry.key_env) is not None
+    """Keyless providers are ready; keyed ones need their declared variables set."""
+    return missing_credentials(entry.name, settings) is None
 
 
 def accepts_inputs(model: ModelEntry, kinds: list[str]) -> bool:
@@ -32,11 +31,14 @@ def choose_provider(catalog: Catalog, settings: Settings, requested: str, kinds:
         return requested
     if settings.default_provider and settings.default_provider in catalog.providers:
         return settings.default_provider
-    for name in CLOUD_PREFERENCE:
+    order = routing_preference()
+    for name in order:
         entry = catalog.providers.get(name)
         if entry and provider_ready(entry, settings) and any(accepts_inputs(m, kinds) for m in entry.models):
             return name
-    return "preview"
+    if not order:
+        raise InvalidRequest("No provider is installed for 'auto' routing; name one.", param="provider")
+    return order[-1]  # the keyless last resort: its refusal names what it accepts
 
 
 def default_model_for(entry: ProviderEntry, kinds: list[str]) -> ModelEntry | None:

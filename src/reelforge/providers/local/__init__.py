@@ -5,3 +5,16 @@ registry (`specs`), request planning (`plan`) and weight lookup (`store`) are pu
 the modules that need torch (`loading`, `runner`, `execute`) are imported inside the GPU worker
 thread on its first job. See docs/local-gpu.md.
 """
+
+from __future__ import annotations
+
+from reelforge.providers.declaration import Declaration
+from reelforge.providers.local.facts import LocalFacts
+
+DECLARATION = Declaration(
+    name="local",
+    title="Local GPU (diffusers)",
+    adapter="reelforge.providers.local.provider:LocalDiffusersProvider",
+    facts=LocalFacts,
+    local=True,  # never picked by 'auto': a GPU render is asked for by name
+)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from reelforge.providers.local.loading import LoadedPipeline, load_pipeline
-from reelforge.providers.local.runner import render_plan
+from reelforge.providers.local.render_plan import render_plan
 from reelforge.providers.local.specs import get_spec
 
 if TYPE_CHECKING:

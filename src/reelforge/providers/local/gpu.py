@@ -29,7 +29,7 @@ def gpu_report(settings: Settings | None = None) -> dict[str, Any]:
     gpus = _nvidia_smi()
     if gpus is None:
         gpus = _torch_gpus() if packages["torch"] else []
-    options = LocalOptions.from_env(settings)
+    options = LocalOptions.from_settings(settings)
     models = {}
     for spec in MODELS.values():
         source = locate(spec, options)

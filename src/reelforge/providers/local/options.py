@@ -1,26 +1,14 @@
-"""Backend switches for the local GPU provider, read once per job from settings and environment.
+"""Backend switches for the local GPU provider, read once per job from `Settings` (the one source).
 
-`local_offload` and `local_models_dir` come from `Settings`; the rest are read here from the same
-`REELFORGE_LOCAL_*` variables that `Settings` documents (so `reelforge doctor` and the README agree):
-
-| variable | values | default |
-|---|---|---|
-| `REELFORGE_LOCAL_MODEL_PATHS` | JSON object: model id -> local directory or hub id | `{}` |
-| `REELFORGE_LOCAL_DEVICE` | `auto`, `cuda`, `cuda:1`, `cpu` | `auto` (CUDA when present) |
-| `REELFORGE_LOCAL_DTYPE` | `auto`, `bfloat16`, `float16`, `float32` | `auto` (bf16 on CUDA, fp32 on CPU) |
-| `REELFORGE_LOCAL_ATTENTION` | a diffusers attention backend (`native` is SDPA) | `native` |
-| `REELFORGE_LOCAL_CACHE` | `auto`, `off`, or a FirstBlockCache threshold such as `0.1` | `auto` (0.05 on non-distilled models) |
-| `REELFORGE_LOCAL_COMPILE` | `1` to `compile_repeated_blocks` after load | off |
-| `REELFORGE_LOCAL_VAE_TILING` | `auto`, `on`, `off` | `auto` (on from 1280x704 pixels) |
-| `REELFORGE_LOCAL_MAX_PIXELS` | a frame area cap (width x height) for small GPUs | the model's training size |
-
-Every switch is separate so the benchmark can measure each one on its own.
+Each switch is a `REELFORGE_LOCAL_*` setting (see `Settings` and the README). They are validated
+here, when a local job plans, so a typo raises an `InvalidRequest` naming the variable instead of
+stopping a server that may only use cloud providers. Every switch is separate so the benchmark can
+measure each one on its own.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,24 +44,30 @@ class LocalOptions:
     max_pixels: int | None = None
 
     @classmethod
-    def from_env(cls, settings: Settings | None = None, env: dict[str, str] | None = None) -> LocalOptions:
-        """Options in effect: settings for offload and models dir, `REELFORGE_LOCAL_*` for the rest."""
-        env = dict(os.environ if env is None else env)
+    def from_settings(cls, settings: Settings | None = None) -> LocalOptions:
+        """The options in effect, validated (each error names its REELFORGE_LOCAL_* variable).
+
+        Without settings, the environment's (`Settings()`): callers outside a server (pull, doctor).
+        """
+        if settings is None:
+            from reelforge.settings import Settings
+
+            settings = Settings()
         opts = cls(
-            device=env.get("REELFORGE_LOCAL_DEVICE", "auto").strip() or "auto",
-            dtype=_choice(env, "REELFORGE_LOCAL_DTYPE", DTYPES),
-            offload=(settings.local_offload if settings else env.get("REELFORGE_LOCAL_OFFLOAD", "auto")).lower(),
-            attention=env.get("REELFORGE_LOCAL_ATTENTION", "native").strip() or "native",
-            cache=env.get("REELFORGE_LOCAL_CACHE", "auto").strip().lower() or "auto",
-            compile=env.get("REELFORGE_LOCAL_COMPILE", "").strip().lower() in ("1", "true", "yes", "on"),
-            vae_tiling=_choice(env, "REELFORGE_LOCAL_VAE_TILING", TILING_MODES),
-            model_paths=_model_paths(env.get("REELFORGE_LOCAL_MODEL_PATHS", "")),
-            models_dir=settings.local_models_dir if settings else None,
-            max_pixels=_positive_int(env, "REELFORGE_LOCAL_MAX_PIXELS"),
+            device=settings.local_device.strip() or "auto",
+            dtype=_choice(settings.local_dtype, "REELFORGE_LOCAL_DTYPE", DTYPES),
+            offload=settings.local_offload.strip().lower() or "auto",
+            attention=settings.local_attention.strip() or "native",
+            cache=settings.local_cache.strip().lower() or "auto",
+            compile=settings.local_compile,
+            vae_tiling=_choice(settings.local_vae_tiling, "REELFORGE_LOCAL_VAE_TILING", TILING_MODES),
+            model_paths=_model_paths(settings.local_model_paths),
+            models_dir=settings.local_models_dir,
+            max_pixels=_positive_int(settings.local_max_pixels, "REELFORGE_LOCAL_MAX_PIXELS"),
         )
         if opts.offload not in OFFLOAD_MODES:
             raise InvalidRequest(
-                f"local_offload must be one of {', '.join(OFFLOAD_MODES)}, got '{opts.offload}'.",
+                f"REELFORGE_LOCAL_OFFLOAD must be one of {', '.join(OFFLOAD_MODES)}, got '{opts.offload}'.",
                 param="REELFORGE_LOCAL_OFFLOAD",
             )
         opts.cache_threshold(distilled=False)  # validates the text early
@@ -107,15 +101,15 @@ class LocalOptions:
         return (self.device, self.dtype, self.offload, self.attention, self.cache, self.compile)
 
 
-def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...]) -> str:
-    value = env.get(name, "auto").strip().lower() or "auto"
+def _choice(raw: str, name: str, allowed: tuple[str, ...]) -> str:
+    value = raw.strip().lower() or "auto"
     if value not in allowed:
         raise InvalidRequest(f"{name} must be one of {', '.join(allowed)}, got '{value}'.", param=name)
     return value
 
 
-def _positive_int(env: dict[str, str], name: str) -> int | None:
-    raw = env.get(name, "").strip()
+def _positive_int(raw: str, name: str) -> int | None:
+    raw = raw.strip()
     if not raw:
         return None
     if not raw.isdigit() or int(raw) <= 0:

@@ -31,7 +31,7 @@ class LocalDiffusersProvider(LocalProvider):
     def normalize(self, spec: GenerationSpec, model: ModelEntry) -> tuple[GenerationSpec, list[str]]:
         """Snap size, fps and frame count to the model's rules; fix the seed. One note per change."""
         mspec = _model_spec(model)
-        options = LocalOptions.from_env(self.settings)
+        options = LocalOptions.from_settings(self.settings)
         plan = self._plan(spec, mspec, options)
         snap = snap_request(spec.width, spec.height, spec.fps, spec.duration_s, mspec, options.max_pixels)
         notes = [n for n in snap.notes if not n.startswith("duration")]
@@ -54,7 +54,7 @@ class LocalDiffusersProvider(LocalProvider):
         missing = [m for m in ("torch", "diffusers", "transformers") if importlib.util.find_spec(m) is None]
         if missing:
             raise LocalBackendUnavailable(f"The local backend needs {', '.join(missing)}.", hint=_EXTRA_HINT)
-        source = locate(mspec, LocalOptions.from_env(self.settings))
+        source = locate(mspec, LocalOptions.from_settings(self.settings))
         if not source.present:
             raise LocalBackendUnavailable(
                 f"The weights of {mspec.id} are not on this machine.",
@@ -65,7 +65,7 @@ class LocalDiffusersProvider(LocalProvider):
     async def render(self, spec: GenerationSpec, model: ModelEntry, dest: Path, progress: ProgressFn) -> None:
         """Render on the GPU worker and write the mp4 to `dest` (atomically)."""
         mspec = _model_spec(model)
-        options = LocalOptions.from_env(self.settings)
+        options = LocalOptions.from_settings(self.settings)
         plan = self._plan(spec, mspec, options)
         self.check_available(model)
         await run_job(GpuJob(plan, dest, options), progress)

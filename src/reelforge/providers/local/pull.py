@@ -44,7 +44,7 @@ def download_model(name: str, progress: PullProgress | None = None, settings: Se
     except ImportError:
         raise LocalBackendUnavailable("Downloading needs huggingface_hub.",
                                       hint="pip install 'reelforge[local]'") from None
-    target = pull_target(spec, LocalOptions.from_env(settings))
+    target = pull_target(spec, LocalOptions.from_settings(settings))
     kwargs: dict[str, Any] = {"allow_patterns": ALLOW_PATTERNS}
     if target is not None:
         kwargs["local_dir"] = str(target)

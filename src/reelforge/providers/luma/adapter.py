@@ -8,30 +8,31 @@ generation), reverse extend (frame1 = it) and interpolation are one field. `loop
 native seamless loop; camera moves are `concepts` keys. This API takes images by public URL only
 (no data URIs, no upload endpoint), so local images are refused with what to do instead.
 
-The Agents API (ray-3.2) lives in `luma_agents`; models choose their API through the catalog's
-`adapter.api`. Luma reports no progress numbers, so none are passed on.
+The Agents API (ray-3.2) lives in `agents`; models choose their API through their typed facts
+(`LumaFacts.api`). Luma reports no progress numbers, so none are passed on.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from reelforge.errors import (
     InsufficientCredits,
-    MissingCredentials,
     InvalidRequest,
-    ProviderFailure,
+    MissingCredentials,
     ReelforgeError,
     UnsupportedParameter,
 )
-from reelforge.providers import luma_agents
-from reelforge.providers.base import RemoteState
+from reelforge.providers.base import RemoteProvider, RemoteState, RemoteStatus
+from reelforge.providers.declaration import facts_of
 from reelforge.providers.http import ErrorMap, error_for_status, parse_retry_after, response_message
-from reelforge.providers.luma_common import check_frame_roles, failure_error, with_camera_phrase
-from reelforge.providers.remote import HttpProvider, TrackedStatus
+from reelforge.providers.luma import DECLARATION
+from reelforge.providers.luma import agents as luma_agents
+from reelforge.providers.luma.common import check_frame_roles, failure_error, with_camera_phrase
+from reelforge.providers.luma.facts import LumaFacts
 
 if TYPE_CHECKING:
     from reelforge.catalog import ModelEntry
@@ -50,10 +51,9 @@ _STATES = {
 }
 
 
-class LumaProvider(HttpProvider):
-    name: ClassVar[str] = "luma"
-    title: ClassVar[str] = "Luma"
-    key_env: ClassVar[str] = "LUMAAI_API_KEY"
+class LumaProvider(RemoteProvider):
+    declaration = DECLARATION
+    states = _STATES
 
     def normalize(self, spec: GenerationSpec, model: ModelEntry) -> tuple[GenerationSpec, list[str]]:
         """Refuse what Luma's rules forbid beyond the catalog's generic checks."""
@@ -73,51 +73,57 @@ class LumaProvider(HttpProvider):
             raise InvalidRequest("A prompt is required for text-to-video with Luma.", param="prompt")
         return spec, []
 
-    def key_for_model(self, model: ModelEntry) -> str:
-        """Dream Machine uses LUMAAI_API_KEY; the Agents API its own LUMA_AGENTS_API_KEY (the official
+    def require_credentials(self, model: ModelEntry | None = None) -> None:
+        """Dream Machine needs LUMAAI_API_KEY; the Agents API its own LUMA_AGENTS_API_KEY (the official
         SDK's name), falling back to LUMAAI_API_KEY for accounts that use one key for both."""
-        if not _is_agents(model):
-            return self.api_key()
-        key = self.settings.key_for(AGENTS_KEY_ENV) or self.settings.key_for(self.key_env)
+        self._key(model)
+
+    def _key(self, model: ModelEntry | None) -> str:
+        if model is None or not _is_agents(model):
+            return self.credential("LUMAAI_API_KEY")
+        key = self.settings.key_for(AGENTS_KEY_ENV) or self.settings.key_for("LUMAAI_API_KEY")
         if not key:
             raise MissingCredentials("Luma's Agents API (ray-3.2)", AGENTS_KEY_ENV)
         return key
 
-    async def submit(self, spec: GenerationSpec, model: ModelEntry) -> str:
+    async def _create_request(self, spec: GenerationSpec, model: ModelEntry) -> str:
         """Send the one create request (Dream Machine or Agents API) and return the generation id."""
-        key = self.key_for_model(model)
         if _is_agents(model):
             body = await luma_agents.request_body(spec, model, provider=self.title)
-            url = self.settings.luma_agents_base_url.rstrip("/") + "/generations"
+            url = self.base_url("LUMA_AGENTS_BASE_URL") + "/generations"
         else:
             body = dream_machine_body(spec, model)
             url = self._url("/generations/video")
-        remote_id, _ = await self.create(url, body, _auth(key))
-        log.info("luma generation %s created (%s)", remote_id, model.id)
+        remote_id, _ = await self._send_create(url, body, _auth(self._key(model)))
         return remote_id
 
-    async def poll(self, remote_id: str, model: ModelEntry) -> TrackedStatus:
-        key = self.key_for_model(model)
-        if _is_agents(model):
-            url = self.settings.luma_agents_base_url.rstrip("/") + f"/generations/{remote_id}"
-            return luma_agents.generation_status(await self.read_job(url, _auth(key), remote_id), remote_id)
-        generation = await self.read_job(self._url(f"/generations/{remote_id}"), _auth(key), remote_id)
-        return generation_status(generation, remote_id)
+    async def _read_job(self, remote_id: str, model: ModelEntry) -> dict[str, Any]:
+        base = self.base_url("LUMA_AGENTS_BASE_URL") if _is_agents(model) else self.base_url("LUMAAI_BASE_URL")
+        return await self._send_read("GET", f"{base}/generations/{remote_id}", _auth(self._key(model))) or {}
 
-    async def cancel(self, remote_id: str, model: ModelEntry) -> None:
+    def _status_word(self, job: dict[str, Any]) -> str:
+        return str(job.get("state", ""))
+
+    def _state_of(self, raw: str, model: ModelEntry) -> RemoteState | None:
+        return (luma_agents.STATES if _is_agents(model) else _STATES).get(raw)
+
+    async def _parse_status(self, job: dict[str, Any], state: RemoteState, remote_id: str,
+                            model: ModelEntry) -> RemoteStatus:
+        if _is_agents(model):
+            return luma_agents.generation_status(job, state)
+        return generation_status(job, state)
+
+    async def _cancel_request(self, remote_id: str, model: ModelEntry) -> None:
         """Dream Machine: DELETE the generation (stops and removes it). The Agents API has no cancel."""
         if _is_agents(model):
             log.info("luma agents API has no cancel; generation %s runs to its end", remote_id)
             return
-        try:
-            await self.read("DELETE", self._url(f"/generations/{remote_id}"), _auth(self.api_key()))
-        except InvalidRequest as exc:  # already gone
-            log.info("luma delete of %s: %s", remote_id, exc)
+        await self._send_read("DELETE", self._url(f"/generations/{remote_id}"), _auth(self._key(model)))
 
     def _url(self, path: str) -> str:
-        return self.settings.luma_base_url.rstrip("/") + path
+        return self.base_url("LUMAAI_BASE_URL") + path
 
-    def error_map(self) -> ErrorMap:
+    def _error_map(self) -> ErrorMap:
         return luma_error
 
 
@@ -129,7 +135,7 @@ def dream_machine_body(spec: GenerationSpec, model: ModelEntry) -> dict[str, Any
     }  # fmt: skip
     prompt = spec.prompt
     if spec.camera_move:
-        if model.adapter.get("camera") == "concepts":
+        if facts_of(model, LumaFacts).camera == "concepts":
             body["concepts"] = [{"key": spec.camera_move}]
         else:
             prompt = with_camera_phrase(prompt, spec.camera_move)
@@ -161,20 +167,14 @@ def _image_keyframe(ref: MediaRef) -> dict[str, str]:
     return {"type": "image", "url": ref.url}
 
 
-def generation_status(generation: dict[str, Any], remote_id: str) -> TrackedStatus:
-    """A Dream Machine Generation in our vocabulary."""
-    raw = str(generation.get("state", ""))
-    state = _STATES.get(raw)
-    if state is None:
-        raise ProviderFailure(f"Luma returned an unknown generation state '{raw[:40]}'.")
+def generation_status(generation: dict[str, Any], state: RemoteState) -> RemoteStatus:
+    """A Dream Machine Generation (of a known state) in our vocabulary."""
     assets = generation.get("assets") or {}
     video = assets.get("video") if isinstance(assets, dict) else None
-    return TrackedStatus(
-        remote_id=remote_id,
+    return RemoteStatus(
         state=state,
         output_urls=[video] if isinstance(video, str) and state is RemoteState.SUCCEEDED else [],
         error=failure_error(str(generation.get("failure_reason") or "")) if state is RemoteState.FAILED else None,
-        raw_status=raw,
     )
 
 
@@ -196,7 +196,7 @@ _PARAMS = {"duration": "duration_s", "keyframes": "first_frame", "concepts": "ca
 
 
 def _is_agents(model: ModelEntry) -> bool:
-    return model.adapter.get("api") == "agents"
+    return facts_of(model, LumaFacts).api == "agents"
 
 
 def _auth(key: str) -> dict[str, str]:

@@ -7,10 +7,13 @@ which routes every call into `providers/http.send`: so a create is sent exactly 
 retry transport is never built), reads and cancels are retried on 429/5xx with backoff and
 `Retry-After`, problem-JSON errors are mapped here, and the shared pooled client is used.
 
-Model facts live in each catalog row's `adapter` dict: `endpoint` ("model" or "version"),
-`version` (64-hex, for community models), `fields` (our parameter → the model's input name),
-`frames` (frame-count field with `choices` or `min`/`max`, optionally an `enum` of values),
+Model facts are typed data rows (`ReplicateFacts` in `facts.py`): `endpoint` ("model" or
+"version"), `version` (64-hex, for community models), `fields` (our parameter → the model's input
+name), `frames` (frame-count field with `choices` or `min`/`max`, optionally an `enum` of values),
 `fixed` inputs, `options` (extra inputs a caller may pass), `prefer_wait` (seconds).
+
+Polls read the prediction JSON first and let the shared base judge its status word (an unknown
+one is still running), then hand known ones to the SDK's `Prediction` for outputs and progress.
 """
 
 from __future__ import annotations
@@ -18,30 +21,27 @@ from __future__ import annotations
 import io
 import logging
 import re
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import replicate
+from replicate.prediction import Prediction
 
 from reelforge.errors import (
     AuthFailed,
     ContentRejected,
     InvalidRequest,
-    MissingCredentials,
     OutcomeUnknown,
     ProviderFailure,
     ReelforgeError,
     UnsupportedParameter,
 )
-from reelforge.providers.base import RemoteProvider, RemoteState, RemoteStatus
-from reelforge.providers.http import (
-    RetryPolicy,
-    error_for_status,
-    parse_retry_after,
-    policy_from_settings,
-    send,
-)
 from reelforge.generation_spec import size_for
+from reelforge.providers.base import RemoteProvider, RemoteState, RemoteStatus
+from reelforge.providers.declaration import facts_of
+from reelforge.providers.http import ErrorMap, RetryPolicy, error_for_status, parse_retry_after, send
+from reelforge.providers.replicate import DECLARATION
+from reelforge.providers.replicate.facts import ReplicateFacts
 
 if TYPE_CHECKING:
     from reelforge.catalog import ModelEntry
@@ -62,8 +62,6 @@ STATES = {
 MAX_DATA_URI_BYTES = 256 * 1024
 #: Upload limit of Replicate's file API for one input.
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
-#: How long a create may hold the connection with `Prefer: wait` (short: the job id is what we need).
-DEFAULT_PREFER_WAIT_S = 5
 #: Spec fields copied straight to a model input when the row names a field for them.
 _PLAIN_FIELDS = ("negative_prompt", "seed", "aspect_ratio", "resolution", "fps", "width", "height")
 _MODERATION_MARKERS = ("e005", "flagged as sensitive", "nsfw", "safety checker")
@@ -114,7 +112,7 @@ class _ReelforgeSdkClient(replicate.Client):
     """The official client with its one HTTP seam (`_async_request`) routed through reelforge's layer."""
 
     def __init__(self, provider: ReplicateProvider) -> None:
-        super().__init__(api_token=None, base_url=provider.settings.replicate_base_url)
+        super().__init__(api_token=None, base_url=provider.base_url("REPLICATE_BASE_URL"))
         self._provider = provider
 
     async def _async_request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -124,22 +122,15 @@ class _ReelforgeSdkClient(replicate.Client):
 class ReplicateProvider(RemoteProvider):
     """Video models hosted on Replicate (official by owner/name, community pinned by version)."""
 
-    name: ClassVar[str] = "replicate"
-    key_env: ClassVar[str] = "REPLICATE_API_TOKEN"
+    declaration = DECLARATION
+    states = STATES
 
     def __init__(self, settings: Settings, http: httpx.AsyncClient | None = None, *,
                  retry: RetryPolicy | None = None) -> None:
-        super().__init__(settings, http)
-        self.retry = retry or policy_from_settings(settings)
+        super().__init__(settings, http, retry=retry)
         self.sdk = _ReelforgeSdkClient(self)
 
     # --- HTTP ------------------------------------------------------------------------------------
-
-    def _token(self) -> str:
-        token = self.settings.key_for(self.key_env)
-        if not token:
-            raise MissingCredentials("Replicate", self.key_env)
-        return token
 
     async def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
                       timeout: httpx.Timeout | None = None, **kwargs: Any) -> httpx.Response:
@@ -149,24 +140,24 @@ class ReplicateProvider(RemoteProvider):
         read, so a server that holds a little past n would turn a good create into an unknown
         outcome. The shared client's timeouts (60 s read) cover any short wait.
         """
-        url = self.settings.replicate_base_url.rstrip("/") + path
-        all_headers = {"Authorization": f"Bearer {self._token()}", **(headers or {})}
+        url = self.base_url("REPLICATE_BASE_URL") + path
+        all_headers = {"Authorization": f"Bearer {self.credential('REPLICATE_API_TOKEN')}", **(headers or {})}
         return await send(
             self.client, method, url, headers=all_headers, retry_reads=not _is_create(method, path),
-            error_map=_http_error, provider=PROVIDER, policy=self.retry, expect_json=True, **kwargs,
+            error_map=self._error_map(), provider=PROVIDER, policy=self.retry, expect_json=True, **kwargs,
         )
 
     # --- rules -----------------------------------------------------------------------------------
 
     def normalize(self, spec: GenerationSpec, model: ModelEntry) -> tuple[GenerationSpec, list[str]]:
         """Refuse what the model has no input for, and snap the duration to a frame count it takes."""
-        fields: dict[str, str] = model.adapter.get("fields", {})  # type: ignore[assignment]
-        if spec.prompt and "prompt" not in fields:
+        facts = facts_of(model, ReplicateFacts)
+        if spec.prompt and "prompt" not in facts.fields:
             raise UnsupportedParameter(f"{model.key} takes no prompt (image only); leave prompt empty.", param="prompt")
         if spec.camera_move:
             raise UnsupportedParameter(f"{model.key} accepts no camera_move; describe the motion in the prompt.",
                                        param="camera_move")
-        allowed = list(model.adapter.get("options", []))  # type: ignore[call-overload]
+        allowed = facts.options
         unknown = sorted(set(spec.extra) - set(allowed))
         if unknown:
             raise UnsupportedParameter(
@@ -181,9 +172,9 @@ class ReplicateProvider(RemoteProvider):
 
     async def build_input(self, spec: GenerationSpec, model: ModelEntry) -> dict[str, Any]:
         """The model's `input` object for `spec` (local files inlined or uploaded here, before the create)."""
-        adapter = model.adapter
-        fields: dict[str, str] = adapter.get("fields", {})  # type: ignore[assignment]
-        inputs: dict[str, Any] = dict(adapter.get("fixed", {}))  # type: ignore[call-overload]
+        facts = facts_of(model, ReplicateFacts)
+        fields = facts.fields
+        inputs: dict[str, Any] = dict(facts.fixed)
         if spec.prompt and "prompt" in fields:
             inputs[fields["prompt"]] = spec.prompt
         for name in _PLAIN_FIELDS:
@@ -192,10 +183,8 @@ class ReplicateProvider(RemoteProvider):
                 inputs[fields[name]] = value
         if "duration" in fields:
             inputs[fields["duration"]] = int(round(spec.duration_s))
-        frames_rule: dict[str, Any] | None = adapter.get("frames")  # type: ignore[assignment]
-        if frames_rule:
-            enum = frames_rule.get("enum", {})
-            inputs[frames_rule["field"]] = enum.get(str(spec.frame_count), spec.frame_count)
+        if facts.frames is not None:
+            inputs[facts.frames.field] = facts.frames.enum.get(str(spec.frame_count), spec.frame_count)
         for ref, name, param in ((spec.first_frame, "first_frame", "image"), (spec.last_frame, "last_frame", "last_image")):
             if ref is not None and name in fields:
                 inputs[fields[name]] = await self._file_input(ref, param)
@@ -206,7 +195,7 @@ class ReplicateProvider(RemoteProvider):
         """A public URL as is; a small local file as a data URI; a larger one uploaded to Replicate's files."""
         if ref.kind == "url" and ref.url:
             return ref.url
-        from reelforge.providers.inputs import check_kind, data_uri, input_size
+        from reelforge.providers.input_files import check_kind, data_uri, input_size
 
         mime = check_kind(ref, expected="image", param=param)
         size = input_size(ref, param=param)
@@ -220,58 +209,63 @@ class ReplicateProvider(RemoteProvider):
         log.info("uploaded %s (%d bytes) to Replicate files as %s", ref.local_path.name, size, uploaded.id)
         return uploaded.urls["get"]
 
-    async def submit(self, spec: GenerationSpec, model: ModelEntry) -> str:
+    async def _create_request(self, spec: GenerationSpec, model: ModelEntry) -> str:
         """Send the one create request (with a short `Prefer: wait`); return the prediction id."""
-        self._token()  # refuse before reading or uploading anything
+        facts = facts_of(model, ReplicateFacts)
         inputs = await self.build_input(spec, model)
-        wait = int(model.adapter.get("prefer_wait", DEFAULT_PREFER_WAIT_S))  # type: ignore[call-overload]
         try:
-            if model.adapter.get("endpoint") == "version":
+            if facts.endpoint == "version":
                 prediction = await self.sdk.predictions.async_create(
-                    version=str(model.adapter["version"]), input=inputs, wait=wait)
+                    version=str(facts.version), input=inputs, wait=facts.prefer_wait)
             else:
                 prediction = await self.sdk.models.predictions.async_create(
-                    model=model.remote_name, input=inputs, wait=wait)
+                    model=model.remote_name, input=inputs, wait=facts.prefer_wait)
         except (TypeError, ValueError, KeyError) as exc:  # the SDK could not parse a 2xx answer
             raise OutcomeUnknown(
                 f"Replicate answered the create request with a prediction that could not be read ({type(exc).__name__}), "
                 "so its id is unknown (it may have started and be billed).",
                 hint="Do not submit again: check replicate.com/predictions first.",
             ) from None
-        log.info("Replicate prediction %s created for %s (%s)", prediction.id, model.key, prediction.status)
+        log.info("Replicate prediction %s is %s", prediction.id, prediction.status)
         return prediction.id
 
-    async def poll(self, remote_id: str, model: ModelEntry) -> RemoteStatus:
-        """One status read; progress comes from the model's own progress lines when it prints them."""
+    async def _read_job(self, remote_id: str, model: ModelEntry) -> dict[str, Any]:
+        """The prediction's JSON (the SDK's own read, with its parse left to `_parse_status`)."""
+        body = (await self.request("GET", f"/v1/predictions/{remote_id}")).json()
+        if not isinstance(body, dict):
+            raise ProviderFailure(f"Replicate returned an unreadable prediction for {remote_id} "
+                                  f"({type(body).__name__}). Try get_job again later.")
+        return body
+
+    def _status_word(self, job: dict[str, Any]) -> str:
+        return str(job.get("status") or "")
+
+    async def _parse_status(self, job: dict[str, Any], state: RemoteState, remote_id: str,
+                            model: ModelEntry) -> RemoteStatus:
+        """Outputs and progress through the SDK's `Prediction` (progress from the model's log lines)."""
         try:
-            prediction = await self.sdk.predictions.async_get(remote_id)
-        except (TypeError, ValueError) as exc:  # JSON that is not a prediction (unknown status spelling, …)
+            prediction = Prediction(**job)
+        except (TypeError, ValueError) as exc:  # a known status, but not a prediction the SDK can read
             raise ProviderFailure(f"Replicate returned an unreadable prediction for {remote_id} "
                                   f"({type(exc).__name__}). Try get_job again later.") from None
-        state = STATES.get(prediction.status, RemoteState.RUNNING)
         progress = prediction.progress.percentage if prediction.progress is not None else None
         if state is RemoteState.FAILED:
-            return RemoteStatus(state, error=_failure_error(prediction.error or ""), raw_status=prediction.status)
+            return RemoteStatus(state, error=_failure_error(prediction.error or ""))
         if state is RemoteState.SUCCEEDED:
             urls = _output_urls(prediction.output)
             if not urls:
                 return RemoteStatus(RemoteState.FAILED, raw_status=prediction.status,
                                     error=ProviderFailure("Replicate reported success but the output has no file URL."))
-            return RemoteStatus(state, progress=1.0, output_urls=urls, raw_status=prediction.status)
-        return RemoteStatus(state, progress=progress, raw_status=prediction.status)
+            return RemoteStatus(state, progress=1.0, output_urls=urls)
+        return RemoteStatus(state, progress=progress)
 
-    async def cancel(self, remote_id: str, model: ModelEntry) -> None:
+    async def _cancel_request(self, remote_id: str, model: ModelEntry) -> None:
         """Ask Replicate to stop the prediction (safe to repeat; a finished one stays as it is)."""
         prediction = await self.sdk.predictions.async_cancel(remote_id)
         log.info("Replicate prediction %s is now %s", remote_id, prediction.status)
 
-    @property
-    def display_name(self) -> str:
-        return PROVIDER
-
-    def read_policy(self) -> RetryPolicy:
-        """Downloads (size-capped, type-checked, atomic: the base class) retry with this adapter's policy."""
-        return self.retry
+    def _error_map(self) -> ErrorMap:
+        return _http_error
 
     async def aclose(self) -> None:
         """Nothing to close: the SDK's own HTTP clients are never built (all calls go through `request`)."""
@@ -289,7 +283,7 @@ def _output_urls(output: Any) -> list[str]:
 
 def _snap_size(spec: GenerationSpec, model: ModelEntry) -> tuple[GenerationSpec, list[str]]:
     """For models that take width/height: the exact size of the resolution name ('576p' at 16:9 = 1024x576)."""
-    fields: dict[str, str] = model.adapter.get("fields", {})  # type: ignore[assignment]
+    fields = facts_of(model, ReplicateFacts).fields
     match = re.fullmatch(r"(\d+)p", spec.resolution.lower())
     if "width" not in fields or match is None:
         return spec, []
@@ -302,14 +296,15 @@ def _snap_size(spec: GenerationSpec, model: ModelEntry) -> tuple[GenerationSpec,
 
 def _snap_frames(spec: GenerationSpec, model: ModelEntry) -> tuple[GenerationSpec, list[str]]:
     """Move the duration to the nearest frame count the model takes, with a note saying so."""
-    rule: dict[str, Any] | None = model.adapter.get("frames")  # type: ignore[assignment]
-    if not rule:
+    rule = facts_of(model, ReplicateFacts).frames
+    if rule is None:
         return spec, []
     wanted = spec.frame_count
-    if "choices" in rule:
-        frames = min(rule["choices"], key=lambda n: (abs(n - wanted), n))
+    if rule.choices is not None:
+        frames = min(rule.choices, key=lambda n: (abs(n - wanted), n))
     else:
-        frames = max(rule["min"], min(rule["max"], wanted))
+        assert rule.min is not None and rule.max is not None  # FrameRule validates one form or the other
+        frames = max(rule.min, min(rule.max, wanted))
     if frames == wanted and abs(frames / spec.fps - spec.duration_s) < 1e-9:
         return spec, []
     seconds = frames / spec.fps

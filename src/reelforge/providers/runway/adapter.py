@@ -10,9 +10,8 @@ a presigned form POST), which yields a `runway://` URI.
 
 from __future__ import annotations
 
-import logging
 import re
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -26,16 +25,17 @@ from reelforge.errors import (
     ReelforgeError,
     UnsupportedParameter,
 )
-from reelforge.providers.base import RemoteState
+from reelforge.providers.base import RemoteProvider, RemoteState, RemoteStatus
+from reelforge.providers.declaration import facts_of
 from reelforge.providers.http import ErrorMap, error_for_status, parse_retry_after, response_message
-from reelforge.providers.inputs import check_kind, data_uri, input_size, upload_form
-from reelforge.providers.remote import HttpProvider, TrackedStatus
+from reelforge.providers.input_files import check_kind, data_uri, input_size, upload_form
+from reelforge.providers.runway import DECLARATION
+from reelforge.providers.runway.facts import RunwayFacts
 
 if TYPE_CHECKING:
     from reelforge.catalog import ModelEntry
     from reelforge.generation_spec import GenerationSpec, MediaRef
 
-log = logging.getLogger(__name__)
 
 API_VERSION = "2024-11-06"
 #: Inline data URI ceiling the SDK documents for images and videos; above it we upload.
@@ -59,25 +59,25 @@ _PARAM_NAMES = {
 }  # fmt: skip
 
 
-class RunwayProvider(HttpProvider):
-    name: ClassVar[str] = "runway"
-    title: ClassVar[str] = "Runway"
-    key_env: ClassVar[str] = "RUNWAYML_API_SECRET"
+class RunwayProvider(RemoteProvider):
+    declaration = DECLARATION
+    states = _STATES
 
     # --- request shaping ----------------------------------------------------------------------
 
     def normalize(self, spec: GenerationSpec, model: ModelEntry) -> tuple[GenerationSpec, list[str]]:
         """Refuse what the catalog's generic checks cannot see: endpoint, ratio table, keyframe positions."""
+        facts = facts_of(model, RunwayFacts)
         endpoint = _endpoint(spec, model)
         if endpoint == "text_to_video":
-            allowed = _strings(model, "text_aspect_ratios") or list(_ratio_table(model).get(spec.resolution, {}))
+            allowed = facts.text_aspect_ratios or list(facts.ratios.get(spec.resolution, {}))
             if spec.aspect_ratio not in allowed:
                 raise UnsupportedParameter(
                     f"{model.key} text-to-video accepts aspect_ratio {', '.join(allowed)}; other ratios need a first_frame.",
                     param="aspect_ratio",
                 )
         _pixel_ratio(spec, model)
-        if spec.last_frame is not None and "last" not in _strings(model, "image_positions"):
+        if spec.last_frame is not None and "last" not in facts.image_positions:
             raise UnsupportedParameter(f"{model.key} does not accept a last_frame; use veo3.1.", param="last_frame")
         if spec.last_frame is not None and spec.first_frame is None:
             raise UnsupportedParameter(f"{model.key} needs a first_frame when a last_frame is given.", param="first_frame")
@@ -88,7 +88,7 @@ class RunwayProvider(HttpProvider):
                 raise UnsupportedParameter(
                     f"Runway fetches '{param}' only from https:// URLs; give an HTTPS URL or a local file.", param=param
                 )
-        if model.adapter.get("always_audio") and spec.audio is False:
+        if facts.always_audio and spec.audio is False:
             raise UnsupportedParameter(f"{model.key} always generates audio; use veo3.1 for silent clips.", param="audio")
         if endpoint == "video_to_video":
             return spec, [f"{model.key} restyles the whole input video: the result has the input's length, billed per input second."]
@@ -108,7 +108,7 @@ class RunwayProvider(HttpProvider):
             return body
         body["ratio"] = _pixel_ratio(spec, model)
         body["duration"] = int(round(spec.duration_s))
-        if model.adapter.get("audio_field"):
+        if facts_of(model, RunwayFacts).audio_field:
             # Always explicit: audio changes the price, so the default must match the quote (silent).
             body["audio"] = bool(spec.audio)
         if endpoint == "image_to_video":
@@ -138,66 +138,61 @@ class RunwayProvider(HttpProvider):
 
     async def _upload(self, ref: MediaRef, param: str) -> str:
         """Runway's ephemeral upload: reserve a slot, POST the form, use the `runway://` URI (valid 24 h)."""
-        slot = await self.read(
+        slot = await self._send_read(
             "POST", self._url("/v1/uploads"), self._headers(), json={"filename": ref.local_path.name, "type": "ephemeral"}
         )
         if not slot or not {"uploadUrl", "fields", "runwayUri"} <= slot.keys():
             raise ProviderFailure("Runway's upload endpoint answered without an upload URL.")
         await upload_form(
             self.client, slot["uploadUrl"], slot["fields"], ref, param=param, provider=self.title,
-            policy=self.retry_policy,
+            policy=self.retry,
         )  # fmt: skip
         return str(slot["runwayUri"])
 
-    # --- the protocol -------------------------------------------------------------------------
+    # --- the protocol hooks ------------------------------------------------------------------
 
-    async def submit(self, spec: GenerationSpec, model: ModelEntry) -> str:
+    async def _create_request(self, spec: GenerationSpec, model: ModelEntry) -> str:
         """Upload local inputs if needed, then send the one create request; return the task id."""
-        self.api_key()
         endpoint = _endpoint(spec, model)
         body = await self._body(spec, model, endpoint)
-        task_id, _ = await self.create(self._url(f"/v1/{endpoint}"), body, self._headers())
-        log.info("runway %s task %s created (%s)", endpoint, task_id, model.id)
+        task_id, _ = await self._send_create(self._url(f"/v1/{endpoint}"), body, self._headers())
         return task_id
 
-    async def poll(self, remote_id: str, model: ModelEntry) -> RemoteStatus:
-        task = await self.read_job(self._url(f"/v1/tasks/{remote_id}"), self._headers(), remote_id)
-        return task_status(task, remote_id)
+    async def _read_job(self, remote_id: str, model: ModelEntry) -> dict[str, Any]:
+        return await self._send_read("GET", self._url(f"/v1/tasks/{remote_id}"), self._headers()) or {}
 
-    async def cancel(self, remote_id: str, model: ModelEntry) -> None:
-        """DELETE cancels a running task (and deletes a finished one); a task already gone is fine."""
-        try:
-            await self.read("DELETE", self._url(f"/v1/tasks/{remote_id}"), {**self._headers(), "Accept": "*/*"})
-        except InvalidRequest as exc:
-            log.info("runway cancel of %s: %s", remote_id, exc)
+    def _status_word(self, job: dict[str, Any]) -> str:
+        return str(job.get("status", ""))
+
+    async def _parse_status(self, job: dict[str, Any], state: RemoteState, remote_id: str,
+                            model: ModelEntry) -> RemoteStatus:
+        return task_status(job, state)
+
+    async def _cancel_request(self, remote_id: str, model: ModelEntry) -> None:
+        """DELETE cancels a running task (and deletes a finished one)."""
+        await self._send_read("DELETE", self._url(f"/v1/tasks/{remote_id}"), {**self._headers(), "Accept": "*/*"})
+
+    def _error_map(self) -> ErrorMap:
+        return runway_error
 
     # --- helpers ------------------------------------------------------------------------------
 
     def _url(self, path: str) -> str:
-        return self.settings.runway_base_url.rstrip("/") + path
+        return self.base_url("RUNWAYML_BASE_URL") + path
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key()}", "X-Runway-Version": API_VERSION}
-
-    def error_map(self) -> ErrorMap:
-        return runway_error
+        return {"Authorization": f"Bearer {self.credential('RUNWAYML_API_SECRET')}", "X-Runway-Version": API_VERSION}
 
 
-def task_status(task: dict[str, Any], remote_id: str) -> TrackedStatus:
-    """A Runway task object in our vocabulary."""
-    raw = str(task.get("status", ""))
-    state = _STATES.get(raw)
-    if state is None:
-        raise ProviderFailure(f"Runway returned an unknown task status '{raw[:40]}'.")
+def task_status(task: dict[str, Any], state: RemoteState) -> RemoteStatus:
+    """A Runway task object (of a known status) in our vocabulary."""
     cost = task.get("cost") if isinstance(task.get("cost"), dict) else None
     progress = task.get("progress")
-    return TrackedStatus(
-        remote_id=remote_id,
+    return RemoteStatus(
         state=state,
         progress=float(progress) if isinstance(progress, (int, float)) else None,
         output_urls=[u for u in task.get("output") or [] if isinstance(u, str)],
         error=task_failure(task) if state is RemoteState.FAILED else None,
-        raw_status=raw,
         cost_usd=round(float(cost["credits"]) * CREDIT_USD, 4) if cost and "credits" in cost else None,
     )
 
@@ -238,14 +233,8 @@ def runway_error(response: httpx.Response) -> ReelforgeError:
     return error_for_status(status, message, provider="Runway", param=param)
 
 
-def _strings(model: ModelEntry, key: str) -> list[str]:
-    value = model.adapter.get(key)
-    return [str(v) for v in value] if isinstance(value, list) else []
-
-
 def _endpoint(spec: GenerationSpec, model: ModelEntry) -> str:
-    raw = model.adapter.get("endpoints")
-    endpoints = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+    endpoints = facts_of(model, RunwayFacts).endpoints
     kind = "video" if spec.video is not None else "image" if spec.first_frame is not None else "text"
     if kind not in endpoints:
         needs = {"video": "a video input", "image": "a first_frame image", "text": "a prompt only"}
@@ -254,13 +243,8 @@ def _endpoint(spec: GenerationSpec, model: ModelEntry) -> str:
     return endpoints[kind]
 
 
-def _ratio_table(model: ModelEntry) -> dict[str, dict[str, str]]:
-    raw = model.adapter.get("ratios")
-    return raw if isinstance(raw, dict) else {}
-
-
 def _pixel_ratio(spec: GenerationSpec, model: ModelEntry) -> str | None:
-    table = _ratio_table(model)
+    table = facts_of(model, RunwayFacts).ratios
     if not table:
         return None
     by_aspect = table.get(spec.resolution)

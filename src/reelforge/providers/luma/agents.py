@@ -6,18 +6,17 @@ start_frame, end_frame}`. An image reference is exactly one of `{"url"}`, `{"dat
 (inline base64, which is how local files go) or `{"generation_id"}` (native extend: the earlier
 generation as `start_frame` forward, `end_frame` backward). Poll `GET /generations/{id}`: queued ->
 processing -> completed | failed (`failure_code`), outputs in `output[]` (presigned for 1 h).
-`LumaProvider` calls in here for models whose catalog `adapter.api` is "agents".
+`LumaProvider` calls in here for models whose facts say `api: "agents"`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from reelforge.errors import InvalidRequest, ProviderFailure, UnsupportedParameter
-from reelforge.providers.base import RemoteState
-from reelforge.providers.inputs import base64_payload, check_kind
-from reelforge.providers.luma_common import check_frame_roles, failure_error, with_camera_phrase
-from reelforge.providers.remote import TrackedStatus
+from reelforge.errors import InvalidRequest, UnsupportedParameter
+from reelforge.providers.base import RemoteState, RemoteStatus
+from reelforge.providers.input_files import base64_payload, check_kind
+from reelforge.providers.luma.common import check_frame_roles, failure_error, with_camera_phrase
 
 if TYPE_CHECKING:
     from reelforge.catalog import ModelEntry
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
 INLINE_MAX_BYTES = 10 * 1024 * 1024
 MAX_PROMPT_CHARS = 6000
 
-_STATES = {
+STATES = {
     "queued": RemoteState.QUEUED,
     "processing": RemoteState.RUNNING,
     "completed": RemoteState.SUCCEEDED,
@@ -70,21 +69,15 @@ async def _image_ref(ref: MediaRef, param: str, provider: str) -> dict[str, str]
     return {"data": data, "media_type": media_type}
 
 
-def generation_status(generation: dict[str, Any], remote_id: str) -> TrackedStatus:
-    """An Agents Generation in our vocabulary (the first `video` output is the result)."""
-    raw = str(generation.get("state", ""))
-    state = _STATES.get(raw)
-    if state is None:
-        raise ProviderFailure(f"Luma returned an unknown generation state '{raw[:40]}'.")
+def generation_status(generation: dict[str, Any], state: RemoteState) -> RemoteStatus:
+    """An Agents Generation (of a known state) in our vocabulary (the first `video` output is the result)."""
     outputs = [o for o in generation.get("output") or [] if isinstance(o, dict) and isinstance(o.get("url"), str)]
     videos = [o["url"] for o in outputs if o.get("type") == "video"]
     error = None
     if state is RemoteState.FAILED:
         error = failure_error(str(generation.get("failure_reason") or ""), str(generation.get("failure_code") or ""))
-    return TrackedStatus(
-        remote_id=remote_id,
+    return RemoteStatus(
         state=state,
         output_urls=videos if state is RemoteState.SUCCEEDED else [],
         error=error,
-        raw_status=raw,
     )

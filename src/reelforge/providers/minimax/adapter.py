@@ -25,7 +25,6 @@ from reelforge.errors import (
     ContentRejected,
     InsufficientCredits,
     InvalidRequest,
-    MissingCredentials,
     OutcomeUnknown,
     ProviderFailure,
     ProviderTimeout,
@@ -34,18 +33,14 @@ from reelforge.errors import (
     UnsupportedParameter,
 )
 from reelforge.providers.base import RemoteProvider, RemoteState, RemoteStatus
-from reelforge.providers.http import (
-    RetryPolicy,
-    error_for_status,
-    parse_retry_after,
-    policy_from_settings,
-    send,
-)
+from reelforge.providers.declaration import facts_of
+from reelforge.providers.http import ErrorMap, error_for_status, parse_retry_after, send
+from reelforge.providers.minimax import DECLARATION
+from reelforge.providers.minimax.facts import MiniMaxFacts
 
 if TYPE_CHECKING:
     from reelforge.catalog import ModelEntry
     from reelforge.generation_spec import GenerationSpec, MediaRef
-    from reelforge.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -137,38 +132,34 @@ def _http_error(response: httpx.Response) -> ReelforgeError:
 class MiniMaxProvider(RemoteProvider):
     """MiniMax's Hailuo models through MiniMax's own API (host from MINIMAX_API_HOST)."""
 
-    name: ClassVar[str] = "minimax"
-    key_env: ClassVar[str] = "MINIMAX_API_KEY"
-
-    def __init__(self, settings: Settings, http: httpx.AsyncClient | None = None, *,
-                 retry: RetryPolicy | None = None) -> None:
-        super().__init__(settings, http)
-        self.retry = retry or policy_from_settings(settings)
+    declaration = DECLARATION
+    title: ClassVar[str] = PROVIDER
+    states = STATES
 
     # --- rules -----------------------------------------------------------------------------------
 
     def normalize(self, spec: GenerationSpec, model: ModelEntry) -> tuple[GenerationSpec, list[str]]:
         """Refuse what MiniMax would refuse, before any ledger row or request exists."""
-        rules = model.adapter
+        rules = facts_of(model, MiniMaxFacts)
         res = spec.resolution.lower()
-        if rules.get("requires_first_frame") and spec.first_frame is None:
+        if rules.requires_first_frame and spec.first_frame is None:
             raise UnsupportedParameter(
                 f"{model.key} accepts only image-to-video requests: give image (the first frame).", param="image",
                 hint="Or use minimax/hailuo-2.3 for text-to-video.",
             )
-        max_by_res: dict[str, float] = rules.get("max_duration_by_resolution", {})  # type: ignore[assignment]
+        max_by_res = rules.max_duration_by_resolution
         if res in max_by_res and spec.duration_s > max_by_res[res]:
             raise UnsupportedParameter(
                 f"{model.key} makes {spec.duration_s:g} s videos only below {res}; at {res} it accepts "
                 f"duration_s={max_by_res[res]:g}.", param="duration_s",
                 hint="Use duration_s=6 at 1080p, or resolution=768p for 10 s.",
             )
-        if res in rules.get("resolution_only_with_image", []) and spec.first_frame is None:  # type: ignore[operator]
+        if res in rules.resolution_only_with_image and spec.first_frame is None:
             raise UnsupportedParameter(
                 f"{model.key} offers {res} only for image-to-video; text-to-video accepts 768p or 1080p.",
                 param="resolution",
             )
-        if spec.last_frame is not None and res in rules.get("last_frame_excludes", []):  # type: ignore[operator]
+        if spec.last_frame is not None and res in rules.last_frame_excludes:
             raise UnsupportedParameter(
                 f"{model.key} does not accept a last frame at {res}; use 768p or 1080p with last_image.",
                 param="resolution",
@@ -205,19 +196,16 @@ class MiniMaxProvider(RemoteProvider):
     # --- wire ------------------------------------------------------------------------------------
 
     def _url(self, path: str) -> str:
-        return self.settings.minimax_base_url.rstrip("/") + path
+        return self.base_url("MINIMAX_API_HOST") + path
 
     def _headers(self) -> dict[str, str]:
-        key = self.settings.key_for(self.key_env)
-        if not key:
-            raise MissingCredentials("MiniMax", self.key_env)
-        return {"Authorization": f"Bearer {key}"}
+        return {"Authorization": f"Bearer {self.credential('MINIMAX_API_KEY')}"}
 
     async def _image(self, ref: MediaRef, param: str) -> str:
         """A first/last frame as MiniMax takes it: the public URL as is, a local file as a data URI."""
         if ref.kind == "url" and ref.url:
             return ref.url
-        from reelforge.providers.inputs import check_kind, data_uri
+        from reelforge.providers.input_files import check_kind, data_uri
 
         mime = check_kind(ref, expected="image", param=param)
         if mime not in IMAGE_MIMES:
@@ -230,9 +218,10 @@ class MiniMaxProvider(RemoteProvider):
         body: dict[str, Any] = {"model": model.remote_name}
         if prompt:
             body["prompt"] = prompt
-        if model.adapter.get("send_duration", True):
+        facts = facts_of(model, MiniMaxFacts)
+        if facts.send_duration:
             body["duration"] = int(round(spec.duration_s))
-        if model.adapter.get("send_resolution", True):
+        if facts.send_resolution:
             body["resolution"] = spec.resolution.upper()
         if spec.first_frame is not None:
             body["first_frame_image"] = await self._image(spec.first_frame, "image")
@@ -243,13 +232,13 @@ class MiniMaxProvider(RemoteProvider):
                 body[flag] = spec.extra[flag]
         return body
 
-    async def submit(self, spec: GenerationSpec, model: ModelEntry) -> str:
+    async def _create_request(self, spec: GenerationSpec, model: ModelEntry) -> str:
         """Send the one create request; return MiniMax's `task_id`."""
         headers = self._headers()
         body = await self.create_body(spec, model)
         response = await send(
             self.client, "POST", self._url("/v1/video_generation"), headers=headers, json=body,
-            retry_reads=False, error_map=_http_error, provider=PROVIDER, expect_json=True,
+            retry_reads=False, error_map=_http_error, provider=PROVIDER, expect_json=True, policy=self.retry,
         )
         data = response.json()
         if not isinstance(data, dict):
@@ -264,17 +253,18 @@ class MiniMaxProvider(RemoteProvider):
                 "MiniMax accepted the create request but returned no task_id.",
                 hint="Do not submit again: check the MiniMax console's task list first.",
             )
-        log.info("MiniMax task %s created for %s", task_id, model.key)
         return task_id
 
-    async def poll(self, remote_id: str, model: ModelEntry) -> RemoteStatus:
-        """One status read; on Success also reads the file record for a fresh download link."""
-        data = await self._read("/v1/query/video_generation", {"task_id": remote_id}, job_level_fail=True)
+    async def _read_job(self, remote_id: str, model: ModelEntry) -> dict[str, Any]:
+        return await self._read("/v1/query/video_generation", {"task_id": remote_id}, job_level_fail=True)
+
+    def _status_word(self, job: dict[str, Any]) -> str:
+        return str(job.get("status") or "")
+
+    async def _parse_status(self, data: dict[str, Any], state: RemoteState, remote_id: str,
+                            model: ModelEntry) -> RemoteStatus:
+        """On Success also reads the file record: a fresh download link on every read."""
         raw = str(data.get("status") or "")
-        state = STATES.get(raw)
-        if state is None:
-            log.warning("MiniMax task %s has an unknown status %r; treating it as running", remote_id, raw)
-            return RemoteStatus(RemoteState.RUNNING, raw_status=raw)
         if state is RemoteState.FAILED:
             code, msg = _base_resp(data)
             # The official MiniMax-MCP client reads `Fail` only when base_resp is 0, so a reason is not
@@ -299,17 +289,8 @@ class MiniMaxProvider(RemoteProvider):
             raise ProviderFailure(f"MiniMax's file record {file_id} has no download_url.")
         return str(url)
 
-    async def cancel(self, remote_id: str, model: ModelEntry) -> None:
-        """MiniMax's API has no cancel: the task runs to the end (and is billed); we only stop watching."""
-        log.info("MiniMax has no cancel endpoint; task %s keeps running on MiniMax's side", remote_id)
-
-    @property
-    def display_name(self) -> str:
-        return PROVIDER
-
-    def read_policy(self) -> RetryPolicy:
-        """Downloads (size-capped, type-checked, atomic: the base class) retry with this adapter's policy."""
-        return self.retry
+    def _error_map(self) -> ErrorMap:
+        return _http_error
 
     async def _read(self, path: str, params: dict[str, str], *, job_level_fail: bool = False) -> dict[str, Any]:
         """A GET retried per the shared policy, including MiniMax's transient codes inside HTTP 200."""

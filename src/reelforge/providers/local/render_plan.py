@@ -19,7 +19,7 @@ import torch
 
 from reelforge.errors import Canceled, InvalidRequest
 from reelforge.providers.local.export import export_mp4
-from reelforge.providers.local.inputs import first_video_frame, load_image, tail_frames
+from reelforge.providers.local.conditioning import first_video_frame, load_image, tail_frames
 from reelforge.providers.local.loading import LoadedPipeline, set_vae_tiling
 from reelforge.providers.local.options import LocalOptions
 from reelforge.providers.local.plan import Keyframe, RenderPlan
