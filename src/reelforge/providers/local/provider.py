@@ -19,7 +19,7 @@ from reelforge.providers.local.options import LocalOptions
 from reelforge.providers.local.plan import RenderPlan, build_plan
 from reelforge.providers.local.specs import MODELS, ModelSpec, snap_request
 from reelforge.providers.local.store import locate
-from reelforge.providers.local.worker import GpuJob, run_job
+from reelforge.providers.local.worker import GpuJob, JobBody, gpu_worker, run_job
 from reelforge.generation_spec import GenerationSpec
 
 _EXTRA_HINT = "Install the local extra: pip install 'reelforge[local]' (torch, diffusers, transformers)."
@@ -68,7 +68,7 @@ class LocalDiffusersProvider(LocalProvider):
         options = LocalOptions.from_settings(self.settings)
         plan = self._plan(spec, mspec, options)
         self.check_available(model)
-        await run_job(GpuJob(plan, dest, options), progress)
+        await run_job(GpuJob(plan, dest, options), progress, gpu_worker(_load_body))
         await progress(1.0, "done")
 
     def _plan(self, spec: GenerationSpec, mspec: ModelSpec, options: LocalOptions) -> RenderPlan:
@@ -99,3 +99,10 @@ def _model_spec(model: ModelEntry) -> ModelSpec:
         )
     return mspec
 
+
+def _load_body() -> JobBody:
+    """The GPU job body, loaded in the worker thread on its first job: this is where torch and
+    diffusers are imported, never at server start."""
+    from reelforge.providers.local.execute import execute
+
+    return execute

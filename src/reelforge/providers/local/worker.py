@@ -11,8 +11,10 @@ denoising step, and the awaiting side then waits (shielded, bounded by `STOP_WAI
 worker has actually stopped and freed memory, so a cancelled render never overlaps the next one
 on the GPU.
 
-torch is not imported here: the job body (`execute`) is imported in the worker thread on first
-use, so importing this module (and starting the server) stays light.
+torch is not imported here. The worker is handed a loader for its job body (the local provider
+passes one that imports `execute`, and with it torch and diffusers); the loader runs in the worker
+thread on the first job, so importing this module (and starting the server) stays light, and this
+module never imports the body that drives it (no import cycle).
 """
 
 from __future__ import annotations
@@ -60,10 +62,16 @@ class GpuJob:
     sink: Callable[[object], None] = lambda item: None
 
 
+#: What the worker runs for each job: (worker, job, report(fraction, stage)).
+JobBody = Callable[["GpuWorker", GpuJob, Callable[[float, str], None]], None]
+
+
 class GpuWorker:
     """FIFO of GpuJobs served by one daemon thread holding at most one loaded pipeline."""
 
-    def __init__(self) -> None:
+    def __init__(self, load_body: Callable[[], JobBody]) -> None:
+        self._load_body = load_body
+        self._body: JobBody | None = None
         self._queue: deque[GpuJob] = deque()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -121,10 +129,10 @@ class GpuWorker:
     def _execute(self, job: GpuJob) -> None:
         if job.cancel.is_set():
             raise Canceled("Canceled while queued.")
-        _quiet_libraries()
-        from reelforge.providers.local.execute import execute
-
-        execute(self, job, lambda fraction, stage: job.sink((fraction, stage)))
+        if self._body is None:
+            _quiet_libraries()
+            self._body = self._load_body()
+        self._body(self, job, lambda fraction, stage: job.sink((fraction, stage)))
 
     def release(self) -> None:
         """Drop the resident pipeline (between jobs only) and free its memory."""
@@ -165,18 +173,19 @@ _worker: GpuWorker | None = None
 _worker_lock = threading.Lock()
 
 
-def gpu_worker() -> GpuWorker:
-    """The process-wide worker (one GPU queue per server)."""
+def gpu_worker(load_body: Callable[[], JobBody] | None = None) -> GpuWorker:
+    """The process-wide worker (one GPU queue per server), made on first use with `load_body`."""
     global _worker
     with _worker_lock:
         if _worker is None:
-            _worker = GpuWorker()
+            if load_body is None:
+                raise RuntimeError("the GPU worker has not been started by the local provider yet")
+            _worker = GpuWorker(load_body)
         return _worker
 
 
-async def run_job(job: GpuJob, progress: ProgressFn, worker: GpuWorker | None = None) -> None:
+async def run_job(job: GpuJob, progress: ProgressFn, worker: GpuWorker) -> None:
     """Queue `job`, relay its progress, and return when the clip is written (or raise its error)."""
-    worker = worker or gpu_worker()
     # The worker never waits on the event loop: it drops events into a thread-safe queue that
     # this side drains. A blocking cross-thread call could hang the worker forever if the loop
     # went away mid-job; POLL_S of latency is nothing next to a denoising step.
