@@ -125,6 +125,12 @@ class BudgetExceeded(ReelforgeError):
     code = "budget_exceeded"
 
 
+class QuotaExceeded(InvalidRequest):
+    """A limit of the caller's tier (allowed models, sizes, or what is left of today's allowance)."""
+
+    code = "quota_exceeded"
+
+
 class ConfirmationRequired(ReelforgeError):
     code = "confirmation_required"
 

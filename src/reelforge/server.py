@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from reelforge import __version__
 from reelforge.jobs.job import JobKind, JobStatus
+from reelforge.prompts import register_prompts
 from reelforge.server_errors import ReelforgeServer, startup_error
 from reelforge.studio.tool_schemas import ComposeRequest, ExtendRequest, GenerateRequest, JobList, JobView, LoopRequest, Quote
 from reelforge.timeline.spec import TimelineSpec
@@ -37,6 +38,9 @@ STARTUP_WAIT_S = 60.0
 BOOT_DELAY_S = 0.25
 
 log = logging.getLogger(__name__)
+
+#: The scope a tiers-file user's token carries (`http_app`); its client id is the user's name.
+USER_SCOPE = "reelforge:user"
 
 INSTRUCTIONS = (
     "reelforge makes video files. Start work with generate_video, extend_video, make_loop or compose_timeline; "
@@ -112,14 +116,17 @@ async def _ask_approval(kind: JobKind, request: Any, ctx: Context) -> CostApprov
         return CostApproval(approve=True)
     from reelforge.studio.launch import prepare_off_loop
     from reelforge.studio.operations import OPERATIONS
+    from reelforge.studio.caller import acting_as
     from reelforge.studio.reattach import find_existing
 
     studio = await _studio(ctx)
-    prepared = await prepare_off_loop(studio, OPERATIONS[kind].prepare, request)
-    request._prepared = prepared
+    with acting_as(_caller()):
+        prepared = await prepare_off_loop(studio, OPERATIONS[kind].prepare, request)
+        request._prepared = prepared
+        existing = find_existing(studio, prepared, request)
     if prepared.quote_usd <= studio.settings.confirm_above_usd:
         return CostApproval(approve=False)
-    if find_existing(studio, prepared, request) is not None:
+    if existing is not None:
         return CostApproval(approve=False)  # re-attaching to an existing job costs nothing
     caps = ctx.client_capabilities
     if caps is None or getattr(caps, "elicitation", None) is None:
@@ -203,6 +210,14 @@ async def _studio(ctx: Context) -> Studio:
     return await ctx.request_context.lifespan_context.get()
 
 
+def _caller() -> str | None:
+    """The tiers-file user behind this HTTP request, or None (stdio, or the operator's own token)."""
+    from mcp.server.auth.middleware.auth_context import get_access_token
+
+    token = get_access_token()
+    return token.client_id if token is not None and USER_SCOPE in token.scopes else None
+
+
 async def _await_job(ctx: Context, studio: Studio, job_id: str, wait_seconds: float | None) -> CallToolResult:
     """Wait (bounded) with progress notifications, then shape the job as a tool result."""
     seconds = studio.settings.wait_seconds if wait_seconds is None else wait_seconds
@@ -247,13 +262,15 @@ async def _push_resource_update(ctx: Context, uri: str) -> None:
 
 async def _start_work(ctx: Context, kind: JobKind, request: Any, approval: CostApproval) -> CallToolResult:
     """Start a job (prepared by the approval question, or now), then wait for it, bounded."""
+    from reelforge.studio.caller import acting_as
     from reelforge.studio.operations import OPERATIONS
 
     studio = await _studio(ctx)
     prepared = request._prepared
     if approval.approve:
         request = request.model_copy(update={"confirm": True})
-    job = await OPERATIONS[kind].start(studio, request, prepared)
+    with acting_as(_caller()):
+        job = await OPERATIONS[kind].start(studio, request, prepared)
     return await _await_job(ctx, studio, job.id, request.wait_seconds)
 
 
@@ -272,9 +289,12 @@ def _register_tools(mcp: MCPServer) -> None:
     @mcp.tool(title="Estimate the cost", annotations=READ_ONLY)
     async def estimate_cost(request: GenerateRequest, ctx: Context, compare: bool = False) -> Estimate:
         """Quote a generation before paying; compare=true ranks every eligible model, cheapest first."""
+        from reelforge.studio.caller import acting_as
         from reelforge.studio.generate import estimate
 
-        return Estimate(quotes=estimate(await _studio(ctx), request, compare=compare))
+        studio = await _studio(ctx)
+        with acting_as(_caller()):  # the caller's own keys count as keys
+            return Estimate(quotes=await anyio.to_thread.run_sync(lambda: estimate(studio, request, compare=compare)))
 
     @mcp.tool(title="Extend a video", annotations=PAID)
     async def extend_video(
@@ -307,8 +327,10 @@ def _register_tools(mcp: MCPServer) -> None:
         wait_seconds: Annotated[float, Field(ge=0, le=300, description="Wait up to this long for it to finish.")] = 0,
     ) -> Annotated[CallToolResult, JobView]:
         """A job's status, cost and result; optionally wait (bounded) for it to finish."""
+        from reelforge.studio.ownership import visible_job
+
         studio = await _studio(ctx)
-        studio.store.require(job_id)
+        visible_job(studio, job_id, _caller())
         return await _await_job(ctx, studio, job_id, wait_seconds)
 
     @mcp.tool(title="List jobs", annotations=READ_ONLY)
@@ -320,8 +342,11 @@ def _register_tools(mcp: MCPServer) -> None:
         """Recent jobs, newest first."""
         from reelforge.studio.views import job_view
 
+        from reelforge.studio.ownership import visible_jobs
+
         studio = await _studio(ctx)
-        return JobList(jobs=[job_view(j) for j in studio.store.list(status=status and status.value, limit=limit)])
+        jobs = visible_jobs(studio, _caller(), status=status and status.value, limit=limit)
+        return JobList(jobs=[job_view(j) for j in jobs])
 
     @mcp.tool(
         title="Cancel a job",
@@ -329,9 +354,11 @@ def _register_tools(mcp: MCPServer) -> None:
     )
     async def cancel_job(job_id: Annotated[str, Field(description="The job to stop.")], ctx: Context) -> JobView:
         """Stop a job (at the provider where its API allows); keeps the record."""
+        from reelforge.studio.ownership import visible_job
         from reelforge.studio.views import job_view
 
-        return job_view(await (await _studio(ctx)).cancel(job_id))
+        studio = await _studio(ctx)
+        return job_view(await studio.cancel(visible_job(studio, job_id, _caller()).id))
 
     @mcp.tool(title="List models", annotations=READ_ONLY)
     async def list_models(
@@ -379,18 +406,29 @@ def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:
 
     @mcp.resource("reelforge://jobs", mime_type="application/json", title="Recent jobs")
     async def jobs_resource() -> dict[str, Any]:
+        from reelforge.studio.ownership import visible_jobs
         from reelforge.studio.views import job_view
 
-        return JobList(jobs=[job_view(j) for j in (await current()).store.list(limit=50)]).model_dump(mode="json")
+        jobs = visible_jobs(await current(), _caller(), limit=50)
+        return JobList(jobs=[job_view(j) for j in jobs]).model_dump(mode="json")
 
     @mcp.resource("reelforge://jobs/{id}", mime_type="application/json", title="Job status")
     async def job_resource(id: str) -> dict[str, Any]:
+        from reelforge.errors import JobNotFound
+        from reelforge.studio.ownership import visible_job
         from reelforge.studio.views import job_view
 
-        job = (await current()).store.get(id)
-        if job is None:
-            raise ResourceNotFoundError(f"No job {id}")
+        try:
+            job = visible_job(await current(), id, _caller())
+        except JobNotFound:
+            raise ResourceNotFoundError(f"No job {id}") from None
         return job_view(job).model_dump(mode="json")
+
+    @mcp.resource("reelforge://usage", mime_type="application/json", title="Today's usage and limits")
+    async def usage_resource() -> dict[str, Any]:
+        from reelforge.studio.usage import usage_report
+
+        return usage_report(await current(), _caller())
 
     @mcp.resource("reelforge://timeline", mime_type="application/json", title="Timeline format (JSON Schema)")
     def timeline_format() -> dict[str, Any]:
@@ -403,44 +441,7 @@ def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:
 
         return usage_guide()
 
-    @mcp.prompt(title="Product video in a house style")
-    def product_video(
-        product: Annotated[str, Field(description="The product, in a phrase.")],
-        style: Annotated[Literal["studio", "lifestyle", "unboxing", "social"], Field(
-            description="studio: clean turntable shots; lifestyle: in use; unboxing: hands and reveal; "
-            "social: fast 9:16 cuts.")] = "studio",
-    ) -> str:
-        """A shot list and compose_timeline plan for a short product video in one of four house styles."""
-        looks = {
-            "studio": ("16:9", "seamless white sweep, soft key light, slow 360° turntable, macro detail shots",
-                       "crossfade 0.5 s"),
-            "lifestyle": ("16:9", "natural light, the product in use by a person, shallow depth of field",
-                          "crossfade 0.75 s"),
-            "unboxing": ("1:1", "top-down hands opening the box, reveal, first touch, close-ups", "cut"),
-            "social": ("9:16", "bold colour, quick push-ins, text-safe top third, 1–2 s shots", "cut"),
-        }
-        ratio, look, joins = looks[style]
-        return (
-            f"Make a 12–20 s {style} video for: {product}. Look: {look}. Aspect ratio {ratio}.\n"
-            f"1. Write 4–6 shots (prompt + duration), joined by {joins}, and a short title for the opening.\n"
-            "2. Quote the shots with estimate_cost(compare=true) and tell me the total before spending.\n"
-            f"3. Draft it free: compose_timeline with preset 'draft', orientation '{ratio}', each clip as "
-            "{\"generate\": {\"prompt\": ..., \"provider\": \"preview\", \"duration_s\": ...}}; show me the poster.\n"
-            "4. After I approve, render the same timeline with a real provider and preset 'high'."
-        )
-
-    @mcp.prompt(title="Storyboard an idea")
-    def storyboard(idea: Annotated[str, Field(description="The video idea, in a sentence or two.")],
-                   shots: Annotated[int, Field(ge=2, le=12)] = 4) -> str:
-        """Turn an idea into a shot list and a compose_timeline request."""
-        return (
-            f"Plan a {shots}-shot video for this idea: {idea}\n"
-            "1. Write each shot as a one-line prompt with a duration (3-6 s) and a transition to the next.\n"
-            "2. Quote it with estimate_cost(compare=true) for the first shot, and tell me the total.\n"
-            "3. Render a free draft with compose_timeline, each clip as {\"generate\": {\"prompt\": ..., "
-            "\"provider\": \"preview\", \"duration_s\": ...}}, preset 'draft', and show me the poster.\n"
-            "4. Only after I approve, re-render with a real provider."
-        )
+    register_prompts(mcp)
 
 
 def main() -> None:  # pragma: no cover - `python -m reelforge.server`, same as `reelforge serve`

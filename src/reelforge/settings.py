@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         default=100.0, gt=0, description="Slowest download accepted, in kB/s averaged over 20 s (a trickling link is dropped).",
     )
     http_token: SecretStr | None = Field(default=None, description="Bearer token required by the HTTP transport.")
+    tiers_file: Path | None = Field(
+        default=None, description="TOML file of tiers and users for a shared HTTP service: each user's token (as "
+        "a SHA-256 digest), tier limits, and own provider keys (encrypted). Unset: one token, no tiers.")
+    secret_key: SecretStr | None = Field(
+        default=None, description="Passphrase that encrypts users' own provider keys in the tiers file.")
 
     # Provider variables (keys, credential files, base URLs) are declared by each provider package
     # under the provider's own official name; this bottom layer cannot import those packages, so it

@@ -63,6 +63,9 @@ class Job(BaseModel):
     #: Which process drives the job, and until when its lease holds (renewed while it lives).
     lease_owner: str | None = None
     lease_until: float | None = None
+    #: The tiers-file user whose call started the job (None on a single-user server): their limits,
+    #: their own provider keys, and only they see it.
+    user_id: str | None = None
     eta_s: float | None = None
     created_at: float = Field(default_factory=time.time)
     updated_at: float = Field(default_factory=time.time)

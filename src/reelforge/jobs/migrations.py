@@ -66,6 +66,14 @@ def m003_call_hash(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE jobs ADD COLUMN call_hash TEXT")
 
 
+@migration
+def m004_job_user(db: sqlite3.Connection) -> None:
+    # The user a job belongs to on a shared service (tiers file): quotas count per user, a user's own
+    # provider keys drive their jobs, and a user sees only their own jobs.
+    db.execute("ALTER TABLE jobs ADD COLUMN user_id TEXT")
+    db.execute("CREATE INDEX jobs_user ON jobs(user_id, created_at)")
+
+
 def migrate(db: sqlite3.Connection) -> list[str]:
     """Apply every migration not yet recorded; returns the names applied."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")

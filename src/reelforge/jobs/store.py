@@ -149,8 +149,12 @@ class JobStore:
             )
         return job
 
-    def list(self, *, status: str | None = None, kind: str | None = None, limit: int = 50) -> list[Job]:
+    def list(self, *, status: str | None = None, kind: str | None = None, limit: int = 50,
+             user: str | None = None) -> list[Job]:
         sql, args = "SELECT * FROM jobs WHERE 1=1", []
+        if user is not None:
+            sql += " AND user_id = ?"
+            args.append(user)
         if status:
             sql += " AND status = ?"
             args.append(status)
@@ -240,11 +244,7 @@ class JobStore:
         A derived job (extend, loop, compose) adds only the part of its quote whose step jobs do not
         exist yet, so nothing is counted twice.
         """
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, kind, status, quote_usd, cost_usd, remote_id, state FROM jobs WHERE created_at >= ?",
-                (since,),
-            ).fetchall()
+        rows = self._rows_since(since, None)
         by_id = {r["id"]: r for r in rows}
         total = 0.0
         for r in rows:
@@ -257,6 +257,31 @@ class JobStore:
             covered = sum(by_id[c]["quote_usd"] or 0.0 for c in steps)
             total += max(0.0, (r["quote_usd"] or 0.0) - covered)
         return round(total, 6)
+
+    def _rows_since(self, since: float, user: str | None) -> list[Any]:
+        sql = "SELECT id, kind, status, quote_usd, cost_usd, remote_id, state, request FROM jobs WHERE created_at >= ?"
+        args: list[Any] = [since]
+        if user is not None:
+            sql += " AND user_id = ?"
+            args.append(user)
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def usage_since(self, since: float, *, user: str) -> dict[str, float]:
+        """A user's generations, seconds of video and spend since a time, for their tier's daily
+        allowance. A generation counts once it may have been billed (the same rule as the budget)."""
+        generations = 0
+        seconds = spend = 0.0
+        for r in self._rows_since(since, user):
+            if r["kind"] != "generate":
+                continue
+            billed = self._generation_spend(r)
+            if billed == 0.0 and r["status"] in (JobStatus.FAILED.value, JobStatus.CANCELED.value):
+                continue  # refused or stopped before the provider saw it
+            generations += 1
+            seconds += float(json.loads(r["request"] or "{}").get("duration_s") or 0.0)
+            spend += billed
+        return {"generations": generations, "video_seconds": round(seconds, 3), "spend_usd": round(spend, 6)}
 
     @staticmethod
     def _generation_spend(row: sqlite3.Row) -> float:

@@ -24,6 +24,7 @@ from reelforge.jobs.store import JobStore
 from reelforge.providers.registry import load_catalog, make_provider
 from reelforge.settings import Settings
 from reelforge.studio.artifacts import sweep_partials
+from reelforge.tiers import TiersConfig, decrypt_keys, load_tiers
 
 if TYPE_CHECKING:
     from reelforge.providers.base import Provider
@@ -49,7 +50,7 @@ class Studio:
         #: One ffmpeg post-process (join, loop, compose) at a time: x264 already uses every core.
         self.media_limiter = anyio.CapacityLimiter(1)
         self._http = http
-        self._providers: dict[str, Provider] = {}
+        self._providers: dict[tuple[str, str | None], Provider] = {}
 
     def _bind(self, run: RunFn) -> Handler:
         async def handler(ctx: JobContext) -> None:
@@ -66,10 +67,24 @@ class Studio:
             await close_shared_client()  # release pooled connections at shutdown
         self.store.close()
 
-    def provider(self, name: str) -> Provider:
-        if name not in self._providers:
-            self._providers[name] = make_provider(name, self.settings, self._http)  # type: ignore[arg-type]
-        return self._providers[name]
+    def provider(self, name: str, user: str | None = None) -> Provider:
+        """The adapter for `name`, with `user`'s own provider keys (tiers file) before the server's."""
+        if (name, user) not in self._providers:
+            self._providers[(name, user)] = make_provider(name, self.settings_for(user), self._http)  # type: ignore[arg-type]
+        return self._providers[(name, user)]
+
+    def tiers(self) -> TiersConfig | None:
+        """The tiers file in effect (re-read when it changes), or None on a single-user server."""
+        return None if self.settings.tiers_file is None else load_tiers(self.settings.tiers_file)
+
+    def settings_for(self, user: str | None) -> Settings:
+        """Settings with `user`'s own provider keys layered over the server's (decrypted here only)."""
+        tiers = self.tiers()
+        entry = tiers.users.get(user) if tiers is not None and user is not None else None
+        if entry is None or not entry.keys:
+            return self.settings
+        secret = self.settings.secret_key.get_secret_value() if self.settings.secret_key else None
+        return self.settings.with_provider_env(**decrypt_keys(entry, secret))
 
     def render_limiter(self, provider: str) -> anyio.CapacityLimiter:
         return self._render_limiters.setdefault(provider, anyio.CapacityLimiter(1))

@@ -73,7 +73,7 @@ async def run(studio: Studio, ctx: JobContext) -> None:
     model = studio.catalog.find(job.provider or "", job.model or "")
     if model is None:
         raise InvalidRequest(f"Model {job.provider}/{job.model} is no longer in the catalog.")
-    provider = studio.provider(job.provider or "")
+    provider = studio.provider(job.provider or "", job.user_id)  # the user's own keys, in any process
     dest = studio.job_dir(job.id) / "video.mp4"
     if isinstance(provider, LocalProvider):
         ctx.update(stage="waiting for the local renderer")

@@ -10,8 +10,10 @@ import anyio
 
 from reelforge.jobs.job import Job
 from reelforge.studio.budget import check_budget
+from reelforge.studio.caller import current_user
 from reelforge.studio.prepared import Prepared
-from reelforge.studio.reattach import call_digest, existing_for, reattach, request_digest
+from reelforge.studio.quotas import check_quota
+from reelforge.studio.reattach import call_digest, existing_for, reattach, request_digest, scoped_key
 from reelforge.studio.tool_schemas import CallOptions
 
 if TYPE_CHECKING:
@@ -26,24 +28,29 @@ def launch(studio: Studio, prepared: Prepared, call: CallOptions) -> Job:
     existing = existing_for(studio, prepared, call)
     if existing is not None:
         return existing
+    user = current_user()
+    check_quota(studio, user, prepared)
     check_budget(studio, prepared.quote_usd, call, prepared.what)
-    return create_job(studio, prepared, call)
+    return create_job(studio, prepared, call, user=user)
 
 
 def create_job(studio: Studio, prepared: Prepared, call: CallOptions | None, *,
-               state: dict[str, Any] | None = None) -> Job:
+               state: dict[str, Any] | None = None, user: str | None = None) -> Job:
     """Commit the job row, then start it (callers have checked for a repeat and the budget)."""
-    key = call.idempotency_key if call else None
+    key = scoped_key(call.idempotency_key, user) if call else None
     job = Job(kind=prepared.kind, request=prepared.request, quote_usd=prepared.quote_usd,
               quote=prepared.quote_detail, provider=prepared.provider, model=prepared.model,
               parents=prepared.parents, notes=prepared.notes, idempotency_key=key,
-              request_hash=request_digest(prepared.kind, prepared.request, prepared.parents), eta_s=prepared.eta_s,
+              request_hash=request_digest(prepared.kind, prepared.request, prepared.parents, user),
+              eta_s=prepared.eta_s,
               state=state or {},
               call_hash=call_digest(prepared.kind, prepared.request, prepared.parents, call) if call and key else None,
+              user_id=user,
               **studio.runner.lease_fields())
     stored = studio.store.insert(job)
     if stored.id != job.id:  # another process took this idempotency key first: its job, not ours to run
-        return reattach(studio, stored, f"idempotency_key '{key}' matches job {stored.id}; no new job was started.")
+        return reattach(studio, stored, f"idempotency_key '{call.idempotency_key if call else key}' matches job "
+                                        f"{stored.id}; no new job was started.")
     studio.runner.start(stored.id)
     return stored
 

@@ -14,9 +14,11 @@ from reelforge.errors import InvalidRequest, UnsupportedParameter, validation_te
 from reelforge.generation_spec import GenerationSpec, MediaRef
 from reelforge.providers.base import LocalProvider
 from reelforge.providers.registry import missing_credentials
+from reelforge.studio.caller import current_user
 from reelforge.studio.catalog_check import build_spec, input_kinds, resolve_model
 from reelforge.studio.clip_sources import resolve_image
 from reelforge.studio.pricing import Quote, quote
+from reelforge.studio.tier_access import check_model_allowed
 from reelforge.studio.routing import choose_provider, default_model_for
 from reelforge.studio.tool_schemas import GenerationOptions
 
@@ -75,12 +77,14 @@ def plan(studio: Studio, opts: GenerationOptions, *, first: MediaRef | None = No
                 hint="Pick another provider or model with list_models.")
     else:
         model, notes = resolve_model(studio.catalog, name, opts.model)
-    missing = missing_credentials(name, studio.settings)
+    user = current_user()
+    check_model_allowed(studio, user, name, model.id)
+    missing = missing_credentials(name, studio.settings_for(user))
     if missing is not None:
         raise missing
     spec = build_spec(opts, model, renders_here=entry.local, first_frame=first, last_frame=last, video=video,
                       loop=loop, continue_remote_id=continue_remote_id, continue_direction=direction)
-    adapter = studio.provider(name)
+    adapter = studio.provider(name, user)
     spec, snapped = adapter.normalize(spec, model)
     if isinstance(adapter, LocalProvider):
         adapter.check_available(model)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from reelforge.jobs.job import Job, JobStatus
 from reelforge.jobs.store import check_same_request
+from reelforge.studio.caller import current_user
 from reelforge.studio.tool_schemas import CallOptions
 
 if TYPE_CHECKING:
@@ -25,8 +26,15 @@ DUPLICATE_WINDOW_S = 120.0
 DOWNLOAD_FAILED = "download_failed"
 
 
-def request_digest(kind: str, request: dict[str, Any], parents: list[str]) -> str:
-    return hashlib.sha256(json.dumps([kind, request, parents], sort_keys=True, default=str).encode()).hexdigest()
+def request_digest(kind: str, request: dict[str, Any], parents: list[str], user: str | None = None) -> str:
+    """The normalised request, per user: one user's repeat never re-attaches to another user's job."""
+    asked = [kind, request, parents] if user is None else [kind, request, parents, user]
+    return hashlib.sha256(json.dumps(asked, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def scoped_key(key: str | None, user: str | None) -> str | None:
+    """An idempotency key as stored: per user, so two users' keys never meet."""
+    return key if key is None or user is None else f"user:{user}:{key}"
 
 
 def call_digest(kind: str, request: dict[str, Any], parents: list[str], call: CallOptions) -> str:
@@ -38,15 +46,17 @@ def call_digest(kind: str, request: dict[str, Any], parents: list[str], call: Ca
 
 def find_existing(studio: Studio, prepared: Prepared, call: CallOptions) -> tuple[Job, str] | None:
     """The job this call would re-attach to and why, without touching it."""
-    if call.idempotency_key:
-        existing = studio.store.find_by_idempotency_key(call.idempotency_key)
+    user = current_user()
+    key = scoped_key(call.idempotency_key, user)
+    if key:
+        existing = studio.store.find_by_idempotency_key(key)
         if existing is not None:
             check_same_request(existing, call.idempotency_key,
                                call_digest(prepared.kind, prepared.request, prepared.parents, call))
             return existing, (f"idempotency_key '{call.idempotency_key}' matches job {existing.id}; "
                               "no new job was started.")
-    dup = studio.store.find_recent_duplicate(request_digest(prepared.kind, prepared.request, prepared.parents),
-                                             DUPLICATE_WINDOW_S)
+    dup = studio.store.find_recent_duplicate(
+        request_digest(prepared.kind, prepared.request, prepared.parents, user), DUPLICATE_WINDOW_S)
     if dup is not None:
         return dup, (f"an identical {prepared.kind} request started job {dup.id} moments ago; re-attached to it "
                      "instead of paying twice (change the request or pass a new idempotency_key to make another).")

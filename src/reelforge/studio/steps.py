@@ -49,7 +49,7 @@ async def run_step(studio: Studio, ctx: JobContext, key: str, step: dict[str, An
     if child_id is None:
         plan = GenerationPlan.from_state(studio, step)
         prepared = from_plan("generate", plan, f"Step {key}", plan.spec.model_dump(mode="json"), parents=[ctx.job_id])
-        child_id = create_job(studio, prepared, None, state={"step_key": key}).id
+        child_id = create_job(studio, prepared, None, state={"step_key": key}, user=ctx.job.user_id).id
     if ctx.job.state.get(key) != child_id:
         ctx.checkpoint(**{key: child_id})
     ctx.update(status=JobStatus.RUNNING, stage=f"waiting for step job {child_id}")

@@ -1,0 +1,80 @@
+"""`reelforge usage` and `reelforge users`: the commands of a shared HTTP service (tiers file).
+
+`users token NAME` prints a fresh token for a user and the digest line to put in the tiers file (the
+file never holds the token itself); `users encrypt-key VAR` reads a provider key from stdin and
+prints its encrypted line (REELFORGE_SECRET_KEY encrypts it); `usage [--user NAME]` prints today's
+usage against the limits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    from reelforge.errors import InvalidRequest
+    from reelforge.settings import Settings
+    from reelforge.studio.operations import open_studio
+    from reelforge.studio.usage import usage_report
+
+    studio = open_studio(Settings(), resume=False)
+    try:
+        tiers = studio.tiers()
+        if args.user is not None and (tiers is None or args.user not in tiers.users):
+            raise InvalidRequest(f"No user '{args.user}' in the tiers file (REELFORGE_TIERS_FILE).", param="user")
+        report = usage_report(studio, args.user)
+    finally:
+        studio.store.close()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    who = f"{report['user']} (tier {report['tier']})" if report["user"] else "this server"
+    print(f"usage today for {who}; resets {report['resets']}")
+    limits = report["limits"]
+    if report["user"]:
+        rows = [("generations", report["generations"], limits.get("generations_per_day")),
+                ("seconds of video", report["video_seconds"], limits.get("video_seconds_per_day")),
+                ("spend (USD)", report["spend_usd"], limits.get("spend_per_day_usd"))]
+    else:
+        rows = [("spend (USD)", report["spend_usd"], limits.get("spend_per_day_usd"))]
+    for name, used, limit in rows:
+        print(f"  {name:<18} {used:>10g}  of {'no limit' if limit is None else f'{limit:g}'}")
+    return 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from reelforge.tiers import encrypt_key, token_digest
+
+    if args.action == "token":
+        token = secrets.token_hex(32)
+        print(f"token for {args.name} (give it to them; it is not stored anywhere): {token}")
+        print(f"tiers file line, under [users.{args.name}]:")
+        print(f'token_sha256 = "{token_digest(token)}"')
+        return 0
+    from reelforge.settings import Settings
+
+    secret = Settings().secret_key
+    if secret is None or not secret.get_secret_value():
+        print("error: set REELFORGE_SECRET_KEY (the server's passphrase for users' keys) first", file=sys.stderr)
+        return 2
+    value = sys.stdin.readline().strip()
+    if not value:
+        print(f"error: give the value of {args.name} on stdin", file=sys.stderr)
+        return 2
+    print(f'{args.name} = "{encrypt_key(value, secret.get_secret_value())}"')
+    return 0
+
+
+def add_team_commands(sub: argparse._SubParsersAction) -> None:
+    usage = sub.add_parser("usage", help="Today's usage against the limits (a user's tier, or the server's budget).")
+    usage.add_argument("--user", help="A user of the tiers file (default: the whole server).")
+    usage.add_argument("--json", action="store_true")
+    usage.set_defaults(fn=cmd_usage)
+
+    users = sub.add_parser("users", help="Tiers file helpers: `users token NAME`, `users encrypt-key VAR` (stdin).")
+    users.add_argument("action", choices=["token", "encrypt-key"])
+    users.add_argument("name", help="The user (token) or the provider variable, e.g. RUNWAYML_API_SECRET (encrypt-key).")
+    users.set_defaults(fn=cmd_users)
