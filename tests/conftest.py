@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from client_utils import make_client
 from mcp import Client
+from pg_utils import ledger, pg_server, pg_url  # noqa: F401 (fixtures: store tests on SQLite and PostgreSQL)
 
 from reelforge.providers.registry import declarations
 from reelforge.settings import Settings

@@ -42,10 +42,10 @@ async def test_key_is_per_request_across_tools(client, tmp_path: Path) -> None:
     assert loop.is_error and "[idempotency_conflict]" in loop.content[0].text, loop.content[0].text
 
 
-def test_store_refuses_a_raced_insert_with_another_request(tmp_path: Path) -> None:
+def test_store_refuses_a_raced_insert_with_another_request(ledger: Path | str) -> None:
     """Two processes that both passed the re-attach check race on the key's UNIQUE constraint: the loser
     re-attaches only when its request is the same one."""
-    store = JobStore(tmp_path / "l.db")
+    store = JobStore(ledger)
     a = store.insert(Job(kind="generate", idempotency_key="k", call_hash="h1"))
     assert store.insert(Job(kind="generate", idempotency_key="k", call_hash="h1")).id == a.id
     with pytest.raises(IdempotencyConflict) as info:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("torch", "diffusers", "transformers", "av", "numpy", "opentimelineio", "replicate")
+HEAVY = ("torch", "diffusers", "transformers", "av", "numpy", "opentimelineio", "replicate", "psycopg")
 
 
 def test_server_import_is_light() -> None:

@@ -1,4 +1,5 @@
-"""Job leases between runners sharing one ledger (issue 8, item 2), with real SQLite and real runners.
+"""Job leases between runners sharing one ledger (issue 8, item 2), with real runners on real SQLite and
+PostgreSQL (the `ledger` fixture runs each test on both).
 
 The two-process kill tests are in test_takeover.py; these cover what a SIGKILL on one host cannot
 show: an owner we cannot check (another host) keeps its job until the lease lapses, then loses it
@@ -41,8 +42,8 @@ def test_owner_ids_tell_dead_from_unknown() -> None:
 
 
 @pytest.mark.slow
-async def test_an_uncheckable_owner_keeps_its_job_until_the_lease_lapses(tmp_path: Path) -> None:
-    store = JobStore(tmp_path / "l.db")
+async def test_an_uncheckable_owner_keeps_its_job_until_the_lease_lapses(ledger: Path | str) -> None:
+    store = JobStore(ledger)
     held_until = time.time() + 1.5
     job = store.insert(Job(kind="generate", status=JobStatus.RUNNING, lease_owner=OTHER_HOST, lease_until=held_until))
     resumed_at: list[float] = []
@@ -65,8 +66,8 @@ async def test_an_uncheckable_owner_keeps_its_job_until_the_lease_lapses(tmp_pat
     assert any("took it over" in n for n in store.require(job.id).notes)
 
 
-async def test_a_runner_that_lost_its_lease_stops_and_writes_nothing(tmp_path: Path) -> None:
-    store = JobStore(tmp_path / "l.db")
+async def test_a_runner_that_lost_its_lease_stops_and_writes_nothing(ledger: Path | str) -> None:
+    store = JobStore(ledger)
     started, stopped = anyio.Event(), anyio.Event()
 
     async def handler(ctx: JobContext) -> None:
@@ -94,9 +95,9 @@ async def test_a_runner_that_lost_its_lease_stops_and_writes_nothing(tmp_path: P
     assert row.status is JobStatus.RUNNING and row.stage == "taken over" and row.lease_owner == OTHER_HOST
 
 
-async def test_a_cancel_recorded_by_another_process_stops_the_work_where_it_runs(tmp_path: Path) -> None:
-    store = JobStore(tmp_path / "l.db")
-    other = JobStore(tmp_path / "l.db")
+async def test_a_cancel_recorded_by_another_process_stops_the_work_where_it_runs(ledger: Path | str) -> None:
+    store = JobStore(ledger)
+    other = JobStore(ledger)
     started, canceled_here = anyio.Event(), anyio.Event()
 
     async def handler(ctx: JobContext) -> None:
@@ -124,10 +125,10 @@ async def test_a_cancel_recorded_by_another_process_stops_the_work_where_it_runs
     assert store.require(job.id).status is JobStatus.CANCELED
 
 
-async def test_writes_are_fenced_by_the_lease(tmp_path: Path) -> None:
+async def test_writes_are_fenced_by_the_lease(ledger: Path | str) -> None:
     """A stalled runner whose job was taken over cannot overwrite the new driver's row, even before its
     lease upkeep notices (e.g. a create request that returns after the take-over ended the job)."""
-    store = JobStore(tmp_path / "l.db")
+    store = JobStore(ledger)
     taken, done = anyio.Event(), anyio.Event()
 
     async def handler(ctx: JobContext) -> None:
@@ -158,10 +159,9 @@ async def test_writes_are_fenced_by_the_lease(tmp_path: Path) -> None:
     assert (row.status, row.remote_id, row.error_code) == (JobStatus.UNKNOWN, None, "outcome_unknown")
 
 
-async def test_a_cancel_recorded_by_another_process_is_not_undone_by_the_driver(tmp_path: Path) -> None:
+async def test_a_cancel_recorded_by_another_process_is_not_undone_by_the_driver(ledger: Path | str) -> None:
     """The driver's next progress write must not flip a canceled row back to running."""
-    path = tmp_path / "l.db"
-    store_a, store_b = JobStore(path), JobStore(path)
+    store_a, store_b = JobStore(ledger), JobStore(ledger)
     polls: list[int] = []
 
     async def handler(ctx: JobContext) -> None:
@@ -189,9 +189,9 @@ async def test_a_cancel_recorded_by_another_process_is_not_undone_by_the_driver(
 
 
 @pytest.mark.slow
-async def test_a_lease_lost_while_a_job_fails_does_not_stop_the_runner(tmp_path: Path) -> None:
+async def test_a_lease_lost_while_a_job_fails_does_not_stop_the_runner(ledger: Path | str) -> None:
     """A handler failing after its lease was taken ends quietly; the runner and its other jobs go on."""
-    store = JobStore(tmp_path / "l.db")
+    store = JobStore(ledger)
 
     async def failing(ctx: JobContext) -> None:
         await anyio.sleep(0.3)

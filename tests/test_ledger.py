@@ -16,6 +16,16 @@ from reelforge.settings import Settings
 from reelforge.studio.budget import check_budget
 from reelforge.studio.operations import open_studio
 from reelforge.studio.tool_schemas import CallOptions
+from pg_utils import table_names
+
+
+def test_migrations_run_once(ledger: Path | str) -> None:
+    first = JobStore(ledger)
+    assert first.applied_migrations == [m.__name__ for m in MIGRATIONS]
+    first.close()
+    second = JobStore(ledger)
+    assert second.applied_migrations == []
+    second.close()
 
 
 def test_wal_and_migrations_run_once(tmp_path: Path) -> None:
@@ -30,8 +40,8 @@ def test_wal_and_migrations_run_once(tmp_path: Path) -> None:
     second.close()
 
 
-def test_row_round_trip_and_terminal_timestamp(tmp_path: Path) -> None:
-    store = JobStore(tmp_path / "l.db")
+def test_row_round_trip_and_terminal_timestamp(ledger: Path | str) -> None:
+    store = JobStore(ledger)
     job = store.insert(Job(kind="generate", request={"prompt": "x"}, provider="preview", quote_usd=0.0))
     got = store.require(job.id)
     assert got.request == {"prompt": "x"} and got.status is JobStatus.QUEUED
@@ -40,16 +50,16 @@ def test_row_round_trip_and_terminal_timestamp(tmp_path: Path) -> None:
     assert [j.id for j in store.unfinished()] == []
 
 
-def test_idempotency_key_conflict_returns_first(tmp_path: Path) -> None:
-    store = JobStore(tmp_path / "l.db")
+def test_idempotency_key_conflict_returns_first(ledger: Path | str) -> None:
+    store = JobStore(ledger)
     a = store.insert(Job(kind="generate", idempotency_key="k1"))
     b = store.insert(Job(kind="generate", idempotency_key="k1"))
     assert a.id == b.id
     assert len(store.list()) == 1
 
 
-def test_spend_counts_live_quotes_and_actual_costs(tmp_path: Path) -> None:
-    store = JobStore(tmp_path / "l.db")
+def test_spend_counts_live_quotes_and_actual_costs(ledger: Path | str) -> None:
+    store = JobStore(ledger)
     store.insert(Job(kind="generate", quote_usd=1.0))  # running: its quote is committed money
     done = store.insert(Job(kind="generate", quote_usd=1.0))
     store.update(done.id, status=JobStatus.SUCCEEDED, cost_usd=0.5)
@@ -60,8 +70,8 @@ def test_spend_counts_live_quotes_and_actual_costs(tmp_path: Path) -> None:
     assert store.spent_since(time.time() - 60) == pytest.approx(3.5)
 
 
-def test_spend_counts_derived_jobs_once(tmp_path: Path) -> None:
-    store = JobStore(tmp_path / "l.db")
+def test_spend_counts_derived_jobs_once(ledger: Path | str) -> None:
+    store = JobStore(ledger)
     parent = store.insert(Job(kind="extend", quote_usd=1.2))
     assert store.spent_since(time.time() - 60) == pytest.approx(1.2)  # step not created yet
     child = store.insert(Job(kind="generate", quote_usd=1.2, parents=[parent.id]))
@@ -84,7 +94,7 @@ def test_budget_and_confirmation(tmp_path: Path) -> None:
     studio.store.close()
 
 
-def test_a_failed_migration_rolls_back(tmp_path: Path, monkeypatch) -> None:
+def test_a_failed_migration_rolls_back(ledger: Path | str, monkeypatch) -> None:
     from reelforge.jobs import migrations
 
     def m999_broken(db) -> None:
@@ -93,10 +103,11 @@ def test_a_failed_migration_rolls_back(tmp_path: Path, monkeypatch) -> None:
 
     monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, m999_broken])
     with pytest.raises(RuntimeError):
-        JobStore(tmp_path / "l.db")
-    db = sqlite3.connect(tmp_path / "l.db")
-    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        JobStore(ledger)
+    tables = table_names(ledger)
     assert "half_done" not in tables and "jobs" in tables  # m001 committed, m999 rolled back
+    monkeypatch.undo()
+    assert JobStore(ledger).applied_migrations == [], "the good migrations were recorded before the failure"
 
 
 def test_receipts_hold_no_signed_url_secrets() -> None:

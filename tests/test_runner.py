@@ -19,8 +19,8 @@ async def _serve(runner: Runner, body) -> None:
         tg.cancel_scope.cancel()
 
 
-async def test_failure_unknown_and_success_are_recorded(tmp_path: Path) -> None:
-    store = JobStore(tmp_path / "l.db")
+async def test_failure_unknown_and_success_are_recorded(ledger: Path | str) -> None:
+    store = JobStore(ledger)
 
     async def handler(ctx: JobContext) -> None:
         mode = ctx.job.request["mode"]
@@ -48,8 +48,8 @@ async def test_failure_unknown_and_success_are_recorded(tmp_path: Path) -> None:
     assert store.require(jobs["ok"].id).progress == 0.5
 
 
-async def test_cancel_stops_a_running_handler(tmp_path: Path) -> None:
-    store = JobStore(tmp_path / "l.db")
+async def test_cancel_stops_a_running_handler(ledger: Path | str) -> None:
+    store = JobStore(ledger)
     cleaned = anyio.Event()
 
     async def handler(ctx: JobContext) -> None:
@@ -73,8 +73,8 @@ async def test_cancel_stops_a_running_handler(tmp_path: Path) -> None:
     await _serve(runner, body)
 
 
-async def test_shutdown_leaves_jobs_resumable(tmp_path: Path) -> None:
-    store = JobStore(tmp_path / "l.db")
+async def test_shutdown_leaves_jobs_resumable(ledger: Path | str) -> None:
+    store = JobStore(ledger)
     started = anyio.Event()
 
     async def slow(ctx: JobContext) -> None:

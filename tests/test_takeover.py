@@ -1,6 +1,7 @@
 """Two real servers on one home: when either is SIGKILLed mid-job, the live one takes its jobs over
 within a bounded time (the job lease) and finishes them; a job caught mid-create ends `unknown` and
-its create request is never sent again (issue 8, item 2)."""
+its create request is never sent again (issue 8, item 2). Both tests run on the SQLite ledger and on
+PostgreSQL (issue 10, item 2): the `ledger` fixture, handed to the servers by their environment."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from provider_utils import needs_providers
 from emulators.runway import RunwayEmulator
 from mcp import Client, StdioServerParameters
 
+import reelforge
 from reelforge.jobs.lease import owner_pid
 from reelforge.jobs.store import JobStore
 from reelforge.media.probe import probe
@@ -37,6 +39,7 @@ PAID = {"provider": "runway", "model": "gen4.5", "prompt": "a kite", "duration_s
 def _env(home: Path, root: Path, extra: dict[str, str]) -> dict[str, str]:
     return {"REELFORGE_HOME": str(home), "REELFORGE_ALLOWED_INPUT_ROOTS": str(root), "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", str(root)), "REELFORGE_JOB_LEASE_S": str(LEASE_S),
+            "PYTHONPATH": str(Path(reelforge.__file__).parents[1]),  # the servers run the code under test
             "REELFORGE_POLL_MIN_INTERVAL_S": "0.02", "REELFORGE_POLL_MAX_INTERVAL_S": "0.1", **extra}
 
 
@@ -91,10 +94,15 @@ def _driven_since(store: JobStore, job_id: str, since: float) -> bool:
     return job.updated_at > since or (job.finished_at or 0) > since
 
 
-def _rendering(store: JobStore, job_id: str) -> bool:
+def _rendering(store: JobStore, home: Path, job_id: str) -> bool:
     job = store.require(job_id)
     return job.status.value == "running" and (job.progress or 0) > 0 and any(
-        (store.path.parent / "outputs" / job_id).glob(".partial-*.mp4"))
+        (home / "outputs" / job_id).glob(".partial-*.mp4"))
+
+
+def _ledger_env(ledger: Path | str) -> dict[str, str]:
+    """The variable that points a server at the shared ledger: a SQLite file, or a PostgreSQL URL."""
+    return {"REELFORGE_DATABASE_URL": ledger} if isinstance(ledger, str) else {"REELFORGE_LEDGER_PATH": str(ledger)}
 
 
 async def _finished(client: Client, job_id: str, seconds: float) -> dict:
@@ -104,17 +112,18 @@ async def _finished(client: Client, job_id: str, seconds: float) -> dict:
 
 @pytest.mark.slow
 @needs_providers("runway")
-async def test_killed_non_owner_jobs_are_taken_over_and_never_resubmitted(tmp_path: Path, settings: Settings) -> None:
+async def test_killed_non_owner_jobs_are_taken_over_and_never_resubmitted(tmp_path: Path, settings: Settings,
+                                                                         ledger: Path | str) -> None:
     home = tmp_path / "home"
     with RunwayEmulator() as emu:
         emu.inject("create", delay_s=3.0)  # the create reached Runway; its answer never gets back
-        keys = {"RUNWAYML_API_SECRET": emu.api_key, "RUNWAYML_BASE_URL": emu.url}
+        keys = {"RUNWAYML_API_SECRET": emu.api_key, "RUNWAYML_BASE_URL": emu.url, **_ledger_env(ledger)}
         async with real_server(home, tmp_path, "a", keys) as (a, a_pid):  # the first server started
-            store = JobStore(home / "ledger.sqlite3")
+            store = JobStore(ledger)
             async with real_server(home, tmp_path, "b", keys) as (b, b_pid):
                 render = (await b.call_tool("generate_video", {"request": RENDER})).structured_content["job_id"]
                 paid = (await b.call_tool("generate_video", {"request": PAID})).structured_content["job_id"]
-                await _until(lambda: _rendering(store, render) and emu.count("create") == 1, 60, "B mid-job")
+                await _until(lambda: _rendering(store, home, render) and emu.count("create") == 1, 60, "B mid-job")
                 assert store.require(paid).status.value == "submitting" and store.require(paid).remote_id is None
                 killed = await _kill(b_pid)
                 took = await _until(lambda: _driven_since(store, render, killed) and _driven_since(store, paid, killed),
@@ -133,14 +142,17 @@ async def test_killed_non_owner_jobs_are_taken_over_and_never_resubmitted(tmp_pa
 
 
 @pytest.mark.slow
-async def test_killed_owner_job_is_taken_over_by_the_surviving_server(tmp_path: Path, settings: Settings) -> None:
+async def test_killed_owner_job_is_taken_over_by_the_surviving_server(tmp_path: Path, settings: Settings,
+                                                                     ledger: Path | str) -> None:
     home = tmp_path / "home"
-    survivor = Settings(home=home, allowed_input_roots=[tmp_path], job_lease_s=LEASE_S, poll_min_interval_s=0.02)
-    async with real_server(home, tmp_path, "owner") as (owner, owner_pid_):  # the first server started
-        store = JobStore(home / "ledger.sqlite3")
+    where = {"database_url": ledger} if isinstance(ledger, str) else {"ledger_path": ledger}
+    survivor = Settings(home=home, allowed_input_roots=[tmp_path], job_lease_s=LEASE_S, poll_min_interval_s=0.02,
+                        **where)
+    async with real_server(home, tmp_path, "owner", _ledger_env(ledger)) as (owner, owner_pid_):  # started first
+        store = JobStore(ledger)
         async with make_client(survivor) as live:
             render = (await owner.call_tool("generate_video", {"request": RENDER})).structured_content["job_id"]
-            await _until(lambda: _rendering(store, render), 60, "the owner mid-render")
+            await _until(lambda: _rendering(store, home, render), 60, "the owner mid-render")
             killed = await _kill(owner_pid_)
             took = await _until(lambda: _driven_since(store, render, killed), BOUND_S,
                                 "the surviving server taking the owner's job over")

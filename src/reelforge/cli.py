@@ -192,7 +192,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     from reelforge.studio.views import job_view
 
     status = _status_filter(args.status)
-    store = JobStore(Settings().ledger)
+    store = JobStore.open(Settings())
     try:
         if args.job_id:
             _print_json(job_view(store.require(args.job_id)).model_dump(mode="json"))

@@ -36,7 +36,7 @@ def _ledger(settings) -> dict[str, Any]:
 
     try:
         settings.ensure_dirs()
-        store = JobStore(settings.ledger)
+        store = JobStore.open(settings)
         try:
             jobs = store.list(limit=10_000)
             unfinished = len(store.unfinished())

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=_default_home, description="Data directory (ledger, outputs, cache).")
     outputs_dir: Path | None = Field(default=None, description="Where finished videos go (default: HOME/outputs).")
     ledger_path: Path | None = Field(default=None, description="SQLite ledger file (default: HOME/ledger.sqlite3).")
+    database_url: SecretStr | None = Field(
+        default=None,  # secret: the URL usually holds the database password
+        description="Where the job ledger lives when not in the SQLite file: postgresql://user:password@host:port/db "
+        "for a PostgreSQL database shared by several processes (sqlite:///path also works). Unset: LEDGER_PATH.",
+    )
     wait_seconds: float = Field(
         default=40.0, ge=0, le=300,
         description="How long a work-starting tool waits before returning a job handle (hosts give up near 60 s).",

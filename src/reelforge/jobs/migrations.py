@@ -1,21 +1,24 @@
-"""Versioned schema migrations for the ledger, run once at server start.
+"""Versioned schema migrations for the ledger, run once at server start, on SQLite and PostgreSQL alike.
 
 Each migration is a numbered function; its name is its identity in the `_migrations` table.
-Never edit a released migration: add a new one.
+Never edit a released migration: add a new one. Migrations are written in SQLite's spelling and
+run through a `Database`, which gives them the same meaning on PostgreSQL (see `database.py`):
+write portable DDL (TEXT, REAL, INTEGER; JSON as TEXT), one statement per `execute`.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
+from reelforge.jobs.database import Database
+
+MIGRATIONS: list[Callable[[Database], None]] = []
 migration = MIGRATIONS.append
 
 
 @migration
-def m001_jobs(db: sqlite3.Connection) -> None:
+def m001_jobs(db: Database) -> None:
     db.execute(
         """
         CREATE TABLE jobs (
@@ -52,7 +55,7 @@ def m001_jobs(db: sqlite3.Connection) -> None:
 
 
 @migration
-def m002_job_leases(db: sqlite3.Connection) -> None:
+def m002_job_leases(db: Database) -> None:
     # The server driving a job renews a short lease on its row; a row whose lease lapsed (its server
     # died) is taken over by another live server instead of staying `running` forever.
     db.execute("ALTER TABLE jobs ADD COLUMN lease_owner TEXT")
@@ -60,36 +63,33 @@ def m002_job_leases(db: sqlite3.Connection) -> None:
 
 
 @migration
-def m003_call_hash(db: sqlite3.Connection) -> None:
+def m003_call_hash(db: Database) -> None:
     # What the caller asked for (tool arguments), so an idempotency key re-used for another request is
     # refused. The normalised request hash cannot tell: it holds a seed drawn per call.
     db.execute("ALTER TABLE jobs ADD COLUMN call_hash TEXT")
 
 
 @migration
-def m004_job_user(db: sqlite3.Connection) -> None:
+def m004_job_user(db: Database) -> None:
     # The user a job belongs to on a shared service (tiers file): quotas count per user, a user's own
     # provider keys drive their jobs, and a user sees only their own jobs.
     db.execute("ALTER TABLE jobs ADD COLUMN user_id TEXT")
     db.execute("CREATE INDEX jobs_user ON jobs(user_id, created_at)")
 
 
-def migrate(db: sqlite3.Connection) -> list[str]:
+def migrate(db: Database) -> list[str]:
     """Apply every migration not yet recorded; returns the names applied."""
-    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    with db.exclusive():  # two processes creating the table at once would collide on PostgreSQL
+        db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
     applied = []
     for fn in MIGRATIONS:
-        # One explicit transaction per migration (the connection is in autocommit mode): a failure
-        # rolls back completely, and IMMEDIATE serialises two processes opening a fresh ledger.
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        # One transaction per migration, serialised between processes (SQLite: BEGIN IMMEDIATE;
+        # PostgreSQL: an advisory lock): a failure rolls back completely, and a process that waited
+        # finds the migration recorded by the one before it.
+        with db.exclusive():
             done = db.execute("SELECT 1 FROM _migrations WHERE name = ?", (fn.__name__,)).fetchone()
             if done is None:
                 fn(db)
                 db.execute("INSERT INTO _migrations(name, applied_at) VALUES (?, ?)", (fn.__name__, time.time()))
                 applied.append(fn.__name__)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
     return applied

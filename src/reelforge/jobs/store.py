@@ -1,24 +1,29 @@
-"""The SQLite ledger: every job, committed before any provider call.
+"""The ledger: every job, committed before any provider call.
 
-WAL mode so readers (resources, the CLI in another process) never block the runner; a busy
-timeout so two processes sharing a ledger wait instead of failing; migrations once at open.
-Calls are short single-row statements, so they run inline on the event loop thread; a lock keeps
-the one connection safe when a worker thread reports through the store.
+One SQLite file by default, or a PostgreSQL database shared by many processes when
+`REELFORGE_DATABASE_URL` names one (`JobStore.open`); the engines differ only inside
+`database.py` and `postgres.py`, so every method below means the same on both. Migrations run
+once at open. Calls are short single-row statements, so they run inline on the event loop thread;
+a lock keeps the one connection safe when a worker thread reports through the store.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reelforge.errors import IdempotencyConflict, JobNotFound, ReelforgeError
+from reelforge.jobs.database import Database, connect
 from reelforge.jobs.migrations import migrate
 from reelforge.jobs.job import TERMINAL, Job, JobStatus
 from reelforge.redact import redact
+
+if TYPE_CHECKING:
+    from reelforge.settings import Settings
 
 _JSON_FIELDS = ("request", "quote", "parents", "outputs", "state", "notes")
 _COLUMNS = tuple(Job.model_fields)
@@ -43,17 +48,31 @@ def check_same_request(existing: Job, key: str, call_hash: str | None) -> None:
 
 
 class JobStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+    def __init__(self, target: Path | str | Database) -> None:
+        """A ledger file (Path), a database URL (`postgresql://…`, `sqlite:///…`), or an open `Database`."""
+        self._db = target if isinstance(target, Database) else connect(target)
+        #: The ledger file on SQLite; None on a database server.
+        self.path = self._db.path
+        #: Where the ledger is, without any password (for messages and `reelforge doctor`).
+        self.location = self._db.location
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10.0)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        with self._lock:
-            self.applied_migrations = migrate(self._db)
+        try:
+            with self._lock:
+                self.applied_migrations = migrate(self._db)
+        except BaseException:
+            self._db.close()
+            raise
+
+    @classmethod
+    def open(cls, settings: Settings) -> JobStore:
+        """The ledger the settings name: `database_url` when set, else the SQLite file `ledger`."""
+        url = settings.database_url.get_secret_value().strip() if settings.database_url else ""
+        return cls(url or settings.ledger)  # set but empty (`REELFORGE_DATABASE_URL=`) means unset
+
+    @property
+    def kind(self) -> str:
+        """The engine: "sqlite" or "postgresql"."""
+        return self._db.kind
 
     def close(self) -> None:
         with self._lock:
@@ -68,7 +87,7 @@ class JobStore:
         return data
 
     @staticmethod
-    def _from_row(row: sqlite3.Row) -> Job:
+    def _from_row(row: Mapping[str, Any]) -> Job:
         data = dict(row)
         for key in _JSON_FIELDS:
             if data[key] is not None:
@@ -88,7 +107,7 @@ class JobStore:
         with self._lock:
             try:
                 self._db.execute(f"INSERT INTO jobs ({cols}) VALUES ({marks})", row)
-            except sqlite3.IntegrityError:
+            except self._db.integrity_error:
                 if job.idempotency_key:
                     existing = self.find_by_idempotency_key(job.idempotency_key)
                     if existing is not None:
@@ -284,7 +303,7 @@ class JobStore:
         return {"generations": generations, "video_seconds": round(seconds, 3), "spend_usd": round(spend, 6)}
 
     @staticmethod
-    def _generation_spend(row: sqlite3.Row) -> float:
+    def _generation_spend(row: Mapping[str, Any]) -> float:
         if row["cost_usd"] is not None:
             return float(row["cost_usd"])
         if row["status"] in (JobStatus.FAILED.value, JobStatus.CANCELED.value) and not row["remote_id"]:

@@ -39,7 +39,7 @@ class Studio:
         settings.ensure_dirs()
         self.settings = settings
         self.catalog = load_catalog()
-        self.store = JobStore(settings.ledger)
+        self.store = JobStore.open(settings)
         # Every server on a ledger resumes and takes over the jobs no live process drives, claiming each
         # through its lease (one winner per job); the CLI drives only its own jobs.
         self.runner = Runner(self.store, {kind: self._bind(run) for kind, run in runs.items()}, resume=resume,
