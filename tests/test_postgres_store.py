@@ -31,7 +31,7 @@ from reelforge.settings import Settings
 #: Runs in a child process: connect, wait for "go", open the ledger (migrating it), then claim jobs.
 CHILD = r"""
 import json, sys, time
-from reelforge.jobs.database import connect
+from reelforge.jobs.connect import connect
 from reelforge.jobs.store import JobStore
 url, owner, ids = sys.argv[1], sys.argv[2], [i for i in sys.argv[3].split(",") if i]
 db = connect(url)  # connected before the start, so the migrations themselves race

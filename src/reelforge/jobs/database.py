@@ -7,7 +7,7 @@ style, the class of a unique-key violation, the DDL meaning of REAL, and how a m
 serialised between processes. So the store has no `if postgres` in it, and the SQLite path runs
 exactly the statements it ran before PostgreSQL existed: an existing ledger file keeps its schema.
 
-`REELFORGE_DATABASE_URL` picks the engine (`connect`): unset, the SQLite file at
+`REELFORGE_DATABASE_URL` picks the engine (`jobs/connect.py`): unset, the SQLite file at
 `Settings.ledger`, which needs nothing installed; `postgresql://` (or `postgres://`) a server,
 through `postgres.py`, the only module that imports psycopg, and only when such a URL is set: a
 desktop server never loads it.
@@ -22,7 +22,6 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
-from reelforge.errors import StorageUnavailable
 
 Params = Sequence[Any] | Mapping[str, Any]
 
@@ -86,27 +85,3 @@ class SQLiteDatabase(Database):
 
     def close(self) -> None:
         self._db.close()
-
-
-POSTGRES_SCHEMES = ("postgresql", "postgres")
-
-
-def connect(target: Path | str) -> Database:
-    """The database a ledger setting names: a path (SQLite), `sqlite:///path`, or `postgresql://…`."""
-    if isinstance(target, Path) or "://" not in target:
-        return SQLiteDatabase(Path(target).expanduser())
-    url = target.strip()
-    scheme = url.partition("://")[0].lower()
-    if scheme == "sqlite" and url[len("sqlite://"):].startswith("/") and len(url) > len("sqlite:///"):
-        # SQLAlchemy's spelling: sqlite:///relative.db, sqlite:////absolute/path.db
-        return SQLiteDatabase(Path(url[len("sqlite:///"):]).expanduser())
-    if scheme.split("+")[0] in POSTGRES_SCHEMES:  # also postgresql+psycopg://, as SQLAlchemy and DBOS write it
-        from reelforge.jobs.postgres import PostgresDatabase
-
-        return PostgresDatabase(url)
-    # Only the scheme is quoted: the rest of a URL can hold a password.
-    raise StorageUnavailable(
-        f"REELFORGE_DATABASE_URL starts with '{scheme}://', which reelforge cannot use as its ledger.",
-        hint="Use postgresql://user:password@host:port/database, or sqlite:///path/to/ledger.sqlite3, "
-        "or unset it for the SQLite ledger in REELFORGE_HOME.",
-    )

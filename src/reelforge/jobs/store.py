@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reelforge.errors import IdempotencyConflict, JobNotFound, ReelforgeError
-from reelforge.jobs.database import Database, connect
+from reelforge.jobs.connect import connect
+from reelforge.jobs.database import Database
 from reelforge.jobs.migrations import migrate
 from reelforge.jobs.job import TERMINAL, Job, JobStatus
 from reelforge.redact import redact
