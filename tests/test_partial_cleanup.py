@@ -38,7 +38,7 @@ async def test_abandoned_job_folder_keeps_no_temp_files(tmp_path: Path, settings
     async with real_server(home, tmp_path, "server") as (client, pid):
         store = JobStore(home / "ledger.sqlite3")
         job_id = (await client.call_tool("generate_video", {"request": RENDER})).structured_content["job_id"]
-        await _until(lambda: _rendering(store, job_id), 60, "mid-render")
+        await _until(lambda: _rendering(store, home, job_id), 60, "mid-render")
         await _kill(pid)
     folder = home / "outputs" / job_id
     assert any(".partial-" in name for name in leftovers(folder)), "precondition: the kill left a temp file"
