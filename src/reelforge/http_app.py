@@ -20,7 +20,7 @@ from mcp.server.auth.settings import AuthSettings
 from pydantic import AnyHttpUrl
 
 from reelforge.errors import ReelforgeError
-from reelforge.server import USER_SCOPE
+from reelforge.server_context import USER_SCOPE
 from reelforge.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -15,14 +15,16 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
 from mcp.server import MCPServer
-from mcp.server.mcpserver import Context, Elicit, Resolve
+from mcp.server.mcpserver import Context, Resolve
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from reelforge import __version__
 from reelforge.jobs.job import JobKind, JobStatus
+from reelforge.approval import CostApproval, approve_compose, approve_extend, approve_generate, approve_loop
 from reelforge.prompts import register_prompts
+from reelforge.server_context import caller, studio_of
 from reelforge.server_errors import ReelforgeServer, startup_error
 from reelforge.studio.tool_schemas import ComposeRequest, ExtendRequest, GenerateRequest, JobList, JobView, LoopRequest, Quote
 from reelforge.timeline.spec import TimelineSpec
@@ -39,8 +41,6 @@ BOOT_DELAY_S = 0.25
 
 log = logging.getLogger(__name__)
 
-#: The scope a tiers-file user's token carries (`http_app`); its client id is the user's name.
-USER_SCOPE = "reelforge:user"
 
 INSTRUCTIONS = (
     "reelforge makes video files. Start work with generate_video, extend_video, make_loop or compose_timeline; "
@@ -96,58 +96,6 @@ def _make_studio(settings: Settings | None) -> Studio:
 PAID = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 # destructiveHint is meaningful only when readOnlyHint is false (MCP spec), so read-only tools omit it.
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
-
-
-class CostApproval(BaseModel):
-    """The user's answer to a cost question (flat, so every elicitation-capable client can render it)."""
-
-    approve: bool = Field(description="Spend this amount?")
-
-
-async def _ask_approval(kind: JobKind, request: Any, ctx: Context) -> CostApproval | Elicit[CostApproval]:
-    """Ask the user (elicitation) to approve a quoted cost above the threshold.
-
-    The request is prepared here, once, and the prepared job rides on the request to the tool body.
-    A refusal (bad input, budget) raises here and becomes the tool's error. Hosts without
-    elicitation get no question; the tool then refuses with a message telling the model to ask the
-    user and call again with confirm=true.
-    """
-    if request.confirm:
-        return CostApproval(approve=True)
-    from reelforge.studio.launch import prepare_off_loop
-    from reelforge.studio.operations import OPERATIONS
-    from reelforge.studio.caller import acting_as
-    from reelforge.studio.reattach import find_existing
-
-    studio = await _studio(ctx)
-    with acting_as(_caller()):
-        prepared = await prepare_off_loop(studio, OPERATIONS[kind].prepare, request)
-        request._prepared = prepared
-        existing = find_existing(studio, prepared, request)
-    if prepared.quote_usd <= studio.settings.confirm_above_usd:
-        return CostApproval(approve=False)
-    if existing is not None:
-        return CostApproval(approve=False)  # re-attaching to an existing job costs nothing
-    caps = ctx.client_capabilities
-    if caps is None or getattr(caps, "elicitation", None) is None:
-        return CostApproval(approve=False)
-    return Elicit(f"{prepared.what} costs about ${prepared.quote_usd:.2f} (list price). Spend it?", CostApproval)
-
-
-async def approve_generate(request: GenerateRequest, ctx: Context) -> CostApproval | Elicit[CostApproval]:
-    return await _ask_approval("generate", request, ctx)
-
-
-async def approve_extend(request: ExtendRequest, ctx: Context) -> CostApproval | Elicit[CostApproval]:
-    return await _ask_approval("extend", request, ctx)
-
-
-async def approve_loop(request: LoopRequest, ctx: Context) -> CostApproval | Elicit[CostApproval]:
-    return await _ask_approval("loop", request, ctx)
-
-
-async def approve_compose(request: ComposeRequest, ctx: Context) -> CostApproval | Elicit[CostApproval]:
-    return await _ask_approval("compose", request, ctx)
 
 
 class Estimate(BaseModel):
@@ -206,18 +154,6 @@ def build_server(settings: Settings | None = None, **auth: Any) -> MCPServer:
     return mcp
 
 
-async def _studio(ctx: Context) -> Studio:
-    return await ctx.request_context.lifespan_context.get()
-
-
-def _caller() -> str | None:
-    """The tiers-file user behind this HTTP request, or None (stdio, or the operator's own token)."""
-    from mcp.server.auth.middleware.auth_context import get_access_token
-
-    token = get_access_token()
-    return token.client_id if token is not None and USER_SCOPE in token.scopes else None
-
-
 async def _await_job(ctx: Context, studio: Studio, job_id: str, wait_seconds: float | None) -> CallToolResult:
     """Wait (bounded) with progress notifications, then shape the job as a tool result."""
     seconds = studio.settings.wait_seconds if wait_seconds is None else wait_seconds
@@ -265,11 +201,11 @@ async def _start_work(ctx: Context, kind: JobKind, request: Any, approval: CostA
     from reelforge.studio.caller import acting_as
     from reelforge.studio.operations import OPERATIONS
 
-    studio = await _studio(ctx)
+    studio = await studio_of(ctx)
     prepared = request._prepared
     if approval.approve:
         request = request.model_copy(update={"confirm": True})
-    with acting_as(_caller()):
+    with acting_as(caller()):
         job = await OPERATIONS[kind].start(studio, request, prepared)
     return await _await_job(ctx, studio, job.id, request.wait_seconds)
 
@@ -292,8 +228,8 @@ def _register_tools(mcp: MCPServer) -> None:
         from reelforge.studio.caller import acting_as
         from reelforge.studio.generate import estimate
 
-        studio = await _studio(ctx)
-        with acting_as(_caller()):  # the caller's own keys count as keys
+        studio = await studio_of(ctx)
+        with acting_as(caller()):  # the caller's own keys count as keys
             return Estimate(quotes=await anyio.to_thread.run_sync(lambda: estimate(studio, request, compare=compare)))
 
     @mcp.tool(title="Extend a video", annotations=PAID)
@@ -329,8 +265,8 @@ def _register_tools(mcp: MCPServer) -> None:
         """A job's status, cost and result; optionally wait (bounded) for it to finish."""
         from reelforge.studio.ownership import visible_job
 
-        studio = await _studio(ctx)
-        visible_job(studio, job_id, _caller())
+        studio = await studio_of(ctx)
+        visible_job(studio, job_id, caller())
         return await _await_job(ctx, studio, job_id, wait_seconds)
 
     @mcp.tool(title="List jobs", annotations=READ_ONLY)
@@ -344,8 +280,8 @@ def _register_tools(mcp: MCPServer) -> None:
 
         from reelforge.studio.ownership import visible_jobs
 
-        studio = await _studio(ctx)
-        jobs = visible_jobs(studio, _caller(), status=status and status.value, limit=limit)
+        studio = await studio_of(ctx)
+        jobs = visible_jobs(studio, caller(), status=status and status.value, limit=limit)
         return JobList(jobs=[job_view(j) for j in jobs])
 
     @mcp.tool(
@@ -357,8 +293,8 @@ def _register_tools(mcp: MCPServer) -> None:
         from reelforge.studio.ownership import visible_job
         from reelforge.studio.views import job_view
 
-        studio = await _studio(ctx)
-        return job_view(await studio.cancel(visible_job(studio, job_id, _caller()).id))
+        studio = await studio_of(ctx)
+        return job_view(await studio.cancel(visible_job(studio, job_id, caller()).id))
 
     @mcp.tool(title="List models", annotations=READ_ONLY)
     async def list_models(
@@ -409,7 +345,7 @@ def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:
         from reelforge.studio.ownership import visible_jobs
         from reelforge.studio.views import job_view
 
-        jobs = visible_jobs(await current(), _caller(), limit=50)
+        jobs = visible_jobs(await current(), caller(), limit=50)
         return JobList(jobs=[job_view(j) for j in jobs]).model_dump(mode="json")
 
     @mcp.resource("reelforge://jobs/{id}", mime_type="application/json", title="Job status")
@@ -419,7 +355,7 @@ def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:
         from reelforge.studio.views import job_view
 
         try:
-            job = visible_job(await current(), id, _caller())
+            job = visible_job(await current(), id, caller())
         except JobNotFound:
             raise ResourceNotFoundError(f"No job {id}") from None
         return job_view(job).model_dump(mode="json")
@@ -428,7 +364,7 @@ def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:
     async def usage_resource() -> dict[str, Any]:
         from reelforge.studio.usage import usage_report
 
-        return usage_report(await current(), _caller())
+        return usage_report(await current(), caller())
 
     @mcp.resource("reelforge://timeline", mime_type="application/json", title="Timeline format (JSON Schema)")
     def timeline_format() -> dict[str, Any]:

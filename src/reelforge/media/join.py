@@ -35,7 +35,7 @@ import numpy as np
 from av.video.format import VideoFormat
 from pydantic import BaseModel
 
-from reelforge.errors import InvalidRequest, MediaError
+from reelforge.errors import MediaError
 from reelforge.media.ffmpeg import h264_args, output_rate, run_ffmpeg
 from reelforge.media.frames import decode_last
 from reelforge.media.probe import MediaInfo, probe
