@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,17 +28,11 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+from http_server_utils import bearer_client, serve_http  # noqa: E402
 TOKEN = "5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b" * 2
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _pg_server(scratch: Path) -> tuple[str, Path | None]:
@@ -62,23 +55,10 @@ def _fresh_database(server_url: str) -> str:
 
 
 def _serve(home: Path, emu, extra: dict[str, str]) -> tuple[str, subprocess.Popen]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REELFORGE_", "RUNWAYML_"))}
-    env.update({"REELFORGE_HOME": str(home), "REELFORGE_HTTP_TOKEN": TOKEN, "RUNWAYML_API_SECRET": emu.api_key,
-                "RUNWAYML_BASE_URL": emu.url, "REELFORGE_POLL_MIN_INTERVAL_S": "0.05",
-                "REELFORGE_POLL_MAX_INTERVAL_S": "0.2", "REELFORGE_CONFIRM_ABOVE_USD": "1000", **extra})
-    proc = subprocess.Popen([sys.executable, "-m", "reelforge", "serve", "--transport", "http", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/mcp"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(url, timeout=2)
-            return url, proc
-        except httpx.TransportError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("a server did not start") from None
-            time.sleep(0.2)
+    return serve_http({"REELFORGE_HOME": str(home), "REELFORGE_HTTP_TOKEN": TOKEN, "RUNWAYML_API_SECRET": emu.api_key,
+                       "RUNWAYML_BASE_URL": emu.url, "REELFORGE_POLL_MIN_INTERVAL_S": "0.05",
+                       "REELFORGE_POLL_MAX_INTERVAL_S": "0.2", "REELFORGE_CONFIRM_ABOVE_USD": "1000", **extra},
+                      keep_stderr=False)
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -89,18 +69,13 @@ def _peak_rss_mb(pid: int) -> float:
 
 
 async def _drive(urls: list[str], jobs: int, concurrency: int) -> tuple[float, list[float]]:
-    from mcp import Client
-    from mcp.client.streamable_http import streamable_http_client
-    from mcp.shared._httpx_utils import create_mcp_http_client
-
     latencies: list[float] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(jobs):
         queue.put_nowait(i)
 
     async def client_loop(url: str) -> None:
-        http = create_mcp_http_client(headers={"Authorization": f"Bearer {TOKEN}"})
-        async with http, Client(streamable_http_client(url, http_client=http)) as client:
+        async with bearer_client(url, TOKEN) as client:
             while True:
                 try:
                     i = queue.get_nowait()

@@ -5,34 +5,21 @@ provider); a user's daily allowance holds across both replicas."""
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
-import httpx
 import pytest
+from http_server_utils import bearer_client, serve_http
 from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from provider_utils import needs_providers
 from test_tiers import ALICE_TOKEN, write_tiers
 
 pytestmark = [pytest.mark.slow, needs_providers("runway")]
 OPERATOR = "0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778"
 TERMINAL = {"succeeded", "failed", "canceled", "unknown"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -44,33 +31,17 @@ def emu() -> Iterator[object]:
 
 
 def _replica(tmp_path: Path, pg_url: str, emu, tiers: Path) -> tuple[str, subprocess.Popen]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REELFORGE_", "RUNWAYML_"))}
-    env.update({
+    return serve_http({
         "REELFORGE_HOME": str(tmp_path / "home"),  # shared storage for outputs, like a mounted volume
         "REELFORGE_DATABASE_URL": pg_url, "REELFORGE_HTTP_TOKEN": OPERATOR, "REELFORGE_TIERS_FILE": str(tiers),
         "RUNWAYML_API_SECRET": emu.api_key, "RUNWAYML_BASE_URL": emu.url, "REELFORGE_JOB_LEASE_S": "2",
         "REELFORGE_POLL_MIN_INTERVAL_S": "0.05", "REELFORGE_POLL_MAX_INTERVAL_S": "0.2",
         "REELFORGE_CONFIRM_ABOVE_USD": "100",
-    })
-    proc = subprocess.Popen([sys.executable, "-m", "reelforge", "serve", "--transport", "http", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}/mcp"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(url, timeout=2)
-            return url, proc
-        except httpx.TransportError:
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            time.sleep(0.2)
+    }, keep_stderr=False)
 
 
-@asynccontextmanager
-async def connect(url: str, token: str = OPERATOR) -> AsyncIterator[Client]:
-    http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
-    async with http, Client(streamable_http_client(url, http_client=http)) as client:
-        yield client
+def connect(url: str, token: str = OPERATOR):
+    return bearer_client(url, token)
 
 
 async def _start(client: Client, prompt: str) -> str:

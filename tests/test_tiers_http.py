@@ -6,20 +6,12 @@ token or passphrase reaches the server's log."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
+from http_server_utils import bearer_client, serve_http
 from provider_utils import needs_providers
 from test_tiers import ALICE_TOKEN, BOB_TOKEN, write_tiers
 
@@ -27,12 +19,6 @@ from reelforge.tiers import encrypt_key
 
 pytestmark = [pytest.mark.slow, needs_providers("runway")]
 PASSPHRASE = "correct horse battery staple 42"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -46,33 +32,16 @@ def emu() -> Iterator[object]:
 @pytest.fixture
 def server(tmp_path: Path, emu) -> Iterator[tuple[str, subprocess.Popen]]:
     tiers = write_tiers(tmp_path, bob_keys={"RUNWAYML_API_SECRET": encrypt_key(emu.api_key, PASSPHRASE)})
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REELFORGE_", "RUNWAYML_"))}
-    env.update({"REELFORGE_HOME": str(tmp_path / "home"), "REELFORGE_TIERS_FILE": str(tiers),
-                "REELFORGE_SECRET_KEY": PASSPHRASE, "RUNWAYML_BASE_URL": emu.url,
-                "REELFORGE_POLL_MIN_INTERVAL_S": "0.05", "REELFORGE_POLL_MAX_INTERVAL_S": "0.2"})
-    proc = subprocess.Popen([sys.executable, "-m", "reelforge", "serve", "--transport", "http", "--port", str(port)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}/mcp"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(url, timeout=2)
-            break
-        except httpx.TransportError:
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            time.sleep(0.2)
+    url, proc = serve_http({
+        "REELFORGE_HOME": str(tmp_path / "home"), "REELFORGE_TIERS_FILE": str(tiers), "REELFORGE_SECRET_KEY": PASSPHRASE,
+        "RUNWAYML_BASE_URL": emu.url, "REELFORGE_POLL_MIN_INTERVAL_S": "0.05", "REELFORGE_POLL_MAX_INTERVAL_S": "0.2"})
     try:
         yield url, proc
     finally:
         proc.kill()
 
 
-@asynccontextmanager
-async def as_user(url: str, token: str) -> AsyncIterator[Client]:
-    http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
-    async with http, Client(streamable_http_client(url, http_client=http)) as client:
-        yield client
+as_user = bearer_client
 
 
 async def test_tiers_over_http(server, emu) -> None:
