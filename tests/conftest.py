@@ -25,6 +25,19 @@ from reelforge.settings import Settings
 PROVIDER_ENV = frozenset(v.name for d in declarations().values() for v in d.variables)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def job_engine(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The durable engine is one per process, launched by the first studio that serves; launched here
+    first, so every test shares one that runs all queues and polls them fast (a command-line test would
+    otherwise launch it listening to none)."""
+    import anyio
+
+    from reelforge.jobs.engine import start_engine
+
+    settings = Settings(home=tmp_path_factory.mktemp("engine"), queue_poll_s=0.05)
+    anyio.run(start_engine, settings, anyio.to_thread.run_sync)
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
@@ -38,7 +51,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.chdir(tmp_path)
     return Settings(
         home=tmp_path / "home", allowed_input_roots=[tmp_path], wait_seconds=60,
-        poll_min_interval_s=0.02, poll_max_interval_s=0.1,
+        poll_min_interval_s=0.02, poll_max_interval_s=0.1, queue_poll_s=0.05,
     )
 
 

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 from mcp import Client
@@ -23,12 +24,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _env(env_vars: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REELFORGE_", "RUNWAYML_"))}
+    env.update(env_vars)
+    return env
+
+
+def start_worker(env_vars: dict[str, str], *queues: str, log: Path) -> subprocess.Popen:
+    """A `reelforge worker --queue …` process (its log in `log`), returned once ready (within 60 s)."""
+    args = [arg for queue in queues for arg in ("--queue", queue)]
+    with log.open("ab") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "reelforge", "worker", *args], env=_env(env_vars),
+                                stdout=subprocess.DEVNULL, stderr=sink)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if "reelforge worker ready" in log.read_text(errors="replace"):
+            return proc
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"reelforge worker did not start: {log.read_text(errors='replace')[-2000:]}")
+
+
 def serve_http(env_vars: dict[str, str], *, keep_stderr: bool = True) -> tuple[str, subprocess.Popen]:
     """Start a server with only `env_vars` among REELFORGE_*/RUNWAYML_* variables; return its /mcp
     URL once it answers (within 60 s) and the process (stderr piped, for log checks)."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REELFORGE_", "RUNWAYML_"))}
-    env.update(env_vars)
+    env = _env(env_vars)
     proc = subprocess.Popen([sys.executable, "-m", "reelforge", "serve", "--transport", "http", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE if keep_stderr else subprocess.DEVNULL)

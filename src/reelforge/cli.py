@@ -71,6 +71,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from reelforge.logs import install_log_redaction
 
     install_log_redaction()  # keys, tokens and signed URLs never reach a log line (ours, httpx's, uvicorn's)
+    if args.queue:  # read with the other settings when the studio starts
+        os.environ["REELFORGE_QUEUES"] = ",".join(args.queue)
     if args.transport == "stdio":
         from reelforge.server import build_server
 
@@ -94,7 +96,8 @@ def _cli_settings():
 async def _with_studio(fn):
     from reelforge.studio.operations import open_studio
 
-    studio = open_studio(_cli_settings(), resume=False)
+    # The command line runs its own jobs only, at once: it takes no other process's work from a queue.
+    studio = open_studio(_cli_settings().model_copy(update={"queues": "none"}), resume=False)
     try:
         async with anyio.create_task_group() as tg:
             await tg.start(studio.runner.serve)
@@ -162,7 +165,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from reelforge.studio.operations import open_studio
 
     request = _generate_request(args)
-    studio = open_studio(_cli_settings(), resume=False)
+    # The command line runs its own jobs only, at once: it takes no other process's work from a queue.
+    studio = open_studio(_cli_settings().model_copy(update={"queues": "none"}), resume=False)
     try:
         quotes = estimate(studio, request, compare=args.compare)
     finally:
@@ -271,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--queue", action="append", choices=["gpu", "remote", "media", "all", "none"],
+                       help="Engine queue this server runs jobs from (repeatable; default REELFORGE_QUEUES, else all).")
     serve.set_defaults(fn=cmd_serve)
 
     demo = sub.add_parser("demo", help="Generate, extend, loop and compose preview clips through a real MCP session.")

@@ -1,4 +1,8 @@
-"""`reelforge usage` and `reelforge users`: the commands of a shared HTTP service (tiers file).
+"""`reelforge usage`, `reelforge users` and `reelforge worker`: the commands of a shared service.
+
+`worker [--queue gpu|remote|media]` runs jobs from the engine's queues wherever the database is
+reachable (a GPU machine runs `--queue gpu`), with no MCP surface; it stops cleanly on SIGTERM or
+Ctrl-C, handing its jobs on at once.
 
 `users token NAME` prints a fresh token for a user and the digest line to put in the tiers file (the
 file never holds the token itself); `users encrypt-key VAR` reads a provider key from stdin and
@@ -68,7 +72,57 @@ def cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+    import os
+
+    import anyio
+
+    from reelforge.errors import InvalidRequest
+    from reelforge.logs import install_log_redaction
+    from reelforge.settings import Settings
+
+    level = os.environ.get("REELFORGE_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
+    settings = Settings()
+    if args.queue:
+        settings = settings.model_copy(update={"queues": ",".join(args.queue)})
+    if settings.engine != "dbos":
+        raise InvalidRequest("A worker runs jobs from the engine's queues, but REELFORGE_ENGINE is not dbos.",
+                             hint="Unset REELFORGE_ENGINE (its default is dbos).")
+    anyio.run(_work, settings)
+    return 0
+
+
+async def _work(settings) -> None:
+    import signal
+
+    import anyio
+
+    from reelforge.studio.operations import open_studio
+
+    studio = await anyio.to_thread.run_sync(lambda: open_studio(settings, resume=True))
+    try:
+        async with anyio.create_task_group() as tg:
+            await tg.start(studio.runner.serve)
+            engine = studio.runner.engine
+            print(f"reelforge worker ready: queues {', '.join(sorted(engine.listen)) if engine else '-'}",
+                  file=sys.stderr, flush=True)
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for _ in signals:  # a clean stop releases its leases: its jobs move on at once
+                    break
+            tg.cancel_scope.cancel()
+    finally:
+        await studio.aclose()
+
+
 def add_team_commands(sub: argparse._SubParsersAction) -> None:
+    worker = sub.add_parser("worker", help="Run jobs from the engine's queues (no MCP surface), e.g. on a GPU machine.")
+    worker.add_argument("--queue", action="append", choices=["gpu", "remote", "media", "all"],
+                        help="A queue to run (repeatable; default REELFORGE_QUEUES, else all).")
+    worker.set_defaults(fn=cmd_worker)
+
     usage = sub.add_parser("usage", help="Today's usage against the limits (a user's tier, or the server's budget).")
     usage.add_argument("--user", help="A user of the tiers file (default: the whole server).")
     usage.add_argument("--json", action="store_true")

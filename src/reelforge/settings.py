@@ -64,6 +64,22 @@ class Settings(BaseSettings):
         description="Lease a server holds on each job it drives, renewed every third of it; a job whose server "
         "died is taken over by another live server on the same ledger within about 4/3 of this.",
     )
+    engine: str = Field(
+        default="dbos", description="What runs jobs: dbos (durable workflows on DBOS Transact: queues, shared rate "
+        "limits, one GPU render per worker) or none (only the ledger's leases; a diagnostic fallback).")
+    engine_url: SecretStr | None = Field(
+        default=None, description="The engine's own database (DBOS system tables): sqlite:///path or postgresql://… "
+        "(default: the PostgreSQL database of DATABASE_URL, else HOME/engine.sqlite).")
+    queues: str = Field(
+        default="all", description="Engine queues this process runs, comma-separated: gpu (local GPU renders), "
+        "remote (provider jobs), media (previews, extend, loop, compose); all; or none (only enqueues).")
+    queue_poll_s: float = Field(
+        default=1.0, ge=0.01, le=60, description="How often a process checks a queue for work (a queued job waits about this long).")
+    rate_limits: str = Field(
+        default="", description="Provider jobs started per period, shared by every process on the database, e.g. "
+        "'runway=5/60,luma=20/60' (at most 5 Runway jobs per 60 s). Unset: no limit beyond the provider's own.")
+    engine_retention_days: float = Field(
+        default=7.0, gt=0, description="Engine records of finished jobs are deleted after this many days (the ledger keeps the jobs).")
     download_max_mb: int = Field(default=1024, ge=1, description="Largest output file accepted from a provider.")
     download_deadline_s: float | None = Field(
         default=None, gt=0,

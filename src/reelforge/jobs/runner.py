@@ -14,15 +14,22 @@ driven by one of them, which holds a lease on its row and renews it (`jobs/lease
 runner takes over any unfinished job whose lease lapsed or whose process is known dead, within
 about 4/3 of the lease, and resumes it the same way. Work whose lease another process took, or
 whose row was ended elsewhere (a `cancel_job` in another process), is stopped here.
+
+With the durable engine on (the default, `jobs/engine.py`), a job is not spawned directly: it is
+submitted as an engine workflow on its queue, and whichever process runs that queue drives it here
+(`drive_attempt`), claiming the lease first. Taking over then means giving the job its next engine
+attempt on its queue, so only a process that runs that queue (a GPU worker for a GPU render) picks it
+up.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -30,6 +37,10 @@ from reelforge.errors import Canceled, ReelforgeError, explain
 from reelforge.jobs.lease import new_owner_id, owner_is_dead
 from reelforge.jobs.job import Job, JobKind, JobStatus
 from reelforge.jobs.store import JobStore, LeaseLost
+from reelforge.settings import Settings
+
+if TYPE_CHECKING:
+    from reelforge.jobs.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +138,7 @@ def _child_error(child: Job) -> ReelforgeError:
 
 class Runner:
     def __init__(self, store: JobStore, handlers: dict[JobKind, Handler], *, resume: bool = True,
-                 lease_s: float = 30.0, tidy: Tidy | None = None) -> None:
+                 lease_s: float = 30.0, tidy: Tidy | None = None, engine: Settings | None = None) -> None:
         self.store = store
         self.handlers = handlers
         #: Resume and take over unfinished jobs no live process drives (servers do; the CLI does not).
@@ -139,6 +150,13 @@ class Runner:
         self._tg: anyio.abc.TaskGroup | None = None
         self._scopes: dict[str, tuple[anyio.CancelScope, JobContext]] = {}
         self._changed: dict[str, anyio.Event] = {}
+        #: The settings the durable engine starts from; None runs jobs on leases alone.
+        self._engine_settings = engine if engine is not None and engine.engine == "dbos" else None
+        self.engine: Engine | None = None
+        #: The loop this runner drives jobs on (engine steps run on DBOS's thread and hand over to it).
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._ends: dict[str, anyio.Event] = {}
+        self._swept = 0.0
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def serve(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -146,8 +164,10 @@ class Runner:
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
+                if self._engine_settings is not None:
+                    await self._start_engine(self._engine_settings)
                 if self.resume:
-                    self._take_over()
+                    await self._take_over()
                 tg.start_soon(self._keep_leases, name="job leases")
                 task_status.started()
                 try:
@@ -155,20 +175,79 @@ class Runner:
                 finally:
                     self._tg = None
         finally:
+            if self.engine is not None:
+                from reelforge.jobs import engine
+
+                engine.detach(self)
             try:  # a clean stop hands its jobs on at once instead of after the lease
                 self.store.release(self.owner)
             except Exception:
                 log.warning("could not release job leases at shutdown; they lapse in %.0f s", self.lease_s)
 
+    async def _start_engine(self, settings: Settings) -> None:
+        from reelforge.jobs import engine  # dbos loads here, after the handshake, never at import
+
+        self.loop = asyncio.get_running_loop()
+        self.engine = await engine.start_engine(settings, anyio.to_thread.run_sync)
+        engine.attach(self)
+
     def lease_fields(self) -> dict[str, Any]:
-        """Lease columns for a row this runner will drive (set at insert: no other server may take it)."""
-        return {"lease_owner": self.owner, "lease_until": time.time() + self.lease_s}
+        """Lease columns for a new row. Without the engine this runner drives it (no other server may take
+        it); with it, whichever process runs its queue claims it, and the lease end only says how long
+        the supervisors leave a fresh job alone."""
+        return {"lease_owner": None if self.engine else self.owner, "lease_until": time.time() + self.lease_s}
 
     def start(self, job_id: str) -> None:
         if self._tg is None:
             raise RuntimeError("runner is not serving")
-        if job_id not in self._scopes and self.store.claim(job_id, self.owner, time.time() + self.lease_s):
+        if self.engine is not None:
+            self._tg.start_soon(self._submit, job_id, name=f"submit {job_id}")
+        elif job_id not in self._scopes and self.store.claim(job_id, self.owner, time.time() + self.lease_s):
             self._spawn(job_id, resumed=False)
+
+    def queue_of(self, job: Job) -> str:
+        from reelforge.jobs.engine import queue_for
+
+        assert self.engine is not None
+        return queue_for(job.kind, job.provider, self.engine.limits)
+
+    async def _submit(self, job_id: str) -> None:
+        assert self.engine is not None
+        try:
+            # A runner that takes over nothing (the command line) runs its own jobs at once.
+            await self.engine.submit_next(self, job_id, self.queue_of(self.store.require(job_id)),
+                                          direct=not self.resume)
+        except Exception as exc:  # the supervisors submit it again once its fresh-job lease lapses
+            log.warning("could not submit job %s to the engine (%s); it is retried", job_id, type(exc).__name__)
+
+    async def drive_attempt(self, job_id: str, attempt: int) -> str:
+        """An engine step: claim the job's lease and drive it here until it ends or this runner stops.
+        Returns what became of it (the workflow's result, for operators reading the engine's table)."""
+        if job_id not in self._scopes:
+            job = self.store.get(job_id)
+            if job is None or job.status.terminal:
+                return "ended"
+            if self._tg is None:
+                return "stopped"
+            prior = job.lease_owner
+            taken = prior is not None and prior != self.owner
+            if not self.store.claim(job_id, self.owner, time.time() + self.lease_s,
+                                    take_from=prior if taken and owner_is_dead(prior) else None):
+                return "held"  # a live process drives it
+            if taken:
+                self._note_take_over(job)
+            self._spawn(job_id, resumed=attempt > 1 or taken)
+        end = self._ends.get(job_id)
+        if end is not None:
+            await end.wait()
+        job = self.store.get(job_id)
+        return job.status.value if job is not None else "gone"
+
+    def _note_take_over(self, job: Job) -> None:
+        log.info("resuming job %s (%s, %s)", job.id, job.kind, job.status.value)
+        note = "The server process driving this job stopped; another one took it over and resumed it."
+        if note not in job.notes:
+            self.store.update(job.id, notes=[*job.notes, note])
 
     # -- leases ---------------------------------------------------------------------------------
     async def _keep_leases(self) -> None:
@@ -179,7 +258,7 @@ class Runner:
                 held = self.store.renew(self.owner, time.time() + self.lease_s, list(self._scopes))
                 self._stop_lost(held)
                 if self.resume:
-                    self._take_over()
+                    await self._take_over()
             except Exception as exc:  # e.g. the ledger stayed busy: try again next round
                 log.warning("job lease upkeep failed (%s); retrying", type(exc).__name__)
 
@@ -197,8 +276,12 @@ class Runner:
                 log.warning("job %s is driven by another process now; stopping it here", job_id)
             scope.cancel()
 
-    def _take_over(self) -> None:
-        """Claim and resume every unfinished job whose lease is free, lapsed, or held by a dead process."""
+    async def _take_over(self) -> None:
+        """Resume every unfinished job whose lease is free, lapsed, or held by a dead process: claimed and
+        spawned here, or with the engine, its next attempt submitted on its queue."""
+        if self.engine is not None:
+            await self._hand_over()
+            return
         now = time.time()
         for job_id, owner, until in self.store.leases():
             if self._tg is None:
@@ -212,12 +295,27 @@ class Runner:
             if not self.store.claim(job_id, self.owner, now + self.lease_s, take_from=owner if dead else None):
                 continue  # another server was quicker
             job = self.store.require(job_id)
-            log.info("resuming job %s (%s, %s)", job_id, job.kind, job.status.value)
             if owner is not None:  # its process stopped without handing it on
-                note = "The server process driving this job stopped; another one took it over and resumed it."
-                if note not in job.notes:
-                    self.store.update(job_id, notes=[*job.notes, note])
+                self._note_take_over(job)
             self._spawn(job_id, resumed=True)
+
+    async def _hand_over(self) -> None:
+        assert self.engine is not None
+        now = time.time()
+        orphans = [job_id for job_id, owner, until in self.store.leases()
+                   if job_id not in self._scopes and owner != self.owner
+                   and (until is None or until < now or (owner is not None and owner_is_dead(owner)))]
+        jobs = [job for job in map(self.store.get, orphans) if job is not None]
+        if jobs:
+            handed = await self.engine.hand_over(self, [(job.id, self.queue_of(job)) for job in jobs])
+            if handed:
+                log.info("handed %d job(s) whose driver stopped to the engine: %s", len(handed), ", ".join(handed))
+        if self.resume and now - self._swept > 3600:  # engine records of long-finished jobs
+            self._swept = now
+            await self.engine.sweep(self._engine_settings.engine_retention_days if self._engine_settings else 7.0)
+
+    def holds_ledger_of(self, job_id: str) -> bool:
+        return self.store.get(job_id) is not None
 
     def is_active(self, job_id: str) -> bool:
         return job_id in self._scopes
@@ -227,6 +325,7 @@ class Runner:
         ctx = JobContext(self, job_id, resumed=resumed)
         scope = anyio.CancelScope()
         self._scopes[job_id] = (scope, ctx)
+        self._ends[job_id] = anyio.Event()
         self._tg.start_soon(self._drive, ctx, scope, name=f"job {job_id}")
 
     async def _drive(self, ctx: JobContext, scope: anyio.CancelScope) -> None:
@@ -258,6 +357,9 @@ class Runner:
                              or ReelforgeError(f"Internal error ({type(exc).__name__}); see the server log."))
         finally:
             self._scopes.pop(ctx.job_id, None)
+            end = self._ends.pop(ctx.job_id, None)
+            if end is not None:
+                end.set()
             if not ctx.lease_lost and self._ended(ctx.job_id):
                 self._tidy(ctx.job_id)
 
@@ -305,6 +407,8 @@ class Runner:
             job = self.store.update(job_id, status=JobStatus.CANCELED, error_code="canceled",
                                     error_message="Canceled by request.", stage="canceled")
             self.notify(job)
+            if self.engine is not None:
+                await self.engine.forget(job_id)
             driven = job.lease_owner is not None and (job.lease_until or 0) > time.time() \
                 and not owner_is_dead(job.lease_owner)
             if not driven:

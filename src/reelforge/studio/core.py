@@ -43,7 +43,8 @@ class Studio:
         # Every server on a ledger resumes and takes over the jobs no live process drives, claiming each
         # through its lease (one winner per job); the CLI drives only its own jobs.
         self.runner = Runner(self.store, {kind: self._bind(run) for kind, run in runs.items()}, resume=resume,
-                             lease_s=settings.job_lease_s, tidy=lambda job_id: sweep_partials(settings.outputs / job_id))
+                             lease_s=settings.job_lease_s, tidy=lambda job_id: sweep_partials(settings.outputs / job_id),
+                             engine=settings)
         #: One render at a time per local provider (the CPU for preview, the GPU for local); a preview
         #: never waits behind a long GPU job.
         self._render_limiters: dict[str, anyio.CapacityLimiter] = {}
