@@ -1,5 +1,6 @@
-"""Jobs through two HTTP replicas on one PostgreSQL ledger, against one server on the embedded SQLite
-ledger, measured in the same run against the same Runway emulator.
+"""Jobs through two HTTP replicas and two workers on one PostgreSQL database (and two replicas that
+drive their own jobs), against one server on the embedded default (SQLite ledger and engine files),
+measured in the same run against the same Runway emulator.
 
 Each configuration gets N paid-path jobs (create → poll → download → probe, poster, contact sheet,
 receipt), submitted by concurrent MCP clients over streamable HTTP (spread over the replicas), and
@@ -10,8 +11,9 @@ and the ratios replicas / single.
     python benchmarks/replicas.py [--jobs 500] [--concurrency 20]
 
 PostgreSQL: `REELFORGE_TEST_DATABASE_URL` (a superuser URL; a fresh database is created), else a
-throwaway cluster started with `.ci/start-postgres`. Workers per queue (issue 10, item 3) do not exist
-yet: every replica drives the jobs it starts, and takes over a dead one's.
+throwaway cluster started with `.ci/start-postgres`. In the worker configuration the replicas run
+only the `media` queue (`REELFORGE_QUEUES=media`), so every provider job waits on the `remote` queue
+for one of the two `reelforge worker --queue remote` processes (polled every 0.2 s).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from http_server_utils import bearer_client, serve_http  # noqa: E402
+from http_server_utils import bearer_client, serve_http, start_worker  # noqa: E402
 TOKEN = "5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b" * 2
 
 
@@ -54,11 +56,15 @@ def _fresh_database(server_url: str) -> str:
     return urlsplit(server_url)._replace(path=f"/{name}").geturl()
 
 
+def _env(home: Path, emu, extra: dict[str, str]) -> dict[str, str]:
+    return {"REELFORGE_HOME": str(home), "REELFORGE_HTTP_TOKEN": TOKEN, "RUNWAYML_API_SECRET": emu.api_key,
+            "RUNWAYML_BASE_URL": emu.url, "REELFORGE_POLL_MIN_INTERVAL_S": "0.05", "REELFORGE_POLL_MAX_INTERVAL_S": "0.2",
+            "REELFORGE_CONFIRM_ABOVE_USD": "1000",
+            "REELFORGE_QUEUE_POLL_S": "0.2", "REELFORGE_LOG_LEVEL": "WARNING", **extra}
+
+
 def _serve(home: Path, emu, extra: dict[str, str]) -> tuple[str, subprocess.Popen]:
-    return serve_http({"REELFORGE_HOME": str(home), "REELFORGE_HTTP_TOKEN": TOKEN, "RUNWAYML_API_SECRET": emu.api_key,
-                       "RUNWAYML_BASE_URL": emu.url, "REELFORGE_POLL_MIN_INTERVAL_S": "0.05",
-                       "REELFORGE_POLL_MAX_INTERVAL_S": "0.2", "REELFORGE_CONFIRM_ABOVE_USD": "1000", **extra},
-                      keep_stderr=False)
+    return serve_http(_env(home, emu, extra), keep_stderr=False)
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -130,11 +136,24 @@ def main() -> None:
             procs += [p for _, p in replicas]
             multi = _run("two replicas, PostgreSQL", [u for u, _ in replicas], [p for _, p in replicas], emu,
                          args.jobs, args.concurrency)
-        for row in (base, multi):
+            for _, p in replicas:
+                p.terminate()
+            pg = _fresh_database(server_url)
+            team = {"REELFORGE_DATABASE_URL": pg, "REELFORGE_QUEUES": "media"}
+            fronts = [_serve(scratch / "team", emu, team) for _ in range(2)]
+            workers = [start_worker(_env(scratch / "team", emu, team), "remote", log=scratch / f"worker{i}.log")
+                       for i in range(2)]
+            procs += [p for _, p in fronts] + workers
+            crew = _run("2 replicas + 2 workers, PG", [u for u, _ in fronts], [p for _, p in fronts] + workers,
+                        emu, args.jobs, args.concurrency)
+        for row in (base, multi, crew):
             if row["creates"] != args.jobs:
                 raise SystemExit(f"{row['name']}: {row['creates']} creates for {args.jobs} jobs")
         print(f"ratio two replicas / single server: throughput {multi['jobs_per_s'] / base['jobs_per_s']:.2f}x, "
               f"p50 latency {multi['p50_s'] / base['p50_s']:.2f}x, p90 latency {multi['p90_s'] / base['p90_s']:.2f}x")
+        print(f"ratio two replicas + two workers / single server: throughput "
+              f"{crew['jobs_per_s'] / base['jobs_per_s']:.2f}x, p50 latency {crew['p50_s'] / base['p50_s']:.2f}x, "
+              f"p90 latency {crew['p90_s'] / base['p90_s']:.2f}x")
     finally:
         for p in procs:
             if p.poll() is None:

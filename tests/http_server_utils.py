@@ -45,14 +45,18 @@ def start_worker(env_vars: dict[str, str], *queues: str, log: Path) -> subproces
     raise RuntimeError(f"reelforge worker did not start: {log.read_text(errors='replace')[-2000:]}")
 
 
-def serve_http(env_vars: dict[str, str], *, keep_stderr: bool = True) -> tuple[str, subprocess.Popen]:
+def serve_http(env_vars: dict[str, str], *, keep_stderr: bool = True,
+               log: Path | None = None) -> tuple[str, subprocess.Popen]:
     """Start a server with only `env_vars` among REELFORGE_*/RUNWAYML_* variables; return its /mcp
-    URL once it answers (within 60 s) and the process (stderr piped, for log checks)."""
+    URL once it answers (within 60 s) and the process (stderr piped for log checks, or to `log`)."""
     port = free_port()
     env = _env(env_vars)
+    sink = log.open("ab") if log is not None else subprocess.PIPE if keep_stderr else subprocess.DEVNULL
     proc = subprocess.Popen([sys.executable, "-m", "reelforge", "serve", "--transport", "http", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE if keep_stderr else subprocess.DEVNULL)
+                            env=env, stdout=subprocess.DEVNULL, stderr=sink)
+    if log is not None:
+        sink.close()  # the child holds its own copy
+        keep_stderr = False
     url = f"http://127.0.0.1:{port}/mcp"
     deadline = time.monotonic() + 60
     while True:

@@ -52,9 +52,9 @@ def _env(tmp_path: Path, database: str | None, emu, tiers: Path) -> dict[str, st
         "REELFORGE_HTTP_TOKEN": OPERATOR, "REELFORGE_TIERS_FILE": str(tiers),
         "RUNWAYML_API_SECRET": emu.api_key, "RUNWAYML_BASE_URL": emu.url, "REELFORGE_JOB_LEASE_S": "2",
         "REELFORGE_POLL_MIN_INTERVAL_S": "0.1", "REELFORGE_POLL_MAX_INTERVAL_S": "0.3",
-        "REELFORGE_CONFIRM_ABOVE_USD": "1000", "REELFORGE_DAILY_BUDGET_USD": "1000",
-        "REELFORGE_RATE_LIMITS": f"runway={RATE[0]}/{RATE[1]}", "REELFORGE_QUEUE_POLL_S": "0.1",
-        "REELFORGE_LOG_LEVEL": "WARNING",
+        "REELFORGE_CONFIRM_ABOVE_USD": "1000",
+        "REELFORGE_RATE_LIMITS": f"runway={RATE[0]}/{RATE[1]}", "REELFORGE_QUEUE_POLL_S": "0.25",
+        "REELFORGE_LOG_LEVEL": "INFO",
     }
     if database:
         env["REELFORGE_DATABASE_URL"] = database
@@ -137,7 +137,7 @@ async def test_replicas_and_a_worker_lose_nothing_to_kills_and_share_one_rate_li
     env = _env(tmp_path, database, emu, tiers)
     procs: list[subprocess.Popen] = []
     try:
-        (a_url, a), (b_url, b) = serve_http(env, keep_stderr=False), serve_http(env, keep_stderr=False)
+        (a_url, a), (b_url, b) = (serve_http(env, log=tmp_path / "a.log"), serve_http(env, log=tmp_path / "b.log"))
         worker = start_worker(env, "remote", log=tmp_path / "worker.log")
         procs += [a, b, worker]
         emu.hold_jobs = True  # every job stays running at the provider until released

@@ -62,6 +62,10 @@ def _encode_test_clip(path: Path, duration_s: float, width: int, height: int, fp
 
 
 # --- requests, responses, faults -------------------------------------------------------------------
+class _Server(ThreadingHTTPServer):
+    #: The default backlog of 5 resets connections when several servers poll at once (a create whose
+    #: answer is lost that way rightly ends `unknown`, which is not what a load test is about).
+    request_queue_size = 256
 
 
 @dataclass
@@ -183,7 +187,7 @@ class Emulator:
         self.fail_next: tuple[str, str] | None = None
         self.hold_jobs = False
         self.route("GET", r"/files/(?P<job>[^/]+)\.mp4", "download", self._serve_output)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._server = _Server(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name=f"{self.name}-emu", daemon=True

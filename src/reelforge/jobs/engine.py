@@ -193,6 +193,11 @@ class Engine:
         """Submit a job unless an attempt of it is waiting or running: its first attempt, or the next one
         for a job started again (a failed download fetched anew)."""
         latest = (await self.attempts([job_id])).get(job_id)
+        for _ in range(100):  # an attempt of ours that just drove it records its end a moment later
+            if latest is None or latest.status != "PENDING" or latest.executor_id != self.executor_id:
+                break
+            await asyncio.sleep(0.05)
+            latest = (await self.attempts([job_id])).get(job_id)
         if latest is not None and latest.status in LIVE:
             return
         attempt = 1 if latest is None else _attempt_of(latest.workflow_id) + 1
@@ -273,7 +278,9 @@ def _launch(settings: Settings, executor_id: str) -> Engine:
         if url.startswith("sqlite"):
             _prepare_sqlite(url)
         DBOS(config={"name": "reelforge", "system_database_url": url, "executor_id": executor_id,
-                     "application_version": ENGINE_VERSION, "log_level": "WARNING"})
+                     "application_version": ENGINE_VERSION,
+                     # Its warnings are about our own shutdowns (a step cancelled with the runner): noise.
+                     "log_level": "ERROR"})
         names = ["gpu", "media", "remote", *(f"remote.{p}" for p in sorted(limits))]
         DBOS.listen_queues([q for q in names if q.split(".")[0] in listen])
         DBOS.launch()

@@ -201,7 +201,8 @@ class Runner:
         if self._tg is None:
             raise RuntimeError("runner is not serving")
         if self.engine is not None:
-            self._tg.start_soon(self._submit, job_id, name=f"submit {job_id}")
+            if job_id not in self._scopes:
+                self._tg.start_soon(self._submit, job_id, name=f"submit {job_id}")
         elif job_id not in self._scopes and self.store.claim(job_id, self.owner, time.time() + self.lease_s):
             self._spawn(job_id, resumed=False)
 

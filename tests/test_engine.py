@@ -1,0 +1,62 @@
+"""The durable engine in one process: a job is a DBOS workflow whose id is the job id, started once
+however often it is submitted; the queue a job waits on; the settings that configure it, refused
+clearly when wrong. (Several processes, kills and shared rate limits: `test_team.py`.)"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import anyio
+import pytest
+from client_utils import settle, start_job
+from dbos import DBOS
+
+from reelforge.errors import InvalidRequest
+from reelforge.jobs.engine import attempt_id, parse_queues, parse_rate_limits, queue_for
+
+
+async def test_a_job_is_one_workflow_named_by_its_id(client) -> None:
+    job_id = await start_job(client, "generate_video", {"prompt": "a kite over a beach", "provider": "preview",
+                                                        "duration_s": 1, "idempotency_key": "kite-1"})
+    done = await settle(client, job_id)
+    assert done["status"] == "succeeded"
+    with anyio.fail_after(10):  # the workflow records its step's end a moment after the row does
+        while (workflow := (await DBOS.list_workflows_async(workflow_id_prefix=job_id))[0]).status == "PENDING":
+            await anyio.sleep(0.05)
+    assert (workflow.workflow_id, workflow.name, workflow.status) == (job_id, "reelforge.job", "SUCCESS")
+    assert workflow.output == "succeeded" and workflow.app_version == "reelforge-engine-1"
+
+    # The same call again re-attaches (no new job, no new workflow).
+    again = await start_job(client, "generate_video", {"prompt": "a kite over a beach", "provider": "preview",
+                                                       "duration_s": 1, "idempotency_key": "kite-1"})
+    assert again == job_id
+    assert len(await DBOS.list_workflows_async(workflow_id_prefix=job_id)) == 1
+
+
+def test_each_job_waits_on_its_queue() -> None:
+    limits = {"runway": (5, 60.0)}
+    assert queue_for("generate", "local", limits) == "gpu"
+    assert queue_for("generate", "preview", limits) == "media"
+    assert queue_for("generate", "luma", limits) == "remote"
+    assert queue_for("generate", "runway", limits) == "remote.runway"
+    assert {queue_for(kind, "runway", limits) for kind in ("extend", "loop", "compose")} == {"media"}
+    assert [attempt_id("job_1", n) for n in (1, 2)] == ["job_1", "job_1.2"]
+
+
+def test_engine_settings_are_checked_with_the_fix() -> None:
+    assert parse_rate_limits(" runway=5/60, luma=20 ") == {"runway": (5, 60.0), "luma": (20, 60.0)}
+    for bad in ("runway", "runway=0/60", "runway=five/60", "runway=5/-1"):
+        with pytest.raises(InvalidRequest, match="provider=COUNT/SECONDS"):
+            parse_rate_limits(bad)
+    assert parse_queues("all") == parse_queues("") == {"gpu", "remote", "media"}
+    assert parse_queues("none") == frozenset() and parse_queues("gpu, media") == {"gpu", "media"}
+    with pytest.raises(InvalidRequest, match="Unknown queue"):
+        parse_queues("gpus")
+
+
+def test_a_worker_without_the_engine_says_why(tmp_path) -> None:
+    out = subprocess.run([sys.executable, "-m", "reelforge", "worker", "--queue", "gpu"], capture_output=True,
+                         text=True, timeout=60, env={"REELFORGE_ENGINE": "none", "REELFORGE_HOME": str(tmp_path),
+                                                      "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 2 and "REELFORGE_ENGINE is not dbos" in out.stderr, out.stderr
