@@ -34,6 +34,23 @@ async def test_a_job_is_one_workflow_named_by_its_id(client) -> None:
     assert len(await DBOS.list_workflows_async(workflow_id_prefix=job_id)) == 1
 
 
+async def test_the_retention_sweep_deletes_finished_workflows_only(client) -> None:
+    from reelforge.jobs.engine import _engine
+
+    job_id = await start_job(client, "generate_video", {"prompt": "a lighthouse", "provider": "preview",
+                                                        "duration_s": 1})
+    assert (await settle(client, job_id))["status"] == "succeeded"
+    with anyio.fail_after(10):
+        while (await DBOS.list_workflows_async(workflow_id_prefix=job_id))[0].status == "PENDING":
+            await anyio.sleep(0.05)
+    assert _engine is not None
+    await _engine.sweep(older_than_days=30)  # a month: nothing of this run is that old, so it stays
+    assert len(await DBOS.list_workflows_async(workflow_id_prefix=job_id)) == 1
+    await anyio.sleep(1.1)  # completion times are whole milliseconds apart from the cutoff
+    assert await _engine.sweep(older_than_days=1 / 86400) >= 1
+    assert await DBOS.list_workflows_async(workflow_id_prefix=job_id) == []
+
+
 def test_each_job_waits_on_its_queue() -> None:
     limits = {"runway": (5, 60.0)}
     assert queue_for("generate", "local", limits) == "gpu"

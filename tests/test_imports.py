@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("torch", "diffusers", "transformers", "av", "numpy", "opentimelineio", "replicate", "psycopg")
+HEAVY = ("torch", "diffusers", "transformers", "av", "numpy", "opentimelineio", "replicate", "psycopg", "dbos",
+         "sqlalchemy")
 
 
 def test_server_import_is_light() -> None:

@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.slow, needs_providers("runway")]
 OPERATOR = "0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778"
 TERMINAL = {"succeeded", "failed", "canceled", "unknown"}
 JOBS = 100
-RATE = (30, 3.0)  # Runway jobs started per 3 s, across every process
+RATE = (30, 4.0)  # Runway jobs started per 4 s, across every process
 
 
 @pytest.fixture
@@ -179,6 +179,8 @@ async def test_replicas_and_a_worker_lose_nothing_to_kills_and_share_one_rate_li
         assert _most_in_any_window([at for _, _, at in starts], RATE[1]) <= RATE[0]
         job_of = _prompts(env)
         created = {job_of[job.request["promptText"]]: job.created_at for job in emu.jobs.values()}
+        # Start stamps are whole seconds on SQLite (milliseconds on PostgreSQL): each is at most the
+        # real start, so this lag is an upper bound and the window below a safe one.
         lag = max(created[job_id] - first[job_id] for job_id in created)
         assert 0 <= lag < RATE[1] / 2, lag
         assert _most_in_any_window(list(created.values()), RATE[1] - lag) <= RATE[0]

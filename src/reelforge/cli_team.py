@@ -115,6 +115,9 @@ async def _work(settings) -> None:
             tg.cancel_scope.cancel()
     finally:
         await studio.aclose()
+        from reelforge.jobs.engine import stop_engine
+
+        await anyio.to_thread.run_sync(stop_engine)
 
 
 def add_team_commands(sub: argparse._SubParsersAction) -> None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from reelforge.errors import Canceled, ReelforgeError, explain
+from reelforge.jobs.context import ChildJobFailed, JobContext
 from reelforge.jobs.lease import new_owner_id, owner_is_dead
 from reelforge.jobs.job import Job, JobKind, JobStatus
 from reelforge.jobs.store import JobStore, LeaseLost
@@ -43,97 +43,12 @@ if TYPE_CHECKING:
     from reelforge.jobs.engine import Engine
 
 log = logging.getLogger(__name__)
+__all__ = ["ChildJobFailed", "Handler", "JobContext", "Runner"]
 
-Handler = Callable[["JobContext"], Awaitable[None]]
+Handler = Callable[[JobContext], Awaitable[None]]
 ChangeListener = Callable[[Job], None]
 #: Clears a job's leftovers (temp files of a killed render or download); given the job id.
 Tidy = Callable[[str], None]
-
-
-class JobContext:
-    """What a handler sees: its job, checkpoints, progress, and child jobs."""
-
-    def __init__(self, runner: Runner, job_id: str, *, resumed: bool) -> None:
-        self.runner = runner
-        self.job_id = job_id
-        self.resumed = resumed
-        self.cancel_requested = False
-        #: Another process drives this job now (it took the lapsed lease): stop and write nothing.
-        self.lease_lost = False
-        self._started = time.monotonic()
-
-    @property
-    def store(self) -> JobStore:
-        return self.runner.store
-
-    @property
-    def job(self) -> Job:
-        return self.store.require(self.job_id)
-
-    def update(self, **fields: Any) -> Job:
-        try:
-            job = self.store.update(self.job_id, held_by=self.runner.owner, **fields)
-        except LeaseLost:
-            job = self._refused(fields.get("remote_id"))
-        self.runner.notify(job)
-        return job
-
-    def checkpoint(self, **state: Any) -> Job:
-        try:
-            job = self.store.merge_state(self.job_id, held_by=self.runner.owner, **state)
-        except LeaseLost:
-            job = self._refused(None)
-        self.runner.notify(job)
-        return job
-
-    def _refused(self, remote_id: str | None) -> Job:
-        """A fenced write was refused. If `cancel_job` in another process ended the row, this job
-        stops here as a cancel (so the provider is told too), keeping a remote id it just got;
-        otherwise another process drives it now and this one must stop writing."""
-        job = self.store.require(self.job_id)
-        if job.status is not JobStatus.CANCELED:
-            self.lease_lost = True
-            raise LeaseLost(f"Job {self.job_id} is driven by another process now; this one stops.")
-        if remote_id and not job.remote_id:  # a paid job's id is never dropped, canceled or not
-            job = self.store.update(self.job_id, remote_id=remote_id)
-        self.cancel_requested = True
-        self.runner.stop(self.job_id)
-        return job
-
-    async def progress(self, fraction: float | None, stage: str) -> None:
-        """Record progress (0..1, monotonic within a stage sequence) and a short stage label."""
-        fields: dict[str, Any] = {"stage": stage}
-        if fraction is not None and not math.isnan(fraction):
-            current = self.job.progress or 0.0
-            done = max(current, min(1.0, max(0.0, fraction)))
-            fields["progress"] = done
-            if done >= 0.05:  # an honest ETA from the observed rate, once there is one
-                elapsed = time.monotonic() - self._started
-                fields["eta_s"] = round(elapsed / done * (1.0 - done), 1)
-        self.update(**fields)
-
-    async def wait_for(self, child_id: str) -> Job:
-        """Wait until another job ends; its failure becomes this job's failure."""
-        while True:
-            child = self.store.require(child_id)
-            if child.status.terminal:
-                break
-            await self.runner.wait_change(child_id, timeout=5.0)
-        if child.status is not JobStatus.SUCCEEDED:
-            raise _child_error(child)
-        return child
-
-
-class ChildJobFailed(ReelforgeError):
-    code = "child_failed"
-
-
-def _child_error(child: Job) -> ReelforgeError:
-    return ChildJobFailed(
-        f"Step job {child.id} ({child.kind}) ended {child.status.value}: "
-        f"{child.error_message or 'no detail'}",
-        hint=f"Read reelforge://jobs/{child.id} for details.",
-    )
 
 
 class Runner:
