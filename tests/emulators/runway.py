@@ -96,7 +96,7 @@ class RunwayEmulator(Emulator):
         if credits > self.credits:
             return self.error_response(400, "You do not have enough credits to run this task.")
         # Over the tier's concurrency a task is queued as THROTTLED first, not refused.
-        busy = sum(1 for j in self.jobs.values() if not j.finished) >= self.max_concurrency
+        busy = sum(1 for j in list(self.jobs.values()) if not j.finished) >= self.max_concurrency
         states = ["THROTTLED"] * busy + ["PENDING"] + ["RUNNING"] * (self.steps - 1) + ["SUCCEEDED"]
         job = self.new_job(match["endpoint"], body, states, duration)
         return Reply(200, {"id": job.id})

@@ -112,6 +112,12 @@ class ModelEntry(_Strict):
     price: Price
     #: Typical wall time for a default request, seconds; used for honest ETAs.
     typical_seconds: float = 60.0
+    #: The longest a job of this model is polled before reelforge gives up on it, seconds (new models
+    #: take minutes: Seedance 2.5 30 s clips took 275-479 s). None: REELFORGE_MAX_POLL_SECONDS.
+    max_poll_seconds: float | None = Field(default=None, gt=0)
+    #: The pace this model's status is read at, seconds between reads once it runs (kept within the
+    #: settings' shortest and longest pause). None: the settings' pace.
+    poll_interval_s: float | None = Field(default=None, gt=0)
     #: Provider-specific facts the adapter needs (endpoint, version hash, field names): an instance
     #: of the provider's own pydantic model, validated when the catalog loads; None when it has none.
     facts: SerializeAsAny[BaseModel] | None = None

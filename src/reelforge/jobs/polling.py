@@ -1,9 +1,9 @@
 """The poll loop: reading a remote job's status until it ends, at a pace the provider can bear.
 
-The policy is data (`PollPolicy`, from settings): the shortest and longest pause between reads,
-growing 1.5× per read with ±10 % jitter (many jobs polled together do not march in step), the
-provider's own `Retry-After` honoured, and a total budget after which the job is given up as a
-timeout (it may still finish at the provider: the message says so). A failed status read never
+The policy is data (`PollPolicy`: the model's catalog entry within the settings' bounds): the
+shortest and longest pause between reads, growing 1.5× per read with ±10 % jitter (many jobs polled
+together do not march in step), the provider's own `Retry-After` honoured, and a total budget after
+which the job is given up as a timeout (it may still finish at the provider: the message says so). A failed status read never
 ends the job while the budget lasts: the remote job is still running, and billed, whatever one
 read says.
 
@@ -24,7 +24,8 @@ from reelforge.errors import ProviderTimeout, ReelforgeError
 from reelforge.jobs.job import JobStatus
 
 if TYPE_CHECKING:
-    from reelforge.jobs.runner import JobContext
+    from reelforge.catalog import ModelEntry
+    from reelforge.jobs.context import JobContext
     from reelforge.settings import Settings
 
 
@@ -57,8 +58,11 @@ class PollPolicy:
     max_seconds: float
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PollPolicy:
-        return cls(settings.poll_min_interval_s, settings.poll_max_interval_s, settings.max_poll_seconds)
+    def for_model(cls, settings: Settings, model: ModelEntry) -> PollPolicy:
+        """The model's own wait budget and pace (catalog data), the pace kept within the settings' bounds."""
+        pace = settings.poll_min_interval_s if model.poll_interval_s is None else \
+            min(max(model.poll_interval_s, settings.poll_min_interval_s), settings.poll_max_interval_s)
+        return cls(pace, settings.poll_max_interval_s, model.max_poll_seconds or settings.max_poll_seconds)
 
 
 async def poll_until_done(read: Callable[[], Awaitable[S]], ctx: JobContext, policy: PollPolicy, *,

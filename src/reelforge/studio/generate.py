@@ -116,7 +116,7 @@ async def _drive_remote(studio: Studio, ctx: JobContext, provider: RemoteProvide
     try:
         await anyio.lowlevel.checkpoint()  # a cancel that arrived during the submit lands here
         status = await poll_until_done(lambda: provider.poll(remote_id, model), ctx,
-                                       PollPolicy.from_settings(studio.settings), where=provider.name,
+                                       PollPolicy.for_model(studio.settings, model), where=provider.name,
                                        remote_id=remote_id, first_eta_s=ctx.job.eta_s or model.typical_seconds)
         if status.state is RemoteState.FAILED:
             assert status.error is not None
