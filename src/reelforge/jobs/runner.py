@@ -112,12 +112,13 @@ class Runner:
         the supervisors leave a fresh job alone."""
         return {"lease_owner": None if self.engine else self.owner, "lease_until": time.time() + self.lease_s}
 
-    def start(self, job_id: str) -> None:
+    def start(self, job_id: str, *, again: bool = False) -> None:
+        """Start a job just committed, or `again` one that ended (a failed download fetched anew)."""
         if self._tg is None:
             raise RuntimeError("runner is not serving")
         if self.engine is not None:
             if job_id not in self._scopes:
-                self._tg.start_soon(self._submit, job_id, name=f"submit {job_id}")
+                self._tg.start_soon(self._submit, job_id, again, name=f"submit {job_id}")
         elif job_id not in self._scopes and self.store.claim(job_id, self.owner, time.time() + self.lease_s):
             self._spawn(job_id, resumed=False)
 
@@ -127,12 +128,15 @@ class Runner:
         assert self.engine is not None
         return queue_for(job.kind, job.provider, self.engine.limits)
 
-    async def _submit(self, job_id: str) -> None:
+    async def _submit(self, job_id: str, again: bool) -> None:
         assert self.engine is not None
+        queue = self.queue_of(self.store.require(job_id))
         try:
             # A runner that takes over nothing (the command line) runs its own jobs at once.
-            await self.engine.submit_next(self, job_id, self.queue_of(self.store.require(job_id)),
-                                          direct=not self.resume)
+            if again:
+                await self.engine.submit_next(self, job_id, queue, direct=not self.resume)
+            else:  # a new job's first attempt: its id makes a repeated submit harmless
+                await self.engine.submit(self, job_id, queue, direct=not self.resume)
         except Exception as exc:  # the supervisors submit it again once its fresh-job lease lapses
             log.warning("could not submit job %s to the engine (%s); it is retried", job_id, type(exc).__name__)
 

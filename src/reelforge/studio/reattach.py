@@ -86,5 +86,5 @@ def retry_download(studio: Studio, job: Job) -> Job:
         job.id, status=JobStatus.RUNNING, error_code=None, error_message=None, finished_at=None,
         stage="fetching the finished video again", notes=[*job.notes, note] if note not in job.notes else job.notes,
     )  # fmt: skip
-    studio.runner.start(job.id)
+    studio.runner.start(job.id, again=True)
     return job
