@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 __all__ = ["ChildJobFailed", "Handler", "JobContext", "Runner"]
 
 Handler = Callable[[JobContext], Awaitable[None]]
+#: How often a wait re-reads a job driven by another process (one row read; cheap on either database).
+WATCH_S = 0.25
 ChangeListener = Callable[[Job], None]
 #: Clears a job's leftovers (temp files of a killed render or download); given the job id.
 Tidy = Callable[[str], None]
@@ -354,7 +356,12 @@ class Runner:
                 log.exception("job listener failed")
 
     async def wait_change(self, job_id: str, timeout: float) -> bool:
-        """Wait until the job's row changes or the timeout passes; True on a change."""
+        """Wait until the job's row changes or the timeout passes; True on a change.
+
+        Changes made here arrive as events; a job driven by another process (a worker, a replica)
+        changes only in the ledger, so the wait is cut to `WATCH_S` and the caller reads the row again."""
+        if job_id not in self._scopes:
+            timeout = min(timeout, WATCH_S)
         event = self._changed.setdefault(job_id, anyio.Event())
         with anyio.move_on_after(timeout):
             await event.wait()
