@@ -29,6 +29,8 @@ from reelforge.tiers import TiersConfig, decrypt_keys, load_tiers
 if TYPE_CHECKING:
     from reelforge.providers.base import Provider
 
+#: Longest quiet spell in a wait before its caller hears from it (a progress heartbeat).
+HEARTBEAT_S = 5.0
 #: One operation's work: run the job in `JobContext` for this studio, resumable from its checkpoints.
 RunFn = Callable[["Studio", JobContext], Awaitable[None]]
 
@@ -99,13 +101,16 @@ class Studio:
         """Wait up to `seconds` for the job to end, calling `on_change` as it moves."""
         deadline = anyio.current_time() + seconds
         job = self.store.require(job_id)
+        beat = anyio.current_time()
         while not job.status.terminal:
             left = deadline - anyio.current_time()
             if left <= 0:
                 break
-            await self.runner.wait_change(job_id, timeout=min(left, 5.0))
-            job = self.store.require(job_id)
-            if on_change is not None:
+            await self.runner.wait_change(job_id, timeout=min(left, HEARTBEAT_S))
+            seen, job = job, self.store.require(job_id)
+            # A job driven elsewhere is re-read often: call back on a change, or as a heartbeat.
+            if on_change is not None and (job != seen or anyio.current_time() - beat >= HEARTBEAT_S):
+                beat = anyio.current_time()
                 await on_change(job)
         return job
 
