@@ -93,6 +93,9 @@ class Capabilities(_Strict):
     negative_prompt: bool = False
     loop: LoopMode = "none"
     extend: ExtendMode = "last_frame"
+    #: What a native extend returns: only the new part (joined to the source here), or the whole
+    #: extended video (Veo, Kling video-extend, Sora extensions), used as it is.
+    extend_output: Literal["continuation", "full"] = "continuation"
     camera_moves: list[str] = Field(default_factory=list)
     max_prompt_chars: int = 2000
     #: True when a prompt is required even with an image input.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,8 @@ def prepare(studio: Studio, req: ExtendRequest) -> Prepared:
         mode = "last_frame"
     request = {"source_path": str(source_path), "source_job_id": source_job.id if source_job else None,
                "mode": mode, "step": planned.to_state()}
+    if mode == "native" and planned.model.capabilities.extend_output == "full":
+        request["full_output"] = True  # the provider returns source + continuation: nothing to join
     parents = [source_job.id] if source_job else []
     prepared = from_plan("extend", planned, f"Extending with {planned.model.key}", request, parents=parents,
                          extra_eta=10)
@@ -91,18 +94,22 @@ async def run(studio: Studio, ctx: JobContext) -> None:
         child = await run_step(studio, ctx, "child_id", req["step"])
         ctx.update(cost_usd=sum_cost(child))  # spent now, whatever the join does
         out = studio.job_dir(job.id) / "extended.mp4"
-        ctx.update(status=JobStatus.RUNNING, stage="joining the continuation")
+        if req.get("full_output"):  # already the whole extended video, made by the provider
+            await anyio.to_thread.run_sync(shutil.copyfile, child.outputs["path"], out)
+            extra: dict[str, Any] = {"mode": req["mode"], "join": None}
+        else:
+            ctx.update(status=JobStatus.RUNNING, stage="joining the continuation")
 
-        async def on_progress(fraction: float) -> None:
-            await ctx.progress(0.5 + fraction / 2, "joining the continuation")
+            async def on_progress(fraction: float) -> None:
+                await ctx.progress(0.5 + fraction / 2, "joining the continuation")
 
-        async with studio.media_limiter:
-            result = await join_continuation(source, Path(child.outputs["path"]), out, progress=on_progress)
+            async with studio.media_limiter:
+                result = await join_continuation(source, Path(child.outputs["path"]), out, progress=on_progress)
+            extra = {"join": result.model_dump(mode="json"), "mode": req["mode"]}
     except Exception as exc:  # a bug too: the money was spent all the same
         own_the_spend(studio, ctx, exc, child)
         raise
-    await finalize(ctx, out, extra={"join": result.model_dump(mode="json"), "mode": req["mode"]},
-                   cost_usd=sum_cost(child))
+    await finalize(ctx, out, extra=extra, cost_usd=sum_cost(child))
 
 
 def _last_frame_path(studio: Studio, source: Path) -> Path:
