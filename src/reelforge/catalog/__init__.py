@@ -23,7 +23,8 @@ LoopMode = Literal["native", "keyframe", "none"]
 ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
 #: Short edge in pixels for each named resolution; sizes are derived with the aspect ratio.
 RESOLUTION_SHORT_EDGE = {
-    "360p": 360, "480p": 480, "512p": 512, "540p": 540, "576p": 576, "720p": 720, "768p": 768, "1080p": 1080, "4k": 2160,
+    "360p": 360, "480p": 480, "512p": 512, "540p": 540, "576p": 576, "720p": 720, "768p": 768, "1024p": 1024,
+    "1080p": 1080, "4k": 2160,
 }
 
 
