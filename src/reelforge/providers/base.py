@@ -234,7 +234,8 @@ class RemoteProvider(Provider):
 
     def require_credentials(self, model: ModelEntry | None = None) -> None:
         """Raise `MissingCredentials` naming every required variable that is unset."""
-        missing = tuple(v.name for v in self.declaration.required if self._value(v.name, v.secret) is None)
+        missing = tuple(v.name for v in self.declaration.required if self._value(v.name, v.secret) is None
+                        and (v.alternative is None or self._value(v.alternative, v.secret) is None))
         if missing:
             raise MissingCredentials(self.title, missing)
 

@@ -37,6 +37,9 @@ class Variable:
     required: bool = True
     #: The value used when the variable is unset (base URLs).
     default: str | None = None
+    #: Another official name for the same value, read when this one is unset (Google's GOOGLE_API_KEY
+    #: for GEMINI_API_KEY): either one satisfies a required variable.
+    alternative: str | None = None
 
     @property
     def secret(self) -> bool:

@@ -73,7 +73,8 @@ def missing_credentials(name: str, settings: Settings) -> MissingCredentials | N
     """None when the provider can be used (keyless, or its required variables set); else the error
     naming every variable still to set."""
     decl = declaration(name)
-    missing = [v.name for v in decl.required if settings.provider_value(v.name) is None]
+    missing = [v.name for v in decl.required if settings.provider_value(v.name) is None
+               and (v.alternative is None or settings.provider_value(v.alternative) is None)]
     if not missing:
         return None
     return MissingCredentials(decl.title, tuple(missing))
