@@ -70,18 +70,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from reelforge.logs import install_log_redaction
 
-    install_log_redaction()  # keys, tokens and signed URLs never reach a log line (ours, httpx's, uvicorn's)
     if args.queue:  # read with the other settings when the studio starts
         os.environ["REELFORGE_QUEUES"] = ",".join(args.queue)
     if args.transport == "stdio":
         from reelforge.server import build_server
 
-        build_server().run()  # settings are read from the environment as the studio starts
+        # Keys, tokens and signed URLs never reach a log line (ours, httpx's); the settings' own
+        # secrets are added when the studio reads them, after the handshake (start-up stays light).
+        install_log_redaction(read_environment=False)
+        build_server().run()
         return 0
     from reelforge.http_app import run_http
     from reelforge.settings import Settings
 
-    return run_http(Settings(), host=args.host, port=args.port)
+    settings = Settings()
+    install_log_redaction(settings)
+    return run_http(settings, host=args.host, port=args.port)
 
 
 # -- in-process studio helpers -------------------------------------------------------------------------

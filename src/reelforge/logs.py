@@ -22,11 +22,12 @@ _POSITIONAL_ARGS = ("uvicorn.access",)
 _installed = False
 
 
-def install_log_redaction(settings: Any = None) -> None:
+def install_log_redaction(settings: Any = None, *, read_environment: bool = True) -> None:
     """Redact every log record from now on; remembers the secrets in `settings` (read from the
-    environment when not given). Safe to call more than once."""
+    environment when not given, unless `read_environment` is False: the stdio server reads its
+    settings after the handshake and remembers them then). Safe to call more than once."""
     global _installed
-    if settings is None:
+    if settings is None and read_environment:
         try:
             from reelforge.settings import Settings
 

@@ -87,10 +87,13 @@ def _catalog_only(settings: Settings | None) -> tuple[Any, Settings]:
 
 
 def _make_studio(settings: Settings | None) -> Studio:
+    from reelforge.redact import remember_settings
     from reelforge.settings import Settings
     from reelforge.studio.operations import open_studio
 
-    return open_studio(settings or Settings())
+    settings = settings or Settings()
+    remember_settings(settings)  # its secrets join the log redaction before anything uses them
+    return open_studio(settings)
 
 
 PAID = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
