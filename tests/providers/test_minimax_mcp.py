@@ -120,7 +120,7 @@ async def test_poll_faults_and_a_failed_task(emu, mm_settings):
 @pytest.mark.slow
 async def test_server_stopped_during_submit_keeps_the_answer_and_never_resubmits(emu, mm_settings):
     """A graceful stop waits for the in-flight create (shielded) so its task id is kept; the restarted
-    server resumes from it. (A hard kill mid-submit ends `unknown`: test_minimax_replicate_kill.py.)"""
+    server resumes from it. (A hard kill mid-submit ends `unknown`: test_provider_kill.py.)"""
     emu.inject("create", delay_s=1.0)  # the create reaches MiniMax; the server stops before the answer
     async with make_client(mm_settings) as client:
         job_id = await start_job(client, "generate_video", MODEL)

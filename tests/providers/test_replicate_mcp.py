@@ -107,7 +107,7 @@ async def test_moderation_failure_and_poll_faults(emu, rep_settings):
 @pytest.mark.slow
 async def test_server_stopped_during_submit_keeps_the_answer(emu, rep_settings):
     """A graceful stop lets the in-flight create finish (shielded) and keeps its id; a hard kill mid-submit
-    ends `unknown` instead (test_minimax_replicate_kill.py). Either way: exactly one create."""
+    ends `unknown` instead (test_provider_kill.py). Either way: exactly one create."""
     emu.inject("create", delay_s=1.0)
     async with make_client(rep_settings) as client:
         job_id = await start_job(client, "generate_video", VIDEO_01)
