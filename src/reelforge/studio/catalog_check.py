@@ -40,10 +40,16 @@ def resolve_model(catalog: Catalog, provider: str, model_id: str | None) -> tupl
     if model.status == "retired":
         if not model.replacement:
             raise ModelRetired(f"{model.key} is retired and has no replacement.", param="model")
-        repl = catalog.find(provider, model.replacement)
+        # A replacement is a model of the same provider, or "provider/model" at another one.
+        other, _, repl_id = model.replacement.rpartition("/")
+        repl = catalog.find(other or provider, repl_id)
         if repl is None:
             raise ModelRetired(f"{model.key} is retired; its replacement {model.replacement} is not in the catalog.", param="model")
-        notes.append(f"{model.key} is retired; using its replacement {repl.key} instead.")
+        if repl.provider != provider:  # never a silent swap: another provider bills it
+            notes.append(f"Warning: {model.key} is retired ({entry.title}); this request goes to {repl.key} instead, "
+                         f"a different provider that bills it with its own key.")
+        else:
+            notes.append(f"{model.key} is retired; using its replacement {repl.key} instead.")
         model = repl
     elif model.status == "deprecated":
         notes.append(f"{model.key} is deprecated" + (f"; consider {model.replacement}." if model.replacement else "."))

@@ -49,7 +49,11 @@ def prepare(studio: Studio, req: GenerateRequest) -> Prepared:
 def estimate(studio: Studio, req: GenerateRequest, *, compare: bool) -> list[Quote]:
     """Quote one request, or every eligible provider/model ranked by price."""
     if not compare:
-        return [_plan_request(studio, req).quote]
+        planned = _plan_request(studio, req)
+        # A warning (a retired API redirected to another provider) travels with the price it explains.
+        warnings = [note for note in planned.notes if note.startswith("Warning:")]
+        quote = planned.quote
+        return [quote.model_copy(update={"breakdown": " ".join([*warnings, quote.breakdown])}) if warnings else quote]
     first = resolve_image(studio, req.image, "image")  # resolved once for every model compared
     last = resolve_image(studio, req.last_image, "last_image")
     video = resolve_video(studio, req.video, "video")

@@ -67,6 +67,8 @@ def plan(studio: Studio, opts: GenerationOptions, *, first: MediaRef | None = No
     name = provider or choose_provider(studio.catalog, studio.settings, opts.provider, kinds)
     entry = studio.catalog.providers[name]
     notes: list[str] = []
+    if opts.model is None and all(m.status == "retired" for m in entry.models):
+        opts = opts.model_copy(update={"model": entry.models[0].id})  # a retired provider: its redirect
     if opts.model is None:
         model = default_model_for(entry, kinds)
         if model is None:
@@ -77,6 +79,8 @@ def plan(studio: Studio, opts: GenerationOptions, *, first: MediaRef | None = No
                 hint="Pick another provider or model with list_models.")
     else:
         model, notes = resolve_model(studio.catalog, name, opts.model)
+        if model.provider != name:  # redirected to another provider (a retired API): it runs the job
+            name, entry = model.provider, studio.catalog.providers[model.provider]
     user = current_user()
     check_model_allowed(studio, user, name, model.id)
     missing = missing_credentials(name, studio.settings_for(user))
