@@ -184,6 +184,30 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recover(args: argparse.Namespace) -> int:
+    """Find again the jobs whose create answer was lost (or one of them), wait for what was found."""
+    from reelforge.studio.recover import lost_jobs, recover
+    from reelforge.studio.views import job_view
+
+    async def run(studio) -> list[Any]:
+        wanted = [args.target] if args.target else [job.id for job in lost_jobs(studio, since=0)]
+        views = []
+        for job_id in wanted:
+            job = await recover(studio, job_id)
+            if job.remote_id:
+                job = await studio.wait(job_id, 600)
+            views.append(job_view(job).model_dump(mode="json"))
+        return views
+
+    views = anyio.run(_with_studio, run)
+    if args.json:
+        _print_json(views)
+    else:
+        for view in views:
+            print(f"{view['job_id']}\t{view['status']}\t{(view.get('notes') or [''])[-1]}")
+    return 0 if all(v["status"] != "unknown" for v in views) else 1
+
+
 def _status_filter(value: str | None) -> str | None:
     from reelforge.errors import InvalidRequest
     from reelforge.jobs.job import JobStatus
@@ -198,6 +222,9 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     from reelforge.jobs.store import JobStore
     from reelforge.settings import Settings
     from reelforge.studio.views import job_view
+
+    if args.job_id == "recover":  # `reelforge jobs recover [JOB_ID]`
+        return _recover(args)
 
     status = _status_filter(args.status)
     store = JobStore.open(Settings())
@@ -301,7 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     est.set_defaults(fn=cmd_estimate)
 
     jobs = sub.add_parser("jobs", help="List jobs, or show one.")
-    jobs.add_argument("job_id", nargs="?")
+    jobs.add_argument("job_id", nargs="?", help="A job to show, or `recover` to find lost creates again.")
+    jobs.add_argument("target", nargs="?", help="With `recover`: one job id (default: every lost job).")
     jobs.add_argument("--status")
     jobs.add_argument("--limit", type=int, default=20)
     jobs.add_argument("--json", action="store_true")

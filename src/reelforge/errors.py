@@ -112,6 +112,12 @@ class ProviderTimeout(ReelforgeError):
     retryable = True
 
 
+class CannotRecover(ReelforgeError):
+    """The provider cannot list or look up jobs, so a create whose answer was lost cannot be found."""
+
+    code = "cannot_recover"
+
+
 class OutcomeUnknown(ReelforgeError):
     """We cannot tell whether the provider accepted (and billed) a create request.
 

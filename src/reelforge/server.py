@@ -133,6 +133,9 @@ def build_server(settings: Settings | None = None, **auth: Any) -> MCPServer:
                     try:
                         studio = await anyio.to_thread.run_sync(_make_studio, settings)
                         await tg.start(studio.runner.serve)
+                        from reelforge.studio.recover import recover_all
+
+                        tg.start_soon(recover_all, studio)  # jobs whose create answer was lost, found again
                         state.studio = studio  # only a studio whose runner is serving is handed out
                     except Exception as exc:
                         log.exception("reelforge failed to start")

@@ -30,7 +30,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from reelforge.errors import InvalidRequest, MissingCredentials, OutcomeUnknown, ProviderFailure, ReelforgeError
+from reelforge.errors import (CannotRecover, InvalidRequest, MissingCredentials, OutcomeUnknown, ProviderFailure,
+                              ReelforgeError)
 
 if TYPE_CHECKING:
     import httpx
@@ -78,6 +79,31 @@ class RemoteStatus:
     #: The job this status was read from (set by `RemoteProvider.poll`), so `download` can
     #: refresh an expired output link.
     remote_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LostCreate:
+    """A create whose answer never arrived (the job ended `unknown`): what it asked for, and when.
+    The provider may have started (and billed) one job for it between `sent_after` and `sent_before`."""
+
+    job_id: str
+    spec: GenerationSpec
+    sent_after: float  # epoch seconds: the ledger row existed before the request was sent
+    sent_before: float  # epoch seconds: the job was marked unknown after it
+
+    def in_window(self, created_at: float, slack_s: float = 5.0) -> bool:
+        """Whether a remote job created at `created_at` (the provider's clock) could be this create's."""
+        return self.sent_after - slack_s <= created_at <= self.sent_before + slack_s
+
+
+def single_match(candidates: list[str], provider: str) -> str | None:
+    """The one remote id a lost create matches; None when none does. Two or more are ambiguous: adopting
+    the wrong one would pay for a job twice or show the user someone else's video, so none is taken."""
+    if len(candidates) > 1:
+        raise OutcomeUnknown(
+            f"{len(candidates)} jobs at {provider} match this request ({', '.join(candidates)}); reelforge will not "
+            "guess which one is this job's.", hint="Check them on the provider's dashboard.")
+    return candidates[0] if candidates else None
 
 
 class Provider(ABC):
@@ -144,6 +170,13 @@ class RemoteProvider(Provider):
         remote_id = await self._create_request(spec, model)
         log.info("%s job %s created (%s)", self.name, remote_id, model.key)
         return remote_id
+
+    async def find_lost(self, lost: LostCreate, model: ModelEntry) -> str | None:
+        """The remote id of the one job a lost create started, from the provider's list or lookup; None
+        when no job matches (nothing was started). Providers that cannot list say so (the default)."""
+        raise CannotRecover(
+            f"{self.title}'s API cannot list or look up jobs, so reelforge cannot find a job whose create answer "
+            "was lost.", hint=f"Check the {self.title} dashboard; a job found there is billed and can be downloaded there.")
 
     async def poll(self, remote_id: str, model: ModelEntry) -> RemoteStatus:
         """Read the job's state once (the read itself is retried on 429/5xx)."""

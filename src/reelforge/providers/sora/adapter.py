@@ -32,7 +32,7 @@ from reelforge.errors import (
     ReelforgeError,
     UnsupportedParameter,
 )
-from reelforge.providers.base import RemoteProvider, RemoteState, RemoteStatus
+from reelforge.providers.base import LostCreate, single_match, RemoteProvider, RemoteState, RemoteStatus
 from reelforge.providers.declaration import facts_of
 from reelforge.providers.http import DO_NOT_RESUBMIT, ErrorMap, error_for_status, parse_retry_after, response_message, send
 from reelforge.providers.sora import DECLARATION
@@ -123,6 +123,26 @@ class SoraProvider(RemoteProvider):
                 f"{self.title} accepted the create request but its answer has no video id, so the job cannot "
                 "be followed (it may have been started and billed).", hint=DO_NOT_RESUBMIT)
         return remote_id
+
+    async def find_lost(self, lost: LostCreate, model: ModelEntry) -> str | None:
+        """The video a lost create started: `GET /videos` newest first, the one of this model and
+        prompt created in the create's window (the API has no client reference to tag it with)."""
+        self.require_credentials(model)
+        found: list[str] = []
+        after: str | None = None
+        for _ in range(20):  # 2,000 videos back at most: far more than a window of seconds holds
+            query = {"order": "desc", "limit": "100", **({"after": after} if after else {})}
+            page = await self._send_read("GET", self._url("/videos"), self._headers(), params=query) or {}
+            videos = page.get("data") or []
+            for video in videos:
+                if (lost.in_window(float(video.get("created_at") or 0)) and video.get("model") == model.remote_name
+                        and video.get("prompt") == lost.spec.prompt):
+                    found.append(str(video["id"]))
+            oldest = float(videos[-1].get("created_at") or 0) if videos else 0.0
+            if not page.get("has_more") or not videos or oldest < lost.sent_after - 60:
+                break
+            after = str(videos[-1]["id"])
+        return single_match(found, self.title)
 
     async def _read_job(self, remote_id: str, model: ModelEntry) -> dict[str, Any]:
         return await self._send_read("GET", self._url(f"/videos/{remote_id}"), self._headers()) or {}

@@ -1,0 +1,106 @@
+"""Recovering charged-but-lost jobs: the emulator accepts a create and the answer is lost (the
+connection drops after the job was made), so the job ends `unknown`. A server's next start, or
+`reelforge jobs recover`, finds the job again through the provider's list, adopts its remote id and
+finishes it: one create at the provider, the file downloaded and probed, charged once. A create that
+never started anything, and a provider that cannot list, are said plainly in the job's notes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import anyio
+import pytest
+from adapter_helpers import settle, start_job
+from client_utils import make_client
+from provider_utils import needs_providers
+
+from reelforge.jobs.store import JobStore
+from reelforge.media.probe import probe
+
+pytestmark = needs_providers("sora", "runway")
+SORA = {"provider": "sora", "model": "sora-2", "prompt": "a paper boat at sunrise", "duration_s": 4}
+
+
+@pytest.fixture
+def emu():
+    from emulators.sora import SoraEmulator
+
+    with SoraEmulator() as emulator:
+        yield emulator
+
+
+def _sora(settings, emu):
+    return settings.with_provider_env(OPENAI_API_KEY=emu.api_key, OPENAI_BASE_URL=emu.url + "/v1")
+
+
+async def _recovered(client, job_id: str) -> dict:
+    """The job once the server's start-up recovery has looked at it (it runs in the background), settled."""
+    with anyio.fail_after(30):
+        while True:
+            job = (await client.call_tool("get_job", {"job_id": job_id})).structured_content
+            if any(note.startswith("Recovery:") for note in job["notes"] or []):
+                return await settle(client, job_id)
+            await anyio.sleep(0.05)
+
+
+async def _lost(settings, emu, **fault) -> str:
+    emu.inject("create", drop=True, **fault)
+    async with make_client(settings) as client:
+        job = await settle(client, await start_job(client, "generate_video", SORA))
+    assert job["status"] == "unknown", job
+    return job["job_id"]
+
+
+async def test_a_restarted_server_finds_the_lost_job_and_finishes_it_once(settings, emu) -> None:
+    configured = _sora(settings, emu)
+    job_id = await _lost(configured, emu, process=True)  # Sora made the video; its answer was lost
+    assert emu.count("create") == 1 and len(emu.jobs) == 1
+    async with make_client(configured) as client:  # a new start recovers `unknown` jobs on its own
+        job = await _recovered(client, job_id)
+    assert job["status"] == "succeeded", job
+    assert probe(job["output"]["path"]).frames == 120
+    assert any("Recovery: found remote job" in note for note in job["notes"]), job["notes"]
+    assert emu.count("create") == 1  # found again, never resent
+    row = JobStore.open(configured).require(job_id)
+    assert row.remote_id == next(iter(emu.jobs)) and row.cost_usd == pytest.approx(row.quote_usd)
+
+
+async def test_a_create_that_started_nothing_stays_unknown_with_the_reason(settings, emu) -> None:
+    configured = _sora(settings, emu)
+    job_id = await _lost(configured, emu)  # dropped before Sora made anything
+    async with make_client(configured) as client:
+        job = await _recovered(client, job_id)
+    assert job["status"] == "unknown" and emu.count("create") == 1 and not emu.jobs
+    assert any("most likely never started one" in note for note in job["notes"]), job["notes"]
+
+
+async def test_a_provider_that_cannot_list_says_so(settings) -> None:
+    from emulators.runway import RunwayEmulator
+
+    with RunwayEmulator() as runway:
+        configured = settings.with_provider_env(RUNWAYML_API_SECRET=runway.api_key, RUNWAYML_BASE_URL=runway.url)
+        runway.inject("create", drop=True, process=True)
+        async with make_client(configured) as client:
+            job_id = await start_job(client, "generate_video", {"provider": "runway", "prompt": "a kite"})
+            assert (await settle(client, job_id))["status"] == "unknown"
+        async with make_client(configured) as client:
+            job = await _recovered(client, job_id)
+    assert job["status"] == "unknown" and runway.count("create") == 1
+    assert any("cannot list or look up jobs" in note for note in job["notes"]), job["notes"]
+
+
+@pytest.mark.slow
+async def test_reelforge_jobs_recover_on_the_command_line(settings, emu, tmp_path) -> None:
+    configured = _sora(settings, emu)
+    job_id = await _lost(configured, emu, process=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REELFORGE_", "OPENAI_"))}
+    env.update({"REELFORGE_HOME": str(configured.home), "OPENAI_API_KEY": emu.api_key,
+                "OPENAI_BASE_URL": emu.url + "/v1", "REELFORGE_ALLOW_PRIVATE_URLS": "true",
+                "REELFORGE_POLL_MIN_INTERVAL_S": "0.02", "REELFORGE_POLL_MAX_INTERVAL_S": "0.1"})
+    out = subprocess.run([sys.executable, "-m", "reelforge", "jobs", "recover", job_id, "--json"], env=env,
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert f'"{job_id}"' in out.stdout and '"succeeded"' in out.stdout
+    assert emu.count("create") == 1
