@@ -99,6 +99,7 @@ class ReplicateEmulator(Emulator):
         self.files: dict[str, dict[str, Any]] = {}
         self.route("POST", r"/v1/models/(?P<owner>[^/]+)/(?P<name>[^/]+)/predictions", "create", self._create_official)
         self.route("POST", r"/v1/predictions", "create", self._create_versioned)
+        self.route("GET", r"/v1/predictions", "list", self._list)
         self.route("GET", r"/v1/predictions/(?P<id>[^/]+)", "poll", self._get)
         self.route("POST", r"/v1/predictions/(?P<id>[^/]+)/cancel", "cancel", self._cancel)
         self.route("GET", r"/v1/models/(?P<owner>[^/]+)/(?P<name>[^/]+)/versions/(?P<id>[0-9a-f]{64})", "version",
@@ -195,6 +196,16 @@ class ReplicateEmulator(Emulator):
         time.sleep(held * self.time_scale)
 
     # --- reads, cancel, files --------------------------------------------------------------------
+
+    def _list(self, req: Recorded, match: re.Match[str]) -> Reply:
+        """`GET /v1/predictions`: newest first, a page of 100 with a `next` cursor URL (the API's shape)."""
+        with self._lock:
+            jobs = sorted(self.jobs.values(), key=lambda j: j.created_at, reverse=True)
+        start = int((req.query.get("cursor") or ["0"])[0])
+        page = jobs[start:start + 100]
+        more = start + 100 < len(jobs)
+        return Reply(200, {"next": f"{self.url}/v1/predictions?cursor={start + 100}" if more else None,
+                           "previous": None, "results": [self._view(job) for job in page]})
 
     def _get(self, req: Recorded, match: re.Match[str]) -> Reply:
         job = self.read_job(match["id"])

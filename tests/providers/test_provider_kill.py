@@ -58,7 +58,7 @@ CASES = {
         {"provider": "minimax", "model": "hailuo-02"}, frames=24),
     "replicate": Case("replicate:ReplicateEmulator", lambda emu: {
         "REPLICATE_API_TOKEN": _module_value("replicate:TOKEN"), "REPLICATE_BASE_URL": emu.url},
-        {"provider": "replicate", "model": "minimax-video-01"}, frames=24),
+        {"provider": "replicate", "model": "minimax-video-01"}, frames=24, recovers=True),
     "fal": Case("fal:FalEmulator", lambda emu: {
         "FAL_KEY": _module_value("fal:API_KEY"), "FAL_QUEUE_RUN_HOST": emu.url, "FAL_REST_URL": emu.url},
         {"provider": "fal", "model": "veo3.1-fast", "duration_s": 4}, frames=24),

@@ -19,7 +19,7 @@ from provider_utils import needs_providers
 from reelforge.jobs.store import JobStore
 from reelforge.media.probe import probe
 
-pytestmark = needs_providers("sora", "runway")
+pytestmark = needs_providers("sora", "runway", "replicate")
 SORA = {"provider": "sora", "model": "sora-2", "prompt": "a paper boat at sunrise", "duration_s": 4}
 
 
@@ -104,3 +104,24 @@ async def test_reelforge_jobs_recover_on_the_command_line(settings, emu, tmp_pat
     assert out.returncode == 0, out.stderr
     assert f'"{job_id}"' in out.stdout and '"succeeded"' in out.stdout
     assert emu.count("create") == 1
+
+
+async def test_replicate_lost_prediction_is_found_in_its_list(settings) -> None:
+    from emulators.replicate import TOKEN, ReplicateEmulator
+
+    with ReplicateEmulator() as rep:
+        configured = settings.with_provider_env(REPLICATE_API_TOKEN=TOKEN, REPLICATE_BASE_URL=rep.url)
+        request = {"provider": "replicate", "model": "minimax-video-01", "prompt": "a paper boat on a river"}
+        async with make_client(configured) as client:
+            # Another prediction of the same model just before, with another prompt, is not taken for it.
+            done = await settle(client, await start_job(client, "generate_video", {**request, "prompt": "a lake"}))
+            assert done["status"] == "succeeded"
+            rep.inject("create", drop=True, process=True)
+            job_id = await start_job(client, "generate_video", request)
+            assert (await settle(client, job_id))["status"] == "unknown"
+        async with make_client(configured) as client:
+            job = await _recovered(client, job_id)
+    assert job["status"] == "succeeded", job
+    assert rep.count("create") == 2 and probe(job["output"]["path"]).frames > 0
+    row = JobStore.open(configured).require(job_id)
+    assert row.remote_id in rep.jobs and row.remote_id != done["job_id"]

@@ -37,7 +37,7 @@ from reelforge.errors import (
     UnsupportedParameter,
 )
 from reelforge.generation_spec import size_for
-from reelforge.providers.base import RemoteProvider, RemoteState, RemoteStatus
+from reelforge.providers.base import LostCreate, RemoteProvider, RemoteState, RemoteStatus, single_match
 from reelforge.providers.declaration import facts_of
 from reelforge.providers.http import ErrorMap, RetryPolicy, error_for_status, parse_retry_after, send
 from reelforge.providers.replicate import DECLARATION
@@ -229,6 +229,33 @@ class ReplicateProvider(RemoteProvider):
         log.info("Replicate prediction %s is %s", prediction.id, prediction.status)
         return prediction.id
 
+    async def find_lost(self, lost: LostCreate, model: ModelEntry) -> str | None:
+        """The prediction a lost create started: `GET /v1/predictions` (newest first, by cursor), the one
+        of this model or version with this prompt created in the create's window."""
+        self.require_credentials(model)
+        facts = facts_of(model, ReplicateFacts)
+        wanted_prompt = lost.spec.prompt or None
+        found: list[str] = []
+        path: str | None = "/v1/predictions"
+        for _ in range(20):  # 2,000 predictions back at most
+            if path is None:
+                break
+            page = (await self.request("GET", path)).json()
+            results = page.get("results") or [] if isinstance(page, dict) else []
+            for item in results:
+                created = _epoch(item.get("created_at"))
+                same_model = item.get("model") == model.remote_name or (
+                    facts.version is not None and item.get("version") == facts.version)
+                prompt = (item.get("input") or {}).get("prompt") or None
+                if created is not None and lost.in_window(created) and same_model and prompt == wanted_prompt:
+                    found.append(str(item["id"]))
+            oldest = _epoch(results[-1].get("created_at")) if results else None
+            if oldest is not None and oldest < lost.sent_after - 60:
+                break
+            nxt = page.get("next") if isinstance(page, dict) else None
+            path = nxt[nxt.index("/v1/"):] if nxt and "/v1/" in nxt else None  # the cursor URL, on our base
+        return single_match(found, self.title)
+
     async def _read_job(self, remote_id: str, model: ModelEntry) -> dict[str, Any]:
         """The prediction's JSON (the SDK's own read, with its parse left to `_parse_status`)."""
         body = (await self.request("GET", f"/v1/predictions/{remote_id}")).json()
@@ -310,3 +337,13 @@ def _snap_frames(spec: GenerationSpec, model: ModelEntry) -> tuple[GenerationSpe
     seconds = frames / spec.fps
     note = f"duration {spec.duration_s:g} s -> {frames} frames at {spec.fps} fps = {seconds:.2f} s ({model.key} takes whole frame counts)."
     return spec.model_copy(update={"duration_s": seconds}), [note]
+
+
+def _epoch(stamp: Any) -> float | None:
+    """Replicate's ISO-8601 UTC time (`2026-12-02T01:02:03.456789Z`) as epoch seconds."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
