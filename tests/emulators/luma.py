@@ -48,6 +48,7 @@ class LumaEmulator(Emulator):
         self.credit_balance = 100_000.0
         self.route("POST", rf"{DM}/generations(/video)?", "create", self._dm_create)
         self.route("GET", rf"{DM}/generations/concepts/list", "concepts", lambda r, m: Reply(200, CONCEPTS))
+        self.route("GET", rf"{DM}/generations", "list", self._dm_list)
         self.route("GET", rf"{DM}/generations/(?P<id>[0-9a-f-]{{36}})", "poll", self._dm_get)
         self.route("DELETE", rf"{DM}/generations/(?P<id>[0-9a-f-]{{36}})", "cancel", self._dm_delete)
         self.route("GET", rf"{DM}/credits", "credits", lambda r, m: Reply(200, {"credit_balance": self.credit_balance}))
@@ -128,6 +129,17 @@ class LumaEmulator(Emulator):
                 raise Invalid(f"keyframes.{slot}.id", f"Generation {frame.get('id')} is not a completed generation", 400)
         else:
             raise Invalid(f"keyframes.{slot}.type", "Input tag should be 'image' or 'generation'")
+
+    def _dm_list(self, req: Recorded, match: re.Match[str]) -> Reply:
+        """`GET /generations?limit&offset`: newest first (the lumaai SDK's GenerationListResponse)."""
+        limit = int((req.query.get("limit") or ["10"])[0])
+        offset = int((req.query.get("offset") or ["0"])[0])
+        with self._lock:
+            jobs = sorted((j for j in self.jobs.values() if not j.canceled and j.kind != "agents"),
+                          key=lambda j: j.created_at, reverse=True)
+        page = jobs[offset:offset + limit]
+        return Reply(200, {"generations": [self.dm_generation(j) for j in page], "count": len(page),
+                           "has_more": offset + limit < len(jobs), "limit": limit, "offset": offset})
 
     def _dm_get(self, req: Recorded, match: re.Match[str]) -> Reply:
         job = self.read_job(match["id"])

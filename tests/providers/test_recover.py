@@ -19,7 +19,7 @@ from provider_utils import needs_providers
 from reelforge.jobs.store import JobStore
 from reelforge.media.probe import probe
 
-pytestmark = needs_providers("sora", "runway", "replicate")
+pytestmark = needs_providers("sora", "runway", "replicate", "luma")
 SORA = {"provider": "sora", "model": "sora-2", "prompt": "a paper boat at sunrise", "duration_s": 4}
 
 
@@ -125,3 +125,19 @@ async def test_replicate_lost_prediction_is_found_in_its_list(settings) -> None:
     assert rep.count("create") == 2 and probe(job["output"]["path"]).frames > 0
     row = JobStore.open(configured).require(job_id)
     assert row.remote_id in rep.jobs and row.remote_id != done["job_id"]
+
+
+async def test_luma_lost_generation_is_found_in_its_list(settings) -> None:
+    from emulators.luma import LumaEmulator
+
+    with LumaEmulator() as luma:
+        configured = settings.with_provider_env(LUMAAI_API_KEY=luma.api_key, LUMAAI_BASE_URL=luma.dream_machine_url)
+        request = {"provider": "luma", "model": "ray-2", "prompt": "a lantern on a pier", "duration_s": 5}
+        luma.inject("create", drop=True, process=True)
+        async with make_client(configured) as client:
+            job_id = await start_job(client, "generate_video", request)
+            assert (await settle(client, job_id))["status"] == "unknown"
+        async with make_client(configured) as client:
+            job = await _recovered(client, job_id)
+    assert job["status"] == "succeeded", job
+    assert luma.count("create") == 1 and probe(job["output"]["path"]).frames > 0

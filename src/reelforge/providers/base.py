@@ -96,6 +96,16 @@ class LostCreate:
         return self.sent_after - slack_s <= created_at <= self.sent_before + slack_s
 
 
+def iso_epoch(stamp: Any) -> float | None:
+    """A provider's ISO-8601 time (`2026-12-02T01:02:03.456Z`) as epoch seconds; None when unreadable."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
 def single_match(candidates: list[str], provider: str) -> str | None:
     """The one remote id a lost create matches; None when none does. Two or more are ambiguous: adopting
     the wrong one would pay for a job twice or show the user someone else's video, so none is taken."""

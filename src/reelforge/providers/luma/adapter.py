@@ -26,7 +26,7 @@ from reelforge.errors import (
     ReelforgeError,
     UnsupportedParameter,
 )
-from reelforge.providers.base import RemoteProvider, RemoteState, RemoteStatus
+from reelforge.providers.base import LostCreate, RemoteProvider, RemoteState, RemoteStatus, iso_epoch, single_match
 from reelforge.providers.declaration import facts_of
 from reelforge.providers.http import ErrorMap, error_for_status, parse_retry_after, response_message
 from reelforge.providers.luma import DECLARATION
@@ -96,6 +96,27 @@ class LumaProvider(RemoteProvider):
             url = self._url("/generations/video")
         remote_id, _ = await self._send_create(url, body, _auth(self._key(model)))
         return remote_id
+
+    async def find_lost(self, lost: LostCreate, model: ModelEntry) -> str | None:
+        """The Dream Machine generation a lost create started: `GET /generations` newest first, the one of
+        this model and prompt created in the create's window. (The Agents API has no list we know of.)"""
+        if _is_agents(model):
+            return await super().find_lost(lost, model)
+        self.require_credentials(model)
+        found: list[str] = []
+        for offset in range(0, 2000, 100):
+            page = await self._send_read("GET", f"{self.base_url('LUMAAI_BASE_URL')}/generations", _auth(self._key(model)),
+                                         params={"limit": "100", "offset": str(offset)}) or {}
+            generations = page.get("generations") or []
+            for gen in generations:
+                created = iso_epoch(gen.get("created_at"))
+                if (created is not None and lost.in_window(created) and gen.get("model") == model.remote_name
+                        and (gen.get("request") or {}).get("prompt") == lost.spec.prompt):
+                    found.append(str(gen["id"]))
+            oldest = iso_epoch(generations[-1].get("created_at")) if generations else None
+            if not page.get("has_more") or (oldest is not None and oldest < lost.sent_after - 60):
+                break
+        return single_match(found, self.title)
 
     async def _read_job(self, remote_id: str, model: ModelEntry) -> dict[str, Any]:
         base = self.base_url("LUMA_AGENTS_BASE_URL") if _is_agents(model) else self.base_url("LUMAAI_BASE_URL")

@@ -37,7 +37,7 @@ from reelforge.errors import (
     UnsupportedParameter,
 )
 from reelforge.generation_spec import size_for
-from reelforge.providers.base import LostCreate, RemoteProvider, RemoteState, RemoteStatus, single_match
+from reelforge.providers.base import LostCreate, RemoteProvider, RemoteState, RemoteStatus, iso_epoch, single_match
 from reelforge.providers.declaration import facts_of
 from reelforge.providers.http import ErrorMap, RetryPolicy, error_for_status, parse_retry_after, send
 from reelforge.providers.replicate import DECLARATION
@@ -243,13 +243,13 @@ class ReplicateProvider(RemoteProvider):
             page = (await self.request("GET", path)).json()
             results = page.get("results") or [] if isinstance(page, dict) else []
             for item in results:
-                created = _epoch(item.get("created_at"))
+                created = iso_epoch(item.get("created_at"))
                 same_model = item.get("model") == model.remote_name or (
                     facts.version is not None and item.get("version") == facts.version)
                 prompt = (item.get("input") or {}).get("prompt") or None
                 if created is not None and lost.in_window(created) and same_model and prompt == wanted_prompt:
                     found.append(str(item["id"]))
-            oldest = _epoch(results[-1].get("created_at")) if results else None
+            oldest = iso_epoch(results[-1].get("created_at")) if results else None
             if oldest is not None and oldest < lost.sent_after - 60:
                 break
             nxt = page.get("next") if isinstance(page, dict) else None
@@ -337,13 +337,3 @@ def _snap_frames(spec: GenerationSpec, model: ModelEntry) -> tuple[GenerationSpe
     seconds = frames / spec.fps
     note = f"duration {spec.duration_s:g} s -> {frames} frames at {spec.fps} fps = {seconds:.2f} s ({model.key} takes whole frame counts)."
     return spec.model_copy(update={"duration_s": seconds}), [note]
-
-
-def _epoch(stamp: Any) -> float | None:
-    """Replicate's ISO-8601 UTC time (`2026-12-02T01:02:03.456789Z`) as epoch seconds."""
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
