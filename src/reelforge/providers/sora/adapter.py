@@ -32,7 +32,7 @@ from reelforge.errors import (
     ReelforgeError,
     UnsupportedParameter,
 )
-from reelforge.providers.base import LostCreate, single_match, RemoteProvider, RemoteState, RemoteStatus
+from reelforge.providers.base import LostCreate, RemoteProvider, RemoteState, RemoteStatus, single_match
 from reelforge.providers.declaration import facts_of
 from reelforge.providers.http import DO_NOT_RESUBMIT, ErrorMap, error_for_status, parse_retry_after, response_message, send
 from reelforge.providers.sora import DECLARATION
