@@ -52,6 +52,11 @@ def _sora_lost_job_is_listed(emu: Any) -> None:
     assert {v["id"] for v in emu.video_list()} == set(emu.jobs)
 
 
+def _seedance_lost_job_is_listed(emu: Any) -> None:
+    # Issue 12's recovery path: the task whose create answer was lost is in Ark's list endpoint.
+    assert {t["id"] for t in emu.task_list({"page_size": ["500"]})["items"]} == set(emu.jobs)
+
+
 CASES = {
     "minimax": Case("minimax:MiniMaxEmulator", lambda emu: {
         "MINIMAX_API_KEY": _module_value("minimax:API_KEY"), "MINIMAX_API_HOST": emu.url},
@@ -71,6 +76,11 @@ CASES = {
                  recovers=True),
     "veo": Case("veo:VeoEmulator", lambda emu: {"GEMINI_API_KEY": emu.api_key, "GOOGLE_GEMINI_BASE_URL": emu.url},
                 {"provider": "veo", "model": "veo-3.1-fast-generate-preview", "duration_s": 4}, frames=96),
+    "xai": Case("xai:XaiEmulator", lambda emu: {"XAI_API_KEY": emu.api_key, "XAI_BASE_URL": emu.url + "/v1"},
+                {"provider": "xai", "model": "grok-imagine-video", "duration_s": 2}, frames=48),
+    "seedance": Case("seedance:SeedanceEmulator", lambda emu: {"ARK_API_KEY": emu.api_key, "ARK_BASE_URL": emu.base_url},
+                     {"provider": "seedance", "model": "seedance-2.0", "duration_s": 4, "resolution": "480p"},
+                     frames=96, after=_seedance_lost_job_is_listed),
 }
 
 
