@@ -80,7 +80,7 @@ CASES = {
                 {"provider": "xai", "model": "grok-imagine-video", "duration_s": 2}, frames=48),
     "seedance": Case("seedance:SeedanceEmulator", lambda emu: {"ARK_API_KEY": emu.api_key, "ARK_BASE_URL": emu.base_url},
                      {"provider": "seedance", "model": "seedance-2.0", "duration_s": 4, "resolution": "480p"},
-                     frames=96, after=_seedance_lost_job_is_listed),
+                     frames=96, after=_seedance_lost_job_is_listed, recovers=True),
     "huggingface": Case("huggingface:HuggingFaceEmulator", lambda emu: {
         "HF_TOKEN": _module_value("huggingface:TOKEN"), "HF_ROUTER_URL": emu.url},
         {"provider": "huggingface", "model": "wan2.2-t2v-a14b-fal", "duration_s": 2}, frames=24),

@@ -19,7 +19,7 @@ from provider_utils import needs_providers
 from reelforge.jobs.store import JobStore
 from reelforge.media.probe import probe
 
-pytestmark = needs_providers("sora", "runway", "replicate", "luma")
+pytestmark = needs_providers("sora", "runway", "replicate", "luma", "seedance")
 SORA = {"provider": "sora", "model": "sora-2", "prompt": "a paper boat at sunrise", "duration_s": 4}
 
 
@@ -141,3 +141,20 @@ async def test_luma_lost_generation_is_found_in_its_list(settings) -> None:
             job = await _recovered(client, job_id)
     assert job["status"] == "succeeded", job
     assert luma.count("create") == 1 and probe(job["output"]["path"]).frames > 0
+
+
+async def test_seedance_lost_task_is_found_in_its_list(settings) -> None:
+    from emulators.seedance import SeedanceEmulator
+
+    with SeedanceEmulator() as ark:
+        configured = settings.with_provider_env(ARK_API_KEY=ark.api_key, ARK_BASE_URL=ark.base_url)
+        request = {"provider": "seedance", "model": "seedance-2.0", "prompt": "a kite", "duration_s": 4,
+                   "resolution": "480p"}
+        ark.inject("create", drop=True, process=True)
+        async with make_client(configured) as client:
+            job_id = await start_job(client, "generate_video", request)
+            assert (await settle(client, job_id))["status"] == "unknown"
+        async with make_client(configured) as client:
+            job = await _recovered(client, job_id)
+    assert job["status"] == "succeeded", job
+    assert ark.count("create") == 1 and probe(job["output"]["path"]).frames == 96

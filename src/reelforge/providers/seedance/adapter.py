@@ -21,7 +21,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from reelforge.errors import InvalidRequest, UnsupportedParameter
-from reelforge.providers.base import RemoteProvider, RemoteState, RemoteStatus
+from reelforge.providers.base import LostCreate, RemoteProvider, RemoteState, RemoteStatus, single_match
 from reelforge.providers.declaration import facts_of
 from reelforge.providers.http import ErrorMap
 from reelforge.providers.input_files import check_image_file, check_kind, data_uri
@@ -116,6 +116,24 @@ class SeedanceProvider(RemoteProvider):
         body = await self._body(spec, model)
         task_id, _ = await self._send_create(self._url("/contents/generations/tasks"), body, self._headers())
         return task_id
+
+    async def find_lost(self, lost: LostCreate, model: ModelEntry) -> str | None:
+        """The task a lost create started: Ark's task list for this model (newest first, the last 7 days),
+        the one created in the create's window with the same ratio, resolution and duration (tasks do
+        not echo the prompt, and the create takes no client reference)."""
+        self.require_credentials(model)
+        spec, found = lost.spec, []
+        for page_num in range(1, 5):
+            query = {"page_num": str(page_num), "page_size": "500", "filter.model": self._wire_model(model)}
+            page = await self._send_read("GET", self._url("/contents/generations/tasks"), self._headers(), params=query) or {}
+            items = page.get("items") or []
+            for task in items:
+                if (lost.in_window(float(task.get("created_at") or 0)) and task.get("ratio") == spec.aspect_ratio
+                        and task.get("resolution") == spec.resolution and task.get("duration") == round(spec.duration_s)):
+                    found.append(str(task["id"]))
+            if len(items) < 500 or float(items[-1].get("created_at") or 0) < lost.sent_after - 60:
+                break
+        return single_match(found, self.title)
 
     async def _read_job(self, remote_id: str, model: ModelEntry) -> dict[str, Any]:
         return await self._send_read("GET", self._url(f"/contents/generations/tasks/{remote_id}"), self._headers()) or {}
