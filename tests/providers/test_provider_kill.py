@@ -84,6 +84,9 @@ CASES = {
     "huggingface": Case("huggingface:HuggingFaceEmulator", lambda emu: {
         "HF_TOKEN": _module_value("huggingface:TOKEN"), "HF_ROUTER_URL": emu.url},
         {"provider": "huggingface", "model": "wan2.2-t2v-a14b-fal", "duration_s": 2}, frames=24),
+    "together": Case("together:TogetherEmulator", lambda emu: {
+        "TOGETHER_API_KEY": emu.api_key, "TOGETHER_BASE_URL": emu.url},
+        {"provider": "together", "model": "video-01-director"}, frames=120),
 }
 
 
