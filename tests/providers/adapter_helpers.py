@@ -10,7 +10,7 @@ from typing import Any
 
 import anyio
 import av
-from client_utils import settle, start_job  # noqa: F401  (re-exported: the provider MCP tests import them from here)
+from client_utils import make_client, settle, start_job  # noqa: F401  (re-exported: the provider MCP tests import them from here)
 
 from reelforge.catalog import RESOLUTION_SHORT_EDGE, ModelEntry
 from reelforge.providers.base import RemoteProvider, RemoteStatus
@@ -92,3 +92,24 @@ def sdk_until(read: Any, remote_id: str, done: tuple[str, ...], attr: str = "sta
         if getattr(job, attr) in done:
             return job
     raise AssertionError(f"{remote_id} never reached {done}")
+
+
+#: Create faults every provider must end in a definite state: a refusal `failed` (nothing billed), a
+#: 5xx or a dropped answer `unknown` (maybe billed: never resent). Providers add their own shapes.
+COMMON_CREATE_FAULTS = [
+    ({"status": 401}, "failed", "auth_failed"),
+    ({"status": 429, "retry_after": 90}, "failed", "rate_limited"),
+    ({"status": 500}, "unknown", "outcome_unknown"),
+    ({"drop": True, "process": True}, "unknown", "outcome_unknown"),
+]
+
+
+async def job_after_create_fault(settings: Settings, emu: Any, request: dict[str, Any], fault: dict[str, Any]) -> dict[str, Any]:
+    """One generate_video through the MCP tools with `fault` injected on its create: the settled job,
+    after checking that exactly one create was sent (a fault never makes us send it again)."""
+    emu.inject("create", **fault)
+    async with make_client(settings) as client:
+        job = await settle(client, await start_job(client, "generate_video", request))
+    assert emu.count("create") == 1, job
+    return job
+

@@ -20,7 +20,6 @@ from emulators.base import Emulator
 from emulators.luma import LumaEmulator
 from emulators.runway import RunwayEmulator
 from mcp import Client, StdioServerParameters
-from pydantic import SecretStr
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings

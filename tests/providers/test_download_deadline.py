@@ -17,7 +17,6 @@ from provider_utils import require_provider
 from adapter_helpers import settle, start_job
 from emulators.base import Emulator
 from emulators.runway import RunwayEmulator
-from pydantic import SecretStr
 
 from reelforge.jobs.store import JobStore
 from reelforge.media.probe import probe

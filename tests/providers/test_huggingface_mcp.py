@@ -10,7 +10,7 @@ import pytest
 from provider_utils import require_provider
 
 require_provider("huggingface")  # the rest of this module needs its package
-from adapter_helpers import settle, start_job
+from adapter_helpers import job_after_create_fault, settle, start_job
 from client_utils import make_client
 from emulators.huggingface import TOKEN, HuggingFaceEmulator
 
@@ -66,11 +66,8 @@ async def test_refusals_before_anything_is_sent(emu, hf_settings):
      ({"status": 502}, "unknown", "outcome_unknown"), ({"drop": True, "process": True}, "unknown", "outcome_unknown")],
 )
 async def test_create_faults_end_in_definite_states(emu, hf_settings, fault, status, code):
-    emu.inject("create", **fault)
-    async with make_client(hf_settings) as client:
-        job = await settle(client, await start_job(client, "generate_video", FAL))
+    job = await job_after_create_fault(hf_settings, emu, FAL, fault)
     assert job["status"] == status and job["error"]["code"] == code, job
-    assert emu.count("create") == 1
 
 
 async def test_moderation_failure_is_reported(emu, hf_settings):

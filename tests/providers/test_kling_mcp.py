@@ -11,7 +11,7 @@ import pytest
 from provider_utils import require_provider
 
 require_provider("kling")  # the rest of this module needs its package
-from adapter_helpers import settle, start_job
+from adapter_helpers import job_after_create_fault, settle, start_job
 from client_utils import make_client
 from emulators.kling import ACCESS_KEY, SECRET_KEY, KlingEmulator
 from media_utils import make_image
@@ -78,11 +78,8 @@ async def test_refusals_before_anything_is_sent(emu, kl_settings):
     ({"status": 500}, "unknown", "outcome_unknown"),
 ])
 async def test_create_faults_end_in_definite_states(emu, kl_settings, fault, status, code):
-    emu.inject("create", **fault)
-    async with make_client(kl_settings) as client:
-        job = await settle(client, await start_job(client, "generate_video", TURBO))
+    job = await job_after_create_fault(kl_settings, emu, TURBO, fault)
     assert job["status"] == status and job["error"]["code"] == code, job
-    assert emu.count("create") == 1
 
 
 async def test_moderation_failure_of_the_task(emu, kl_settings):

@@ -15,10 +15,9 @@ import pytest
 from provider_utils import require_provider
 
 require_provider("luma")  # the rest of this module needs its package
-from adapter_helpers import settle, start_job
+from adapter_helpers import job_after_create_fault, settle, start_job
 from emulators.luma import LumaEmulator
 from media_utils import make_image
-from pydantic import SecretStr
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
@@ -108,11 +107,8 @@ async def test_make_loop_uses_the_native_loop(emu, luma_settings):
     ],
 )
 async def test_create_faults_end_in_definite_states(emu, luma_settings, fault, status, code):
-    emu.inject("create", **fault)
-    async with make_client(luma_settings) as client:
-        job = await settle(client, await start_job(client, "generate_video", RAY2))
+    job = await job_after_create_fault(luma_settings, emu, RAY2, fault)
     assert job["status"] == status and job["error"]["code"] == code, job
-    assert emu.count("create") == 1
 
 
 @pytest.mark.slow

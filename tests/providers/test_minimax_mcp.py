@@ -11,14 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import anyio
 import pytest
 from provider_utils import require_provider
 
 require_provider("minimax")  # the rest of this module needs its package
 from emulators.minimax import API_KEY, MiniMaxEmulator
 from media_utils import make_image
-from pydantic import SecretStr
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings

@@ -15,7 +15,7 @@ from provider_utils import require_provider
 require_provider("replicate")  # the rest of this module needs its package
 from emulators.replicate import TOKEN, ReplicateEmulator
 from media_utils import make_image
-from pydantic import SecretStr
+from adapter_helpers import job_after_create_fault
 from client_utils import settle, start_job
 from client_utils import until
 
@@ -88,11 +88,8 @@ async def test_make_loop_of_a_generated_clip(emu, rep_settings):
      ({"status": 502}, "unknown", "outcome_unknown"), ({"drop": True, "process": True}, "unknown", "outcome_unknown")],
 )
 async def test_create_faults_end_in_definite_states(emu, rep_settings, fault, status, code):
-    emu.inject("create", **fault)
-    async with make_client(rep_settings) as client:
-        job = await settle(client, await start_job(client, "generate_video", VIDEO_01))
+    job = await job_after_create_fault(rep_settings, emu, VIDEO_01, fault)
     assert job["status"] == status and job["error"]["code"] == code, job
-    assert emu.count("create") == 1
 
 
 async def test_moderation_failure_and_poll_faults(emu, rep_settings):

@@ -15,10 +15,9 @@ import pytest
 from provider_utils import require_provider
 
 require_provider("runway")  # the rest of this module needs its package
-from adapter_helpers import settle, start_job
+from adapter_helpers import job_after_create_fault, settle, start_job
 from emulators.runway import RunwayEmulator
 from media_utils import make_image
-from pydantic import SecretStr
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
@@ -109,11 +108,8 @@ async def test_refusals_before_anything_is_sent(emu, rw_settings):
     ],
 )
 async def test_create_faults_end_in_definite_states(emu, rw_settings, fault, status, code):
-    emu.inject("create", **fault)
-    async with make_client(rw_settings) as client:
-        job = await settle(client, await start_job(client, "generate_video", GEN45))
+    job = await job_after_create_fault(rw_settings, emu, GEN45, fault)
     assert job["status"] == status and job["error"]["code"] == code, job
-    assert emu.count("create") == 1
 
 
 @pytest.mark.slow

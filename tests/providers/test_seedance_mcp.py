@@ -11,7 +11,7 @@ import pytest
 from provider_utils import require_provider
 
 require_provider("seedance")  # the rest of this module needs its package
-from adapter_helpers import settle, start_job
+from adapter_helpers import COMMON_CREATE_FAULTS, job_after_create_fault, settle, start_job
 from client_utils import make_client
 from emulators.seedance import SeedanceEmulator
 
@@ -63,21 +63,10 @@ async def test_refusals_before_anything_is_sent(emu, ark_settings):
     assert emu.requests == []
 
 
-@pytest.mark.parametrize(
-    ("fault", "status", "code"),
-    [
-        ({"status": 401}, "failed", "auth_failed"),
-        ({"status": 429, "retry_after": 90}, "failed", "rate_limited"),
-        ({"status": 500}, "unknown", "outcome_unknown"),
-        ({"drop": True, "process": True}, "unknown", "outcome_unknown"),
-    ],
-)
+@pytest.mark.parametrize(("fault", "status", "code"), COMMON_CREATE_FAULTS)
 async def test_create_faults_end_in_definite_states(emu, ark_settings, fault, status, code):
-    emu.inject("create", **fault)
-    async with make_client(ark_settings) as client:
-        job = await settle(client, await start_job(client, "generate_video", V2))
+    job = await job_after_create_fault(ark_settings, emu, V2, fault)
     assert job["status"] == status and job["error"]["code"] == code, job
-    assert emu.count("create") == 1
 
 
 @pytest.mark.slow

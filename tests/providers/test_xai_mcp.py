@@ -13,7 +13,7 @@ import pytest
 from provider_utils import require_provider
 
 require_provider("xai")  # the rest of this module needs its package
-from adapter_helpers import settle, start_job
+from adapter_helpers import job_after_create_fault, settle, start_job
 from client_utils import make_client
 from emulators.xai import XaiEmulator
 from media_utils import make_image
@@ -109,8 +109,5 @@ async def test_cancel_job_ends_it_here_and_sends_nothing(emu, xai_settings):
      ({"status": 500}, "unknown", "outcome_unknown"), ({"malformed": True}, "unknown", "outcome_unknown")],
 )
 async def test_create_faults_end_in_definite_states(emu, xai_settings, fault, status, code):
-    emu.inject("create", **fault)
-    async with make_client(xai_settings) as client:
-        job = await settle(client, await start_job(client, "generate_video", GROK))
+    job = await job_after_create_fault(xai_settings, emu, GROK, fault)
     assert job["status"] == status and job["error"]["code"] == code, job
-    assert emu.count("create") == 1
