@@ -230,11 +230,13 @@ class KlingEmulator(Emulator):
     # --- query ----------------------------------------------------------------------------------
 
     def _task(self, req: Recorded, match: re.Match[str]) -> Reply:
+        """A task by its task_id, or by the external_task_id its create carried (Kling's query takes either)."""
         with self._lock:
-            known = self.jobs.get(match["id"])
+            known = self.jobs.get(match["id"]) or next(
+                (j for j in self.jobs.values() if j.request.get("external_task_id") == match["id"]), None)
         if known is None or known.kind != match["endpoint"]:
             return self._error(404, 1203, "task not found")
-        return self._ok(self.task_json(self.read_job(match["id"]) or known))
+        return self._ok(self.task_json(self.read_job(known.id) or known))
 
     def task_json(self, job: EmulatedJob) -> dict[str, Any]:
         now = int(time.time() * 1000)

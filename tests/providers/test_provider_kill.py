@@ -70,7 +70,7 @@ CASES = {
     "kling": Case("kling:KlingEmulator", lambda emu: {
         "KLING_ACCESS_KEY": _module_value("kling:ACCESS_KEY"), "KLING_SECRET_KEY": _module_value("kling:SECRET_KEY"),
         "KLING_BASE_URL": emu.url},
-        {"provider": "kling", "model": "kling-v2-5-turbo"}, frames=120, chunk_pause_s=1.0),
+        {"provider": "kling", "model": "kling-v2-5-turbo"}, frames=120, chunk_pause_s=1.0, recovers=True),
     "sora": Case("sora:SoraEmulator", lambda emu: {"OPENAI_API_KEY": emu.api_key, "OPENAI_BASE_URL": emu.url + "/v1"},
                  {"provider": "sora", "model": "sora-2", "duration_s": 4}, frames=120, after=_sora_lost_job_is_listed,
                  recovers=True),

@@ -19,7 +19,7 @@ from provider_utils import needs_providers
 from reelforge.jobs.store import JobStore
 from reelforge.media.probe import probe
 
-pytestmark = needs_providers("sora", "runway", "replicate", "luma", "seedance")
+pytestmark = needs_providers("sora", "runway", "replicate", "luma", "seedance", "kling")
 SORA = {"provider": "sora", "model": "sora-2", "prompt": "a paper boat at sunrise", "duration_s": 4}
 
 
@@ -158,3 +158,22 @@ async def test_seedance_lost_task_is_found_in_its_list(settings) -> None:
             job = await _recovered(client, job_id)
     assert job["status"] == "succeeded", job
     assert ark.count("create") == 1 and probe(job["output"]["path"]).frames == 96
+
+
+async def test_kling_lost_task_is_read_by_the_job_id_it_carried(settings) -> None:
+    from emulators.kling import ACCESS_KEY, SECRET_KEY, KlingEmulator
+
+    with KlingEmulator() as kling:
+        configured = settings.with_provider_env(KLING_ACCESS_KEY=ACCESS_KEY, KLING_SECRET_KEY=SECRET_KEY,
+                                                KLING_BASE_URL=kling.url)
+        request = {"provider": "kling", "model": "kling-v2-5-turbo", "prompt": "a kite", "duration_s": 5}
+        kling.inject("create", drop=True, process=True)
+        async with make_client(configured) as client:
+            job_id = await start_job(client, "generate_video", request)
+            assert (await settle(client, job_id))["status"] == "unknown"
+        [create] = [r for r in kling.requests if r.route == "create"]
+        assert create.json["external_task_id"] == job_id  # the create carried our job id
+        async with make_client(configured) as client:
+            job = await _recovered(client, job_id)
+    assert job["status"] == "succeeded", job
+    assert kling.count("create") == 1 and probe(job["output"]["path"]).frames == 120

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -79,6 +80,12 @@ class RemoteStatus:
     #: The job this status was read from (set by `RemoteProvider.poll`), so `download` can
     #: refresh an expired output link.
     remote_id: str | None = None
+
+
+#: The ledger job a create request is sent for, set by the studio around `submit`. An adapter whose API
+#: takes a client reference that a lost create can later be looked up by (Kling's external_task_id)
+#: sends it; the others ignore it.
+creating_for: ContextVar[str | None] = ContextVar("reelforge_creating_for", default=None)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from reelforge.generation_spec import GenerationSpec
 from reelforge.jobs.job import JobStatus
 from reelforge.jobs.polling import PollPolicy, poll_until_done
 from reelforge.jobs.runner import JobContext
-from reelforge.providers.base import LocalProvider, RemoteProvider, RemoteState
+from reelforge.providers.base import LocalProvider, RemoteProvider, RemoteState, creating_for
 from reelforge.studio.artifacts import finalize
 from reelforge.studio.clip_sources import resolve_image, resolve_video
 from reelforge.studio.planning import GenerationPlan, plan
@@ -105,7 +105,11 @@ async def _drive_remote(studio: Studio, ctx: JobContext, provider: RemoteProvide
         # Shielded: a cancel must not cut a create request in half (the provider may accept and bill
         # it while we lose its id). The cancel takes effect right after, with the id in hand.
         with anyio.CancelScope(shield=True):
-            remote_id = await provider.submit(spec, model)
+            sending = creating_for.set(ctx.job_id)  # a client reference where the API takes one
+            try:
+                remote_id = await provider.submit(spec, model)
+            finally:
+                creating_for.reset(sending)
             try:
                 job = ctx.update(remote_id=remote_id, status=JobStatus.RUNNING, stage=f"queued at {provider.name}")
             except Exception as exc:  # the ledger refused the write: never lose the id of a paid job

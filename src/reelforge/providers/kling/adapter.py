@@ -15,7 +15,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from reelforge.errors import InvalidRequest, OutcomeUnknown, ProviderFailure, UnsupportedParameter
-from reelforge.providers.base import RemoteProvider, RemoteState, RemoteStatus
+from reelforge.providers.base import LostCreate, RemoteProvider, RemoteState, RemoteStatus, creating_for
 from reelforge.providers.declaration import facts_of
 from reelforge.providers.http import DO_NOT_RESUBMIT, ErrorMap, send
 from reelforge.providers.kling import DECLARATION
@@ -119,14 +119,16 @@ class KlingProvider(RemoteProvider):
 
     async def create_body(self, spec: GenerationSpec, model: ModelEntry) -> tuple[str, dict[str, Any]]:
         """(endpoint, JSON body) of the create request for `spec` (inputs read and encoded here)."""
+        reference = {"external_task_id": job} if (job := creating_for.get()) else {}
         if spec.continue_remote_id:
-            body: dict[str, Any] = {"video_id": await self._video_id(spec.continue_remote_id)}
+            body: dict[str, Any] = {"video_id": await self._video_id(spec.continue_remote_id), **reference}
             if spec.prompt:
                 body["prompt"] = spec.prompt
             return "video-extend", body
         facts = facts_of(model, KlingFacts)
         endpoint = "image2video" if spec.first_frame is not None else "text2video"
-        body = {"model_name": model.remote_name}
+        # Our job id as Kling's external_task_id: a create whose answer is lost can be looked up by it.
+        body = {"model_name": model.remote_name, **reference}
         if endpoint == "image2video":
             assert spec.first_frame is not None
             body["image"] = await self._image(spec.first_frame, "image")
@@ -182,6 +184,19 @@ class KlingProvider(RemoteProvider):
             raise OutcomeUnknown("Kling accepted the create request but its answer has no task_id, so the task "
                                  "cannot be followed (it may have been started and billed).", hint=DO_NOT_RESUBMIT)
         return wire.job_id(endpoint, task_id)
+
+    async def find_lost(self, lost: LostCreate, model: ModelEntry) -> str | None:
+        """The task a lost create started, read by the external_task_id it carried (our job id)."""
+        endpoint = "video-extend" if lost.spec.continue_remote_id else (
+            "image2video" if lost.spec.first_frame is not None else "text2video")
+        try:
+            task = await self._read(wire.job_id(endpoint, lost.job_id))
+        except InvalidRequest as exc:
+            if "1203" in str(exc):  # "task not found": the create never started one
+                return None
+            raise
+        task_id = task.get("task_id")
+        return wire.job_id(endpoint, str(task_id)) if task_id else None
 
     async def _read(self, remote_id: str) -> dict[str, Any]:
         endpoint, task_id = wire.split_job_id(remote_id)
