@@ -92,13 +92,13 @@ async def test_moderation_failure(emu, sora_settings):
 
 
 @pytest.mark.slow
-async def test_extend_uses_the_last_frame_path(emu, sora_settings):
+async def test_extend_is_native_and_takes_the_stitched_whole(emu, sora_settings):
     async with make_client(sora_settings) as client:
         source = await settle(client, await start_job(client, "generate_video", SORA))
         extended = await settle(client, await start_job(client, "extend_video", {
             **SORA, "prompt": "the kite climbs", "source": {"job_id": source["job_id"]}}))
     assert extended["status"] == "succeeded", extended
-    assert emu.count("create") == 2 and emu.count("extend") == 0
+    assert emu.count("create") == 1 and emu.count("extend") == 1  # /videos/extensions, not a second clip
     assert probe(extended["output"]["path"]).duration_s > probe(source["output"]["path"]).duration_s
 
 

@@ -77,6 +77,8 @@ def plan(studio: Studio, opts: GenerationOptions, *, first: MediaRef | None = No
                 f"No {name} model accepts {', '.join(kinds)} input; {name} models accept: {', '.join(accepted)}.",
                 param="video" if "video" in kinds else "provider",
                 hint="Pick another provider or model with list_models.")
+        if model.status == "deprecated":  # said, as when it is asked for by name
+            model, notes = resolve_model(studio.catalog, name, model.id)
     else:
         model, notes = resolve_model(studio.catalog, name, opts.model)
         if model.provider != name:  # redirected to another provider (a retired API): it runs the job

@@ -42,8 +42,7 @@ def choose_provider(catalog: Catalog, settings: Settings, requested: str, kinds:
 
 
 def default_model_for(entry: ProviderEntry, kinds: list[str]) -> ModelEntry | None:
-    """The provider's first usable model that accepts these inputs."""
-    for model in entry.models:
-        if model.status in ("ga", "preview") and accepts_inputs(model, kinds):
-            return model
-    return None
+    """The provider's first current model that accepts these inputs; else its first deprecated one (a
+    provider whose every model is deprecated, such as Sora, still works when asked for by name)."""
+    fitting = [m for m in entry.models if m.status != "retired" and accepts_inputs(m, kinds)]
+    return next((m for m in fitting if m.status in ("ga", "preview")), fitting[0] if fitting else None)
