@@ -77,3 +77,26 @@ def test_a_worker_without_the_engine_says_why(tmp_path) -> None:
                          text=True, timeout=60, env={"REELFORGE_ENGINE": "none", "REELFORGE_HOME": str(tmp_path),
                                                       "PATH": "/usr/bin:/bin"})
     assert out.returncode == 2 and "REELFORGE_ENGINE is not dbos" in out.stderr, out.stderr
+
+
+def test_on_sqlite_a_transaction_holds_the_write_lock_from_its_first_read(tmp_path) -> None:
+    """A queue's dequeue counts the rate limiter's window, then claims: on the SQLite engine file both
+    must sit in one locked transaction, or two processes each count the same free slots (measured:
+    37 starts in a window whose limit was 30). A second writer waits for a reader's transaction."""
+    import sqlalchemy as sa
+
+    from reelforge.jobs.engine import _sqlite_engine
+
+    engine = _sqlite_engine(f"sqlite:///{tmp_path / 'engine.sqlite'}")
+    with engine.begin() as setup:
+        setup.exec_driver_sql("CREATE TABLE runs (n INTEGER)")
+    with engine.connect() as reader:
+        with reader.begin():
+            assert reader.execute(sa.text("SELECT count(*) FROM runs")).scalar() == 0
+            with engine.connect() as other:
+                other.connection.dbapi_connection.execute("PRAGMA busy_timeout=0")  # fail at once, not in 30 s
+                with pytest.raises(sa.exc.OperationalError, match="locked"), other.begin():
+                    other.exec_driver_sql("INSERT INTO runs VALUES (1)")
+    with engine.begin() as after:  # the lock is released with the reader's transaction
+        after.exec_driver_sql("INSERT INTO runs VALUES (1)")
+        assert after.execute(sa.text("SELECT count(*) FROM runs")).scalar() == 1

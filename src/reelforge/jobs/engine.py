@@ -275,10 +275,25 @@ def _sqlite_engine(url: str) -> Any:
 
     @sa.event.listens_for(engine, "connect")
     def _setup(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = "IMMEDIATE"
+        dbapi_conn.isolation_level = None  # the driver begins nothing itself; _begin below does
         dbapi_conn.execute("PRAGMA busy_timeout=30000")
         dbapi_conn.execute("PRAGMA foreign_keys=ON")
         dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        # Every transaction takes the write lock when it begins. With the driver's own IMMEDIATE
+        # mode a transaction began only at its first write, so a queue's dequeue counted the rate
+        # limiter's window in autocommit, before its claim: two processes both counted 0 and each
+        # started a full window's worth (37 starts against a limit of 30, tests/test_team.py).
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @sa.event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _already_begun(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> Any:
+        # DBOS's migration issues its own BEGIN IMMEDIATE inside a transaction, which now holds the lock.
+        if statement.strip().upper() == "BEGIN IMMEDIATE" and cursor.connection.in_transaction:
+            return "SELECT 1", ()
+        return statement, parameters
 
     return engine
 
