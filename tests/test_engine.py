@@ -62,9 +62,10 @@ def test_each_job_waits_on_its_queue() -> None:
 
 
 def test_engine_settings_are_checked_with_the_fix() -> None:
-    assert parse_rate_limits(" runway=5/60, luma=20 ") == {"runway": (5, 60.0), "luma": (20, 60.0)}
+    assert parse_rate_limits(" runway=5/60, luma=20, veo/veo-3.1-generate-001=40/60 ") == {
+        "runway": (5, 60.0), "luma": (20, 60.0), "veo/veo-3.1-generate-001": (40, 60.0)}
     for bad in ("runway", "runway=0/60", "runway=five/60", "runway=5/-1"):
-        with pytest.raises(InvalidRequest, match="provider=COUNT/SECONDS"):
+        with pytest.raises(InvalidRequest, match=r"provider\[/model\]=COUNT/SECONDS"):
             parse_rate_limits(bad)
     assert parse_queues("all") == parse_queues("") == {"gpu", "remote", "media"}
     assert parse_queues("none") == frozenset() and parse_queues("gpu, media") == {"gpu", "media"}

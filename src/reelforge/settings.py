@@ -76,8 +76,9 @@ class Settings(BaseSettings):
     queue_poll_s: float = Field(
         default=1.0, ge=0.01, le=60, description="How often a process checks a queue for work (a queued job waits about this long).")
     rate_limits: str = Field(
-        default="", description="Provider jobs started per period, shared by every process on the database, e.g. "
-        "'runway=5/60,luma=20/60' (at most 5 Runway jobs per 60 s). Unset: no limit beyond the provider's own.")
+        default="", description="Provider (or provider/model) jobs started per period, shared by every process on the "
+        "database, e.g. 'runway=5/60,veo/veo-3.1-generate-preview=8/60' (at most 5 Runway jobs per 60 s). A model "
+        "with a published per-model limit (Veo) is held to it by default when the server's key is set.")
     engine_retention_days: float = Field(
         default=7.0, gt=0, description="Engine records of finished jobs are deleted after this many days (the ledger keeps the jobs).")
     download_max_mb: int = Field(default=1024, ge=1, description="Largest output file accepted from a provider.")

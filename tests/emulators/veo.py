@@ -61,6 +61,8 @@ class VeoEmulator(Emulator):
         self.api_key = api_key
         #: model -> creates allowed per rolling minute (Google's per-model RPM); None: unlimited.
         self.rpm: dict[str, int] = {}
+        #: The window `rpm` counts over (Google's is a minute; tests shorten it).
+        self.rpm_window_s = 60.0
         self._creates: dict[str, list[float]] = {}
         #: file id -> job id; a file removed here answers 404 (Google deletes files after 2 days).
         self.files: dict[str, str] = {}
@@ -190,10 +192,10 @@ class VeoEmulator(Emulator):
             return None
         now = time.monotonic()
         with self._rate_lock:
-            recent = [t for t in self._creates.get(model, []) if now - t < 60]
+            recent = [t for t in self._creates.get(model, []) if now - t < self.rpm_window_s]
             if len(recent) >= limit:
                 self._creates[model] = recent
-                wait = int(60 - (now - recent[0])) + 1 if recent else 60
+                wait = int(self.rpm_window_s - (now - recent[0])) + 1 if recent else int(self.rpm_window_s)
                 reply = self.error_response(429, "You exceeded your current quota, please check your plan and billing "
                                                  f"details. Please retry in {wait}s.")
                 reply.body["error"]["details"] = [

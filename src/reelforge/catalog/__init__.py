@@ -122,6 +122,10 @@ class ModelEntry(_Strict):
     #: The pace this model's status is read at, seconds between reads once it runs (kept within the
     #: settings' shortest and longest pause). None: the settings' pace.
     poll_interval_s: float | None = Field(default=None, gt=0)
+    #: New jobs the provider accepts per minute for this model on one account. With the server's own
+    #: key set it is the durable engine's default limit for the model, shared by every process (an
+    #: operator's REELFORGE_RATE_LIMITS entry for the provider or the model replaces it).
+    requests_per_minute: int | None = Field(default=None, ge=1)
     #: Provider-specific facts the adapter needs (endpoint, version hash, field names): an instance
     #: of the provider's own pydantic model, validated when the catalog loads; None when it has none.
     facts: SerializeAsAny[BaseModel] | None = None

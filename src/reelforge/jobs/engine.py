@@ -11,8 +11,11 @@ the same code runs one process or many. What each part does:
   a re-run is safe: the intent row before a create, the remote id adopted on resume, an ambiguous
   create ending `unknown`. The ledger lease still names the one process that drives a job.
 - Queues: `gpu` (one render per worker process), `media` (previews, extend, loop, compose),
-  `remote` (provider jobs) and `remote.<provider>` for a provider with a rate limit (jobs started
-  per period, counted across every process on the database). A process runs the queues
+  `remote` (provider jobs), `remote.<provider>` for a provider with a rate limit and
+  `remote.<provider>/<model>` for a model with one (jobs started per period, counted across every
+  process on the database). A model's limit is the operator's (`REELFORGE_RATE_LIMITS`) or, for a
+  provider whose server key is set and which the operator did not limit, the catalog's
+  `requests_per_minute` (Veo's 10 or 50 a minute per project). A process runs the queues
   `REELFORGE_QUEUES` names; work on a queue it runs with no limit starts at once instead of waiting
   for the queue's next poll.
 - Take-over. DBOS alone hands a dead executor's workflows to no one (that is its paid Conductor),
@@ -118,7 +121,8 @@ def _attempt_of(workflow_id: str) -> int:
 
 # -- configuration -----------------------------------------------------------------------------------
 def parse_rate_limits(text: str) -> dict[str, tuple[int, float]]:
-    """'runway=5/60,luma=20/60' -> {'runway': (5, 60.0), 'luma': (20, 60.0)}."""
+    """'runway=5/60,veo/veo-3.1-generate-preview=8/60' -> {'runway': (5, 60.0), 'veo/veo-3.1-…': (8, 60.0)}:
+    a provider's limit, or one model's."""
     limits: dict[str, tuple[int, float]] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, _, rate = part.partition("=")
@@ -128,9 +132,16 @@ def parse_rate_limits(text: str) -> dict[str, tuple[int, float]]:
             if limits[name.strip()][0] < 1 or limits[name.strip()][1] <= 0:
                 raise ValueError
         except ValueError:
-            raise InvalidRequest(f"REELFORGE_RATE_LIMITS entry '{part}' is not provider=COUNT/SECONDS.",
-                                 hint="For example REELFORGE_RATE_LIMITS='runway=5/60,luma=20/60'.") from None
+            raise InvalidRequest(f"REELFORGE_RATE_LIMITS entry '{part}' is not provider[/model]=COUNT/SECONDS.",
+                                 hint="For example REELFORGE_RATE_LIMITS='runway=5/60,veo/veo-3.1-generate-preview=8/60'.") from None
     return limits
+
+
+def with_defaults(limits: dict[str, tuple[int, float]], defaults: dict[str, tuple[int, float]]) -> dict[str, tuple[int, float]]:
+    """The operator's limits plus each default ('provider/model' keys from the catalog) for a
+    provider and model the operator left unlimited: their entry, for either, replaces ours."""
+    kept = {key: rate for key, rate in defaults.items() if key not in limits and key.split("/")[0] not in limits}
+    return {**limits, **kept}
 
 
 def parse_queues(text: str) -> frozenset[str]:
@@ -146,12 +157,16 @@ def parse_queues(text: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def queue_for(kind: str, provider: str | None, limits: dict[str, tuple[int, float]]) -> str:
-    """The queue a job waits on: local GPU renders, provider jobs (per provider when rate-limited), media."""
+def queue_for(kind: str, provider: str | None, limits: dict[str, tuple[int, float]], model: str | None = None) -> str:
+    """The queue a job waits on: local GPU renders, provider jobs (per model or per provider when
+    rate-limited), media."""
     if kind == "generate" and provider == "local":
         return "gpu"
     if kind == "generate" and provider not in (None, "preview"):
-        return f"remote.{provider}" if provider in limits else "remote"
+        for key in (f"{provider}/{model}", provider):
+            if key in limits:
+                return f"remote.{key}"
+        return "remote"
     return "media"
 
 
@@ -298,13 +313,13 @@ def _sqlite_engine(url: str) -> Any:
     return engine
 
 
-def _launch(settings: Settings, executor_id: str) -> Engine:
+def _launch(settings: Settings, executor_id: str, defaults: dict[str, tuple[int, float]]) -> Engine:
     global _engine
     with _engine_lock:
         if _engine is not None:
             return _engine
         url = engine_url(settings)
-        limits = parse_rate_limits(settings.rate_limits)
+        limits = with_defaults(parse_rate_limits(settings.rate_limits), defaults)
         listen = parse_queues(settings.queues)
         database: dict[str, Any] = {"system_database_url": url}
         if url.startswith("sqlite"):
@@ -320,10 +335,12 @@ def _launch(settings: Settings, executor_id: str) -> Engine:
         return _engine
 
 
-async def start_engine(settings: Settings, run_sync: Callable[..., Awaitable[Engine]]) -> Engine:
+async def start_engine(settings: Settings, run_sync: Callable[..., Awaitable[Engine]],
+                       defaults: dict[str, tuple[int, float]] | None = None) -> Engine:
     """The process's engine, launched on first use (off the event loop: launch blocks ~0.1 s). Its
-    executor id names this process (host, pid, start time), unique across every process on the database."""
-    engine = await run_sync(_launch, settings, new_owner_id())
+    executor id names this process (host, pid, start time), unique across every process on the
+    database. `defaults`: rate limits per 'provider/model' used where the operator set none."""
+    engine = await run_sync(_launch, settings, new_owner_id(), defaults or {})
     if not engine.queues:
         poll = engine.poll_s
         queues = {"gpu": await DBOS.register_queue_async("gpu", worker_concurrency=1, polling_interval_sec=poll),
@@ -332,9 +349,9 @@ async def start_engine(settings: Settings, run_sync: Callable[..., Awaitable[Eng
         # DBOS stamps starts in whole seconds on SQLite, so a window of `period` there can span almost a
         # second less: widen it by that second (measured in tests/test_team.py), never admit more.
         slack = 1.0 if engine.url.startswith("sqlite") else 0.0
-        for provider, (count, period) in engine.limits.items():
-            queues[f"remote.{provider}"] = await DBOS.register_queue_async(
-                f"remote.{provider}", limiter={"limit": count, "period": period + slack}, polling_interval_sec=poll)
+        for key, (count, period) in engine.limits.items():
+            queues[f"remote.{key}"] = await DBOS.register_queue_async(
+                f"remote.{key}", limiter={"limit": count, "period": period + slack}, polling_interval_sec=poll)
         engine.queues = queues
     return engine
 

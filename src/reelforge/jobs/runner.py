@@ -55,7 +55,8 @@ Tidy = Callable[[str], None]
 
 class Runner:
     def __init__(self, store: JobStore, handlers: dict[JobKind, Handler], *, resume: bool = True,
-                 lease_s: float = 30.0, tidy: Tidy | None = None, engine: Settings | None = None) -> None:
+                 lease_s: float = 30.0, tidy: Tidy | None = None, engine: Settings | None = None,
+                 rate_defaults: dict[str, tuple[int, float]] | None = None) -> None:
         self.store = store
         self.handlers = handlers
         #: Resume and take over unfinished jobs no live process drives (servers do; the CLI does not).
@@ -69,6 +70,8 @@ class Runner:
         self._changed: dict[str, anyio.Event] = {}
         #: The settings the durable engine starts from; None runs jobs on leases alone.
         self._engine_settings = engine if engine is not None and engine.engine == "dbos" else None
+        #: Rate limits per 'provider/model' from the catalog, used where the operator set none.
+        self._rate_defaults = rate_defaults or {}
         self.engine: Engine | None = None
         #: The loop this runner drives jobs on (engine steps run on DBOS's thread and hand over to it).
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -105,7 +108,7 @@ class Runner:
         from reelforge.jobs import engine  # dbos loads here, after the handshake, never at import
 
         self.loop = asyncio.get_running_loop()
-        self.engine = await engine.start_engine(settings, anyio.to_thread.run_sync)
+        self.engine = await engine.start_engine(settings, anyio.to_thread.run_sync, self._rate_defaults)
         engine.attach(self)
 
     def lease_fields(self) -> dict[str, Any]:
@@ -128,7 +131,7 @@ class Runner:
         from reelforge.jobs.engine import queue_for
 
         assert self.engine is not None
-        return queue_for(job.kind, job.provider, self.engine.limits)
+        return queue_for(job.kind, job.provider, self.engine.limits, job.model)
 
     async def _submit(self, job_id: str, again: bool) -> None:
         assert self.engine is not None

@@ -80,6 +80,14 @@ def missing_credentials(name: str, settings: Settings) -> MissingCredentials | N
     return MissingCredentials(decl.title, tuple(missing))
 
 
+def rate_limit_defaults(catalog: Catalog, settings: Settings) -> dict[str, tuple[int, float]]:
+    """Each model's own `requests_per_minute`, as 'provider/model' -> (count, 60 s), for providers
+    whose server key is set: the account that limit belongs to. (A tiers user's own key is another
+    account, with its own limit, which the provider enforces with a 429.)"""
+    return {m.key: (m.requests_per_minute, 60.0) for m in catalog.models()
+            if m.requests_per_minute and m.status != "retired" and missing_credentials(m.provider, settings) is None}
+
+
 def adapter_class(name: str) -> type[Provider]:
     module_name, _, class_name = declaration(name).adapter.partition(":")
     return getattr(importlib.import_module(module_name), class_name)

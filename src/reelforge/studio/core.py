@@ -21,7 +21,7 @@ import anyio
 from reelforge.jobs.job import Job, JobKind
 from reelforge.jobs.runner import Handler, JobContext, Runner
 from reelforge.jobs.store import JobStore
-from reelforge.providers.registry import load_catalog, make_provider
+from reelforge.providers.registry import load_catalog, make_provider, rate_limit_defaults
 from reelforge.settings import Settings
 from reelforge.studio.artifacts import sweep_partials
 from reelforge.tiers import TiersConfig, decrypt_keys, load_tiers
@@ -46,7 +46,7 @@ class Studio:
         # through its lease (one winner per job); the CLI drives only its own jobs.
         self.runner = Runner(self.store, {kind: self._bind(run) for kind, run in runs.items()}, resume=resume,
                              lease_s=settings.job_lease_s, tidy=lambda job_id: sweep_partials(settings.outputs / job_id),
-                             engine=settings)
+                             engine=settings, rate_defaults=rate_limit_defaults(self.catalog, settings))
         #: One render at a time per local provider (the CPU for preview, the GPU for local); a preview
         #: never waits behind a long GPU job.
         self._render_limiters: dict[str, anyio.CapacityLimiter] = {}

@@ -30,8 +30,5 @@ class VeoFacts(Facts):
     always_audio: bool = False
     #: Values `options.person_generation` may take for this model.
     person_generation: list[PersonGeneration] = ["allow_all", "allow_adult", "dont_allow"]
-    #: Create requests per minute per project for this model (third-party figure, 2026-03): the
-    #: provider answers 429 RESOURCE_EXHAUSTED above it; documented so a shared limiter can use it.
-    requests_per_minute: int | None = None
     #: Facts taken from third-party pages only, not yet confirmed against the API.
     unverified: list[str] = []
