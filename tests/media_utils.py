@@ -111,5 +111,5 @@ def make_gradient_image(path: Path | str, size: tuple[int, int] = (160, 90)) -> 
     rgb = np.stack([x, y, 255 - x * 0.5], axis=-1) * 0.75 + grid[..., None]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB").save(path)
+    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(path)
     return path

@@ -74,6 +74,8 @@ class KlingEmulator(Emulator):
         self.max_concurrency = 20
         #: video id -> (job id, model) of every finished video (what video-extend accepts).
         self.videos: dict[str, tuple[str, str]] = {}
+        #: A video-extend result holds the source too (else only the new seconds).
+        self.extend_returns_whole = True
         #: Issued-at times seen in valid tokens (tests check that tokens are minted per request).
         self.token_iats: list[int] = []
         self.route("POST", r"/v1/videos/(?P<endpoint>text2video|image2video|video-extend)", "create", self._create)
@@ -225,7 +227,9 @@ class KlingEmulator(Emulator):
         if not MODELS[source[1]].get("extend"):
             raise BadParam(f"Invalid parameter: videos of {source[1]} cannot be extended")
         self._check_text(body, "prompt", required=False)
-        return source[1], 4.5, MODELS[source[1]]["units"]["std"]
+        # Whether the result is the whole video or only the new ~4.5 s is not documented: both are emulated.
+        whole = self.jobs[source[0]].output_duration_s if self.extend_returns_whole else 0.0
+        return source[1], whole + 4.5, MODELS[source[1]]["units"]["std"]
 
     # --- query ----------------------------------------------------------------------------------
 

@@ -94,9 +94,10 @@ class Capabilities(_Strict):
     negative_prompt: bool = False
     loop: LoopMode = "none"
     extend: ExtendMode = "last_frame"
-    #: What a native extend returns: only the new part (joined to the source here), or the whole
-    #: extended video (Veo, Kling video-extend, Sora extensions), used as it is.
-    extend_output: Literal["continuation", "full"] = "continuation"
+    #: What a native extend returns: only the new part (joined to the source here), the whole
+    #: extended video (Veo, Sora extensions), used as it is, or `measured` where the provider does not
+    #: say which (Kling video-extend): the result longer than the source by over a second is the whole.
+    extend_output: Literal["continuation", "full", "measured"] = "continuation"
     camera_moves: list[str] = Field(default_factory=list)
     max_prompt_chars: int = 2000
     #: True when a prompt is required even with an image input.

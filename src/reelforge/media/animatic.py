@@ -186,7 +186,7 @@ def _title_card(prompt: str, width: int, height: int, rng: random.Random, captio
     gx, gy = rng.uniform(0.2, 0.8) * width, rng.uniform(0.2, 0.8) * height
     glow = np.exp(-(((xs - gx) / (0.45 * width)) ** 2 + ((ys - gy) / (0.45 * height)) ** 2))[..., None]
     rgb = c0 * (1 - t) + c1 * t + glow * 40.0
-    card = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
+    card = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
 
     text = " ".join(prompt.split())
     if len(text) > _MAX_PROMPT_CHARS:

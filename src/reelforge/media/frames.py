@@ -192,7 +192,7 @@ def save_png(rgb: np.ndarray, path: Path | str) -> Path:
     """Write an RGB (h, w, 3) uint8 array as a lossless PNG, atomically."""
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected an (h, w, 3) uint8 array, got {rgb.shape} {rgb.dtype}")
-    return _atomic_save(Image.fromarray(rgb, "RGB"), Path(path), format="PNG")
+    return _atomic_save(Image.fromarray(rgb), Path(path), format="PNG")
 
 
 def _save_jpeg(image: Image.Image, path: Path, max_bytes: int = _POSTER_MAX_BYTES) -> Path:
@@ -229,7 +229,7 @@ def poster(video: Path | str, out_jpg: Path | str, max_width: int = 640) -> Path
     samples = sample_frames(video, indices, width=max_width)
     if not samples:
         raise MediaError(f"No frames could be decoded from {video.name} for a poster.")
-    return _save_jpeg(Image.fromarray(_pick_representative(samples), "RGB"), out_jpg)
+    return _save_jpeg(Image.fromarray(_pick_representative(samples)), out_jpg)
 
 
 def _timestamp(seconds: float) -> str:
@@ -260,7 +260,7 @@ def contact_sheet(video: Path | str, out_jpg: Path | str, cols: int = 4, rows: i
     font = ImageFont.load_default(size=max(10, tile_h // 9))
     for n, (_index, seconds, rgb) in enumerate(samples):
         x, y = pad + (n % cols) * (tile_w + pad), pad + (n // cols) * (tile_h + pad)
-        sheet.paste(Image.fromarray(rgb, "RGB"), (x, y))
+        sheet.paste(Image.fromarray(rgb), (x, y))
         draw.text((x + 4, y + tile_h - 4), _timestamp(seconds), font=font, fill="white",
                   stroke_width=2, stroke_fill="black", anchor="ld")
     return _save_jpeg(sheet, out_jpg, max_bytes=400_000)

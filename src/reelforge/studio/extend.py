@@ -58,8 +58,11 @@ def prepare(studio: Studio, req: ExtendRequest) -> Prepared:
         mode = "last_frame"
     request = {"source_path": str(source_path), "source_job_id": source_job.id if source_job else None,
                "mode": mode, "step": planned.to_state()}
-    if mode == "native" and planned.model.capabilities.extend_output == "full":
+    output = planned.model.capabilities.extend_output if mode == "native" else "continuation"
+    if output == "full":
         request["full_output"] = True  # the provider returns source + continuation: nothing to join
+    elif output == "measured":
+        request["measure_output"] = True  # decided by the result's length when it arrives
     parents = [source_job.id] if source_job else []
     prepared = from_plan("extend", planned, f"Extending with {planned.model.key}", request, parents=parents,
                          extra_eta=10)
@@ -94,7 +97,12 @@ async def run(studio: Studio, ctx: JobContext) -> None:
         child = await run_step(studio, ctx, "child_id", req["step"])
         ctx.update(cost_usd=sum_cost(child))  # spent now, whatever the join does
         out = studio.job_dir(job.id) / "extended.mp4"
-        if req.get("full_output"):  # already the whole extended video, made by the provider
+        full = bool(req.get("full_output"))
+        if req.get("measure_output"):
+            full = await anyio.to_thread.run_sync(_is_whole_video, source, Path(child.outputs["path"]))
+            ctx.update(notes=[*ctx.job.notes, "The provider returned the whole extended video; used as it is." if full
+                              else "The provider returned only the new seconds; joined to the source."])
+        if full:  # already the whole extended video, made by the provider
             await anyio.to_thread.run_sync(shutil.copyfile, child.outputs["path"], out)
             extra: dict[str, Any] = {"mode": req["mode"], "join": None}
         else:
@@ -110,6 +118,15 @@ async def run(studio: Studio, ctx: JobContext) -> None:
         own_the_spend(studio, ctx, exc, child)
         raise
     await finalize(ctx, out, extra=extra, cost_usd=sum_cost(child))
+
+
+def _is_whole_video(source: Path, result: Path) -> bool:
+    """Whether a native extension's result holds the source too: longer than it by over a second.
+    (A continuation alone is one generation, never longer than the clip it continues plus a second
+    for the models offered this way: their clips are 5 or 10 s, the extensions about 4.5 s.)"""
+    from reelforge.media.probe import probe
+
+    return probe(result).duration_s > probe(source).duration_s + 1.0
 
 
 def _last_frame_path(studio: Studio, source: Path) -> Path:

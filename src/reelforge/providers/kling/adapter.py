@@ -85,6 +85,9 @@ class KlingProvider(RemoteProvider):
         if spec.first_frame or spec.last_frame or spec.camera_move or spec.negative_prompt or spec.audio:
             raise UnsupportedParameter("Kling's video-extend takes only the source video and a prompt.",
                                        param="image" if spec.first_frame else "negative_prompt")
+        if spec.duration_s != 5:
+            raise UnsupportedParameter("Kling's video-extend adds about 4.5 s per request: use duration_s 5, and "
+                                       "extend the result again for more.", param="duration_s")
 
     @staticmethod
     def _check_last_frame(spec: GenerationSpec, model: ModelEntry, facts: KlingFacts) -> None:
