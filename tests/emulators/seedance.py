@@ -81,6 +81,9 @@ class SeedanceEmulator(Emulator):
         self.route("GET", TASKS, "list", self._list)
         self.route("GET", TASKS + r"/(?P<id>[^/]+)", "poll", self._task)
         self.route("DELETE", TASKS + r"/(?P<id>[^/]+)", "cancel", self._delete)
+        self.route("GET", r"/files/(?P<job>[^/]+)\.png", "last_frame", self._last_frame)
+
+    signed_routes = frozenset({"download", "last_frame"})
 
     @property
     def base_url(self) -> str:
@@ -222,6 +225,16 @@ class SeedanceEmulator(Emulator):
                 task["content"]["last_frame_url"] = self.output_url(job).replace(".mp4", ".png")
         return task
 
+    def _last_frame(self, req: Recorded, match: re.Match[str]) -> Reply:
+        """The `last_frame_url` still: a PNG of the task's size, one flat colour per task (tests find it again)."""
+        token = (req.query.get("token") or [""])[0]
+        with self._lock:
+            job = self.jobs.get(match["job"])
+            valid = job is not None and self._tokens.get(token) == job.id
+        if not valid or job is None:
+            return Reply(403, raw=b"AccessDenied", headers={"Content-Type": "application/xml"})
+        return Reply(200, raw=last_frame_png(job.id), headers={"Content-Type": "image/png"})
+
     def _status(self, job: EmulatedJob) -> str:
         if job.canceled:
             return "cancelled"
@@ -330,3 +343,16 @@ def _int(value: str) -> int | None:
         return int(value)
     except ValueError:
         return None
+
+
+def last_frame_png(job_id: str) -> bytes:
+    """The still Ark returns for a task: 320x180, a flat colour derived from the task id."""
+    import hashlib
+    import io
+
+    from PIL import Image
+
+    colour = tuple(hashlib.sha256(job_id.encode()).digest()[:3])
+    out = io.BytesIO()
+    Image.new("RGB", (320, 180), colour).save(out, format="PNG")
+    return out.getvalue()

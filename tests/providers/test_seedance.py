@@ -55,7 +55,7 @@ async def test_text_to_video_end_to_end(seedance, emu, tmp_path):
     assert create.headers["authorization"] == f"Bearer {emu.api_key}"
     assert create.json == {
         "model": "dreamina-seedance-2-0-260128", "content": [{"type": "text", "text": spec.prompt}],
-        "ratio": "16:9", "resolution": "480p", "duration": 4, "generate_audio": False, "watermark": False, "seed": 7,
+        "ratio": "16:9", "resolution": "480p", "duration": 4, "generate_audio": False, "watermark": False, "return_last_frame": True, "seed": 7,
     }  # fmt: skip
     assert [s.raw_status for s in seen] == ["queued", "running", "running", "succeeded"]
     assert all(s.progress is None for s in seen)  # Ark reports none; never invented

@@ -90,3 +90,39 @@ async def test_moderation_failure_of_the_output(emu, ark_settings):
         job = await settle(client, await start_job(client, "generate_video", V2))
     assert job["status"] == "failed" and job["error"]["code"] == "moderation", job
     assert "OutputVideoSensitiveContentDetected" in job["error"]["message"]
+
+
+async def test_extend_continues_from_seedances_own_last_frame_still(emu, ark_settings):
+    """Every create asks for `return_last_frame`; the still is kept beside the clip, and extend_video's
+    continuation starts from exactly it (not a frame decoded from the compressed video)."""
+    import base64
+
+    from emulators.seedance import last_frame_png
+
+    async with make_client(ark_settings) as client:
+        source = await settle(client, await start_job(client, "generate_video", V2))
+        assert source["status"] == "succeeded", source
+        kept = emu.jobs[source["remote_id"]] if "remote_id" in source else next(iter(emu.jobs.values()))
+        extended = await settle(client, await start_job(client, "extend_video", {
+            "source": {"job_id": source["job_id"]}, "prompt": "the kite dives", "provider": "seedance",
+            "model": "seedance-2.0", "duration_s": 4, "resolution": "480p"}))
+    assert extended["status"] == "succeeded", extended
+    assert "own still of the source's last frame" in " ".join(extended["notes"])
+    first, second = emu.requests_to("create")
+    assert first.json["return_last_frame"] is True and second.json["return_last_frame"] is True
+    [frame] = [c for c in second.json["content"] if c.get("role") == "first_frame"]
+    sent = base64.b64decode(frame["image_url"]["url"].partition(",")[2])
+    assert sent == last_frame_png(kept.id)  # byte for byte the provider's still
+    assert probe(extended["output"]["path"]).duration_s == pytest.approx(8, abs=0.15)
+
+
+async def test_a_last_frame_still_that_cannot_be_fetched_costs_nothing(emu, ark_settings):
+    emu.inject("last_frame", status=404, times=10)
+    async with make_client(ark_settings) as client:
+        source = await settle(client, await start_job(client, "generate_video", V2))
+        assert source["status"] == "succeeded", source  # the clip is the result; the still was a bonus
+        extended = await settle(client, await start_job(client, "extend_video", {
+            "source": {"job_id": source["job_id"]}, "prompt": "the kite dives", "provider": "seedance",
+            "model": "seedance-2.0", "duration_s": 4, "resolution": "480p"}))
+    assert extended["status"] == "succeeded", extended
+    assert "own still" not in " ".join(extended["notes"])  # extracted from the video instead

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from reelforge.settings import Settings
 
 log = logging.getLogger(__name__)
+#: Largest last-frame still accepted (a 4K PNG is about 25 MB).
+LAST_FRAME_MAX_BYTES = 64 * 1024 * 1024
 
 #: progress(fraction 0..1 or None when unknown, short stage message)
 ProgressFn = Callable[[float | None, str], Awaitable[None]]
@@ -80,6 +82,9 @@ class RemoteStatus:
     #: The job this status was read from (set by `RemoteProvider.poll`), so `download` can
     #: refresh an expired output link.
     remote_id: str | None = None
+    #: The provider's own still of the last frame, where the API returns one (Seedance's
+    #: `return_last_frame`): lossless, so `extend_video` continues from it rather than a decoded frame.
+    last_frame_url: str | None = None
 
 
 #: The ledger job a create request is sent for, set by the studio around `submit`. An adapter whose API
@@ -243,6 +248,25 @@ class RemoteProvider(Provider):
             if fresh.state is not RemoteState.SUCCEEDED:
                 raise
             await self._fetch(fresh, dest)
+
+    async def download_last_frame(self, status: RemoteStatus, dest: Path) -> bool:
+        """Fetch the provider's last-frame still to `dest`; False when there is none or it cannot be
+        had (it is a convenience: the video is the result, and extend can extract the frame from it)."""
+        from dataclasses import replace
+
+        from reelforge.providers.download import download_limits, fetch_video
+
+        if not status.last_frame_url:
+            return False
+        limits = replace(download_limits(self.settings), image=True, max_bytes=LAST_FRAME_MAX_BYTES)
+        try:
+            await fetch_video(self.client, status.last_frame_url, dest, headers=self._download_headers(),
+                              limits=limits, provider=self.title, policy=self.retry)
+        except ReelforgeError as exc:
+            log.info("%s last frame of job %s not kept (%s); extend will extract it from the video", self.title,
+                     status.remote_id, exc.code)
+            return False
+        return True
 
     # --- hooks the adapter implements ----------------------------------------------------------------
 

@@ -69,6 +69,8 @@ class DownloadLimits:
     #: Bytes per second, averaged over `rate_window_s`; None turns the check off.
     min_rate_bps: float | None = 100_000.0
     rate_window_s: float = RATE_WINDOW_S
+    #: The file is a still image (a provider's last frame), not a video: checked as PNG, JPEG or WebP.
+    image: bool = False
 
 
 def download_limits(settings: Settings) -> DownloadLimits:
@@ -84,6 +86,21 @@ VIDEO_CONTENT_TYPES = ("video/", "application/octet-stream", "binary/octet-strea
 #: ISO BMFF (mp4/mov) top-level boxes a file may start with; `ftyp` is by far the usual one.
 _BMFF_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
 _EBML_MAGIC = b"\x1a\x45\xdf\xa3"  # webm / matroska
+
+
+#: Content types an image download may carry.
+IMAGE_CONTENT_TYPES = ("image/", "application/octet-stream", "binary/octet-stream")
+
+
+def image_format(head: bytes) -> str | None:
+    """'png', 'jpeg' or 'webp' when the first bytes look like that format, else None."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return None
 
 
 def video_container(head: bytes) -> str | None:
@@ -179,7 +196,7 @@ async def _download_once(
     temp = dest.with_name(f".{dest.name}.partial-{os.getpid()}-{random.getrandbits(32):08x}")
     try:
         async with client.stream("GET", url, headers=headers) as response:
-            _check_download_response(response, url, limits.max_bytes, provider)
+            _check_download_response(response, url, limits, provider)
             size = await _stream_to(response, temp, limits, provider)
         os.replace(temp, dest)
         log.info("downloaded %s (%d bytes) to %s", safe_url(url), size, dest.name)
@@ -195,8 +212,8 @@ async def _download_once(
         temp.unlink(missing_ok=True)
 
 
-def _check_download_response(response: httpx.Response, url: str, max_bytes: int | None, provider: str) -> None:
-    status = response.status_code
+def _check_download_response(response: httpx.Response, url: str, limits: DownloadLimits, provider: str) -> None:
+    status, max_bytes = response.status_code, limits.max_bytes
     if status in EXPIRED_URL_STATUSES:
         raise OutputUrlExpired(
             f"The output link from {provider} no longer works (HTTP {status} for {safe_url(url)}).",
@@ -210,8 +227,9 @@ def _check_download_response(response: httpx.Response, url: str, max_bytes: int 
     if not response.is_success:
         raise ProviderFailure(f"Downloading the result from {provider} failed with HTTP {status}.")
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype and not ctype.startswith(VIDEO_CONTENT_TYPES):
-        raise ProviderFailure(f"{provider} returned '{ctype}' instead of a video for {safe_url(url)}.")
+    if ctype and not ctype.startswith(IMAGE_CONTENT_TYPES if limits.image else VIDEO_CONTENT_TYPES):
+        raise ProviderFailure(f"{provider} returned '{ctype}' instead of {'an image' if limits.image else 'a video'} "
+                              f"for {safe_url(url)}.")
     length = response.headers.get("content-length")
     if max_bytes is not None and length and length.isdigit() and int(length) > max_bytes:
         raise ProviderFailure(_too_large(provider, int(length), max_bytes))
@@ -284,7 +302,9 @@ async def _stream_to(response: httpx.Response, temp: Path, limits: DownloadLimit
         await out.flush()
         await anyio.to_thread.run_sync(os.fsync, out.wrapped.fileno())
     if size == 0:
-        raise ProviderFailure(f"{provider} returned an empty file instead of a video.")
-    if video_container(head) is None:
+        raise ProviderFailure(f"{provider} returned an empty file instead of {'an image' if limits.image else 'a video'}.")
+    if limits.image and image_format(head) is None:
+        raise ProviderFailure(f"{provider} returned a file that is not a PNG, JPEG or WebP image.")
+    if not limits.image and video_container(head) is None:
         raise ProviderFailure(f"{provider} returned a file that is not an mp4 or webm video.")
     return size

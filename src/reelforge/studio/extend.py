@@ -47,7 +47,8 @@ def prepare(studio: Studio, req: ExtendRequest) -> Prepared:
                 "(e.g. Luma); the last-frame method only continues forward.", param="direction")
         # The child conditions on the source's exact last frame, extracted into our cache when the job runs
         # (named by the source's content, never written next to the user's file).
-        placeholder = MediaRef(kind="file", path=str(_last_frame_path(studio, source_path)), mime="image/png")
+        still = _provider_still(source_job)
+        placeholder = MediaRef(kind="file", path=str(still or _last_frame_path(studio, source_path)), mime="image/png")
         planned = plan(studio, req, first=placeholder)
         matched = _match_source(req, planned.model, source)
         if matched is not req:
@@ -55,6 +56,9 @@ def prepare(studio: Studio, req: ExtendRequest) -> Prepared:
             planned = plan(studio, matched, first=placeholder, provider=planned.model.provider)
             planned.notes = list(dict.fromkeys([*earlier, *planned.notes]))
         planned.notes = [*planned.notes, *_shape_notes(planned, source)]
+        if still is not None:
+            planned.notes.append(f"Continues from {source_job.provider}'s own still of the source's last frame "
+                                 "(lossless), not one decoded from the video.")
         mode = "last_frame"
     request = {"source_path": str(source_path), "source_job_id": source_job.id if source_job else None,
                "mode": mode, "step": planned.to_state()}
@@ -127,6 +131,12 @@ def _is_whole_video(source: Path, result: Path) -> bool:
     from reelforge.media.probe import probe
 
     return probe(result).duration_s > probe(source).duration_s + 1.0
+
+
+def _provider_still(source_job: Job | None) -> Path | None:
+    """The last-frame still the provider sent with the source clip (Seedance), if it is still there."""
+    kept = (source_job.outputs.get("last_frame") if source_job else None) or ""
+    return Path(kept) if kept and Path(kept).is_file() else None
 
 
 def _last_frame_path(studio: Studio, source: Path) -> Path:

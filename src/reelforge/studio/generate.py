@@ -87,13 +87,14 @@ async def run(studio: Studio, ctx: JobContext) -> None:
         await finalize(ctx, dest, cost_usd=0.0)
         return
     assert isinstance(provider, RemoteProvider)
-    cost = await _drive_remote(studio, ctx, provider, spec, model, dest)
-    await finalize(ctx, dest, cost_usd=cost)
+    cost, frame = await _drive_remote(studio, ctx, provider, spec, model, dest)
+    await finalize(ctx, dest, cost_usd=cost, attach={"last_frame": str(frame)} if frame else None)
 
 
 async def _drive_remote(studio: Studio, ctx: JobContext, provider: RemoteProvider, spec: GenerationSpec,
-                        model: ModelEntry, dest: Path) -> float | None:
-    """Submit once, poll until done, download at once. Returns the provider-reported cost if any."""
+                        model: ModelEntry, dest: Path) -> tuple[float | None, Path | None]:
+    """Submit once, poll until done, download at once. Returns the provider-reported cost if any, and
+    the provider's last-frame still where it sent one."""
     job = ctx.job
     if job.remote_id is None:
         if job.status is not JobStatus.QUEUED:
@@ -133,7 +134,8 @@ async def _drive_remote(studio: Studio, ctx: JobContext, provider: RemoteProvide
             raise Canceled(f"{provider.name} reports the job was canceled.")
         ctx.update(status=JobStatus.DOWNLOADING, stage="downloading output")
         await provider.download(status, model, dest)  # an expired link is refreshed there, never here
-        return status.cost_usd
+        frame = dest.with_name("last_frame.png")
+        return status.cost_usd, frame if await provider.download_last_frame(status, frame) else None
     except anyio.get_cancelled_exc_class():
         if ctx.cancel_requested:
             with anyio.CancelScope(shield=True), anyio.move_on_after(20):

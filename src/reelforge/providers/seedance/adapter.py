@@ -97,6 +97,8 @@ class SeedanceProvider(RemoteProvider):
             "resolution": spec.resolution, "duration": int(round(spec.duration_s)),
             # Explicit, never Ark's defaults: 2.0 turns audio on unless told, and a watermark is a surprise.
             "generate_audio": bool(spec.audio), "watermark": bool(spec.extra.get("watermark", False)),
+            # The last frame as a still, at no charge: extend_video continues from it (lossless).
+            "return_last_frame": True,
         }  # fmt: skip
         if spec.seed is not None:
             body["seed"] = spec.seed
@@ -144,8 +146,9 @@ class SeedanceProvider(RemoteProvider):
     async def _parse_status(self, job: dict[str, Any], state: RemoteState, remote_id: str,
                             model: ModelEntry) -> RemoteStatus:
         content = job.get("content") if isinstance(job.get("content"), dict) else {}
-        video = content.get("video_url")
+        video, frame = content.get("video_url"), content.get("last_frame_url")
         return RemoteStatus(
+            last_frame_url=frame if state is RemoteState.SUCCEEDED and isinstance(frame, str) and frame else None,
             state=state,
             output_urls=[video] if state is RemoteState.SUCCEEDED and isinstance(video, str) and video else [],
             error=task_failure(job) if state is RemoteState.FAILED else None,
