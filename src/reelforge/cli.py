@@ -172,7 +172,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     # The command line runs its own jobs only, at once: it takes no other process's work from a queue.
     studio = open_studio(_cli_settings().model_copy(update={"queues": "none"}), resume=False)
     try:
-        quotes = estimate(studio, request, compare=args.compare)
+        quotes, routed = estimate(studio, request, compare=args.compare)
     finally:
         studio.store.close()
     if args.json:
@@ -181,6 +181,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     _print_rows(["provider/model", "USD", "how", "source (as of)"],
                 [[f"{q.provider}/{q.model}", f"{q.usd:.2f}" + (" ~" if q.estimate else ""), q.breakdown,
                   f"{q.source} ({q.as_of})"] for q in quotes], wide=(0,))
+    for key, reason in routed.excluded if routed else []:
+        print(f"excluded {key}: {reason}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""`reelforge usage`, `reelforge users` and `reelforge worker`: the commands of a shared service.
+"""`reelforge usage`, `stats`, `users` and `worker`: the commands of a shared service.
 
 `worker [--queue gpu|remote|media]` runs jobs from the engine's queues wherever the database is
 reachable (a GPU machine runs `--queue gpu`), with no MCP surface; it stops cleanly on SIGTERM or
@@ -7,7 +7,8 @@ Ctrl-C, handing its jobs on at once.
 `users token NAME` prints a fresh token for a user and the digest line to put in the tiers file (the
 file never holds the token itself); `users encrypt-key VAR` reads a provider key from stdin and
 prints its encrypted line (REELFORGE_SECRET_KEY encrypts it); `usage [--user NAME]` prints today's
-usage against the limits.
+usage against the limits; `stats` prints provider health from the ledger (success rate, failure
+kinds, p50/p90 latency per model, and which providers 'auto' is skipping while they cool down).
 """
 
 from __future__ import annotations
@@ -120,6 +121,33 @@ async def _work(settings) -> None:
         await anyio.to_thread.run_sync(stop_engine)
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    from reelforge.settings import Settings
+    from reelforge.studio.health import health
+    from reelforge.studio.operations import open_studio
+
+    studio = open_studio(Settings(), resume=False)
+    try:
+        report = health(studio).view()
+    finally:
+        studio.store.close()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"Finished generations of the last {report['window_days']} days:")
+    for name, row in report["providers"].items():
+        cooling = f"  cooling down until {row['cooling_down_until']}" if row["cooling_down_until"] else ""
+        print(f"{name}: {row['succeeded']} succeeded, {row['failed']} failed{cooling}")
+        for m in row["models"]:
+            rate = "-" if m["success_rate"] is None else f"{m['success_rate']:.0%}"
+            failures = ", ".join(f"{k} {v}" for k, v in m["failures"].items()) or "none"
+            print(f"  {m['model']}: {m['finished']} finished, {rate} ok, p50 {m['p50_s']} s, p90 {m['p90_s']} s; "
+                  f"failures: {failures}")
+    if not report["providers"]:
+        print("(none yet)")
+    return 0
+
+
 def add_team_commands(sub: argparse._SubParsersAction) -> None:
     worker = sub.add_parser("worker", help="Run jobs from the engine's queues (no MCP surface), e.g. on a GPU machine.")
     worker.add_argument("--queue", action="append", choices=["gpu", "remote", "media", "all"],
@@ -130,6 +158,10 @@ def add_team_commands(sub: argparse._SubParsersAction) -> None:
     usage.add_argument("--user", help="A user of the tiers file (default: the whole server).")
     usage.add_argument("--json", action="store_true")
     usage.set_defaults(fn=cmd_usage)
+
+    stats = sub.add_parser("stats", help="Provider health from the ledger: success rate, failures, p50/p90 per model.")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(fn=cmd_stats)
 
     users = sub.add_parser("users", help="Tiers file helpers: `users token NAME`, `users encrypt-key VAR` (stdin).")
     users.add_argument("action", choices=["token", "encrypt-key"])

@@ -102,8 +102,13 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_worl
 
 
 class Estimate(BaseModel):
-    quotes: list[Quote] = Field(description="One quote, or every eligible provider/model ranked cheapest first.")
+    quotes: list[Quote] = Field(description="One quote, or every eligible model ranked by the route.")
     currency: str = "USD"
+    route: str | None = None
+    #: With compare: each ranked model's expected time (measured p50 once known) and quality tier.
+    ranking: list[dict[str, Any]] = Field(default_factory=list)
+    #: With compare: every other model and why it cannot serve the request.
+    excluded: list[dict[str, str]] = Field(default_factory=list)
 
 
 class ModelList(BaseModel):
@@ -230,13 +235,15 @@ def _register_tools(mcp: MCPServer) -> None:
 
     @mcp.tool(title="Estimate the cost", annotations=READ_ONLY)
     async def estimate_cost(request: GenerateRequest, ctx: Context, compare: bool = False) -> Estimate:
-        """Quote a generation before paying; compare=true ranks every eligible model, cheapest first."""
+        """Quote a generation before paying; compare=true ranks every eligible model by the route
+        (cheapest first by default) and says why each other one was excluded."""
         from reelforge.studio.caller import acting_as
-        from reelforge.studio.generate import estimate
+        from reelforge.studio.generate import estimate, estimate_view
 
         studio = await studio_of(ctx)
         with acting_as(caller()):  # the caller's own keys count as keys
-            return Estimate(quotes=await anyio.to_thread.run_sync(lambda: estimate(studio, request, compare=compare)))
+            quotes, routed = await anyio.to_thread.run_sync(lambda: estimate(studio, request, compare=compare))
+        return Estimate(quotes=quotes, **estimate_view(routed))
 
     @mcp.tool(title="Extend a video", annotations=PAID)
     async def extend_video(
@@ -310,12 +317,15 @@ def _register_tools(mcp: MCPServer) -> None:
                          Field(description="Only models accepting this input.")] = None,
         include_retired: bool = False,
     ) -> ModelList:
-        """Every model with its inputs, price (source, date), status and readiness."""
+        """Every model with its inputs, price (source, date), status, readiness and measured health."""
         from reelforge.studio.catalog_view import model_rows
+        from reelforge.studio.health import health
 
         catalog, settings = await ctx.request_context.lifespan_context.catalog()
+        studio = await ctx.request_context.lifespan_context.get()
+        seen = await anyio.to_thread.run_sync(health, studio)
         return ModelList(models=model_rows(catalog, settings, provider=provider, input_kind=input,
-                                           include_retired=include_retired))
+                                           include_retired=include_retired, health=seen))
 
 
 def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:
@@ -371,6 +381,12 @@ def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:
         from reelforge.studio.usage import usage_report
 
         return usage_report(await current(), caller())
+
+    @mcp.resource("reelforge://health", mime_type="application/json", title="Provider health from the ledger")
+    async def health_resource() -> dict[str, Any]:
+        from reelforge.studio.health import health
+
+        return health(await current()).view()
 
     @mcp.resource("reelforge://timeline", mime_type="application/json", title="Timeline format (JSON Schema)")
     def timeline_format() -> dict[str, Any]:

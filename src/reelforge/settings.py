@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -56,6 +57,11 @@ class Settings(BaseSettings):
         default=1.0, ge=0, description="Jobs quoted above this need the user's confirmation (elicitation or confirm=true)."
     )
     default_provider: str | None = Field(default=None, description="Provider used when a request says 'auto'.")
+    route: Literal["preference", "cheapest", "fastest", "best", "local_first"] = Field(
+        default="preference", description="How 'auto' picks a model: preference (the default provider, else the first "
+        "with a key, in the declared order), cheapest, fastest (measured p50), best (catalog quality tier), local_first.")
+    health_cooldown_s: float = Field(
+        default=600.0, ge=0, description="'auto' skips a provider whose last 3 jobs failed on its side for this long.")
     poll_min_interval_s: float = Field(default=2.0, ge=0.01, description="Shortest pause between status reads.")
     poll_max_interval_s: float = Field(default=15.0, ge=0.05, description="Longest pause between status reads.")
     max_poll_seconds: float = Field(default=3600.0, ge=1, description="Give up polling a remote job after this long.")

@@ -117,6 +117,9 @@ class ModelEntry(_Strict):
     price: Price
     #: Typical wall time for a default request, seconds; used for honest ETAs.
     typical_seconds: float = 60.0
+    #: reelforge's quality tier, 1 (sketch) to 5 (flagship), for route='best': a judgment from public
+    #: comparisons at the row's date, not a benchmark. None counts as 3.
+    quality: int | None = Field(default=None, ge=1, le=5)
     #: The longest a job of this model is polled before reelforge gives up on it, seconds (new models
     #: take minutes: Seedance 2.5 30 s clips took 275-479 s). None: REELFORGE_MAX_POLL_SECONDS.
     max_poll_seconds: float | None = Field(default=None, gt=0)

@@ -278,6 +278,15 @@ class JobStore:
             total += max(0.0, (r["quote_usd"] or 0.0) - covered)
         return round(total, 6)
 
+    def generation_outcomes(self, since: float) -> list[dict[str, Any]]:
+        """Every finished generation since a time, newest first: provider, model, status, error
+        code, created and finished times, and the attempts a fallback moved on from (in `state`)."""
+        sql = ("SELECT provider, model, status, error_code, remote_id, created_at, finished_at, state FROM jobs "
+               "WHERE kind = 'generate' AND created_at >= ? AND finished_at IS NOT NULL ORDER BY finished_at DESC")
+        with self._lock:
+            rows = self._db.execute(sql, [since]).fetchall()
+        return [dict(r) for r in rows]
+
     def _rows_since(self, since: float, user: str | None) -> list[Any]:
         sql = "SELECT id, kind, status, quote_usd, cost_usd, remote_id, state, request FROM jobs WHERE created_at >= ?"
         args: list[Any] = [since]

@@ -25,7 +25,8 @@ def _local_readiness(entry: Any, model: Any, settings: Settings) -> tuple[bool, 
 
 
 def model_rows(catalog: Catalog, settings: Settings, *, provider: str | None = None, input_kind: str | None = None,
-               include_retired: bool = False) -> list[dict[str, Any]]:
+               include_retired: bool = False, health: Any = None) -> list[dict[str, Any]]:
+    """`health` (a `studio.health.Health`): each model's measured record, where it has one."""
     if provider is not None and provider not in catalog.providers:  # a typo is not "no models"
         raise InvalidRequest(f"Unknown provider '{provider}'. Known: {', '.join(sorted(catalog.providers))}.",
                              param="provider")
@@ -55,6 +56,9 @@ def model_rows(catalog: Catalog, settings: Settings, *, provider: str | None = N
                 "extend": c.extend, "camera_moves": c.camera_moves,
                 "price": {"unit": m.price.unit, "usd": m.price.usd, "source": m.price.source,
                           "as_of": m.price.as_of.isoformat(), "estimate": m.price.estimate},
-                "typical_seconds": m.typical_seconds,
+                "typical_seconds": m.typical_seconds, "quality": m.quality,
             })
+            measured = health.models.get((m.provider, m.id)) if health is not None else None
+            if measured is not None:
+                rows[-1]["health"] = {k: v for k, v in measured.view().items() if k not in ("provider", "model")}
     return rows

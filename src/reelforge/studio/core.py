@@ -54,6 +54,14 @@ class Studio:
         self.media_limiter = anyio.CapacityLimiter(1)
         self._http = http
         self._providers: dict[tuple[str, str | None], Provider] = {}
+        #: The latest read of provider health from the ledger (studio/health.py caches it here; a
+        #: generation ending in this process makes it stale at once).
+        self._health: object = None
+        self.runner.listeners.append(self._forget_health)
+
+    def _forget_health(self, job: Job) -> None:
+        if job.kind == "generate" and job.status.terminal:
+            self._health = None
 
     def _bind(self, run: RunFn) -> Handler:
         async def handler(ctx: JobContext) -> None:

@@ -9,14 +9,15 @@ run again after a restart.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
 
 from reelforge.catalog import ModelEntry
-from reelforge.errors import Canceled, InvalidRequest, OutcomeUnknown
+from reelforge.errors import Canceled, InvalidRequest, OutcomeUnknown, ReelforgeError
 from reelforge.generation_spec import GenerationSpec
 from reelforge.jobs.job import JobStatus
 from reelforge.jobs.polling import PollPolicy, poll_until_done
@@ -25,6 +26,7 @@ from reelforge.providers.base import LocalProvider, RemoteProvider, RemoteState,
 from reelforge.studio.artifacts import finalize
 from reelforge.studio.clip_sources import resolve_image, resolve_video
 from reelforge.studio.planning import GenerationPlan, plan
+from reelforge.studio.policies import DEFAULT_QUALITY, Routed, route
 from reelforge.studio.prepared import Prepared, from_plan
 from reelforge.studio.pricing import Quote
 from reelforge.studio.tool_schemas import GenerateRequest
@@ -43,35 +45,88 @@ def _plan_request(studio: Studio, req: GenerateRequest, **route: str) -> Generat
 
 def prepare(studio: Studio, req: GenerateRequest) -> Prepared:
     planned = _plan_request(studio, req)
-    return from_plan("generate", planned, f"This {planned.model.key} clip", planned.spec.model_dump(mode="json"))
+    prepared = from_plan("generate", planned, f"This {planned.model.key} clip", planned.spec.model_dump(mode="json"))
+    chain = _fallbacks(studio, req, planned)
+    if chain:
+        prepared.state = {"fallbacks": [step.to_state() for step in chain]}
+        prepared.budget_usd = max(step.quote.usd for step in [planned, *chain])
+        prepared.notes.append(
+            f"Fallback, only if {planned.model.key} refuses the job before accepting it: "
+            f"{', '.join(f'{step.model.key} (${step.quote.usd:.2f})' for step in chain)}. At most one attempt is "
+            f"charged; the budget is checked at the highest quote (${prepared.budget_usd:.2f}).")
+    return prepared
 
 
-def estimate(studio: Studio, req: GenerateRequest, *, compare: bool) -> list[Quote]:
-    """Quote one request, or every eligible provider/model ranked by price."""
+def _fallbacks(studio: Studio, req: GenerateRequest, planned: GenerationPlan) -> list[GenerationPlan]:
+    """The plans tried after the first one refuses: the caller's list, each planned and quoted now (a
+    fallback that could not run is refused before anything is paid), or the route's next choices at
+    other providers."""
+    if not req.fallback:
+        return []
+    if isinstance(req.fallback, list):
+        chain = []
+        for i, entry in enumerate(req.fallback):
+            name, _, model = entry.partition("/")
+            try:
+                chain.append(_plan_request(studio, req.model_copy(update={
+                    "provider": name, "model": model or None, "fallback": False, "route": None})))
+            except ReelforgeError as exc:
+                raise InvalidRequest(f"fallback[{i}] '{entry}': {exc.message}", param=f"fallback[{i}]",
+                                     hint=exc.hint or "Remove it or set what it needs.") from None
+        return chain
+    routed = planned.routed or _plan_request(studio, req.model_copy(update={
+        "provider": "auto", "model": None, "route": "best", "fallback": False})).routed
+    chain, used = [], {planned.model.provider}
+    for candidate in routed.ranked if routed else []:
+        if candidate.plan.model.provider not in used and not candidate.plan.renders_here:
+            used.add(candidate.plan.model.provider)
+            chain.append(candidate.plan)
+    return chain[:2]
+
+
+def estimate(studio: Studio, req: GenerateRequest, *, compare: bool) -> tuple[list[Quote], Routed | None]:
+    """Quote one request; or (compare) every eligible provider/model ranked by the request's route
+    (cheapest first under the default), with the reason each other model was excluded."""
     if not compare:
         planned = _plan_request(studio, req)
         # A warning (a retired API redirected to another provider) travels with the price it explains.
         warnings = [note for note in planned.notes if note.startswith("Warning:")]
         quote = planned.quote
-        return [quote.model_copy(update={"breakdown": " ".join([*warnings, quote.breakdown])}) if warnings else quote]
+        return [quote.model_copy(update={"breakdown": " ".join([*warnings, quote.breakdown])}) if warnings else quote], None
     first = resolve_image(studio, req.image, "image")  # resolved once for every model compared
     last = resolve_image(studio, req.last_image, "last_image")
     video = resolve_video(studio, req.video, "video")
-    quotes: list[Quote] = []
-    for entry in studio.catalog.providers.values():
-        for model in entry.models:
-            if model.status == "retired":
-                continue
-            opts = req.model_copy(update={"provider": entry.name, "model": model.id})
-            try:
-                quotes.append(plan(studio, opts, first=first, last=last, video=video, loop=req.loop,
-                                   provider=entry.name).quote)
-            except Exception:  # ineligible (unsupported input, missing key, local backend absent)
-                continue
-    return sorted(quotes, key=lambda q: (q.usd, q.provider, q.model))
+
+    def plan_one(name: str, model: str) -> GenerationPlan:
+        return plan(studio, req.model_copy(update={"provider": name, "model": model or None}), first=first, last=last,
+                    video=video, loop=req.loop, provider=name)
+
+    policy = req.route or studio.settings.route
+    routed = route(studio, "cheapest" if policy == "preference" else policy, plan_one, everything=True)
+    return [candidate.plan.quote for candidate in routed.ranked], routed
+
+
+def estimate_view(routed: Routed | None) -> dict[str, Any]:
+    """A comparison's policy, ranking figures and exclusions, as estimate_cost and the CLI show them."""
+    if routed is None:
+        return {}
+    return {"route": routed.policy,
+            "ranking": [{"model": c.key, "usd": c.plan.quote.usd, "expected_s": c.expected_s, "measured": c.measured,
+                         "quality": c.plan.model.quality or DEFAULT_QUALITY} for c in routed.ranked],
+            "excluded": [{"model": key, "reason": reason} for key, reason in routed.excluded]}
 
 
 async def run(studio: Studio, ctx: JobContext) -> None:
+    while True:  # one pass per attempt: the first plan, then each fallback a refusal moves on to
+        try:
+            await _attempt(studio, ctx)
+            return
+        except ReelforgeError as exc:
+            if not _move_on(studio, ctx, exc):
+                raise
+
+
+async def _attempt(studio: Studio, ctx: JobContext) -> None:
     job = ctx.job
     spec = GenerationSpec.model_validate(job.request)
     model = studio.catalog.find(job.provider or "", job.model or "")
@@ -89,6 +144,31 @@ async def run(studio: Studio, ctx: JobContext) -> None:
     assert isinstance(provider, RemoteProvider)
     cost, frame = await _drive_remote(studio, ctx, provider, spec, model, dest)
     await finalize(ctx, dest, cost_usd=cost, attach={"last_frame": str(frame)} if frame else None)
+
+
+def _move_on(studio: Studio, ctx: JobContext, exc: ReelforgeError) -> bool:
+    """Switch the job to its next fallback plan, when the failure is a refusal before the provider
+    accepted anything (no remote id; never after an ambiguous create, never after a cancel). One
+    write: the attempt, the new plan and the reset status together, so a restart resumes either the
+    old failure or the new attempt, never a mix."""
+    job = ctx.job
+    attempts = list(job.state.get("attempts") or [])
+    chain = job.state.get("fallbacks") or []
+    if (job.remote_id is not None or isinstance(exc, (OutcomeUnknown, Canceled)) or ctx.cancel_requested
+            or len(attempts) >= len(chain)):
+        return False
+    step = chain[len(attempts)]
+    spec = step["spec"]
+    attempts.append({"provider": job.provider, "model": job.model, "quote_usd": job.quote_usd, "cost_usd": 0.0,
+                     "error_code": exc.code, "message": exc.message[:300], "at": time.time()})
+    nxt = f"{spec['provider']}/{spec['model']}"
+    note = (f"{job.provider}/{job.model} refused the job before accepting it ({exc.code}: {exc.message[:160]}); "
+            f"nothing was charged. Falling back to {nxt} (${step['quote']['usd']:.2f}).")
+    log.info("job %s: %s", job.id, note)
+    ctx.update(provider=spec["provider"], model=spec["model"], request=spec, quote_usd=step["quote"]["usd"],
+               quote=step["quote"], status=JobStatus.QUEUED, stage=f"falling back to {nxt}", progress=None,
+               state={**job.state, "attempts": attempts}, notes=[*job.notes, *step.get("notes", []), note])
+    return True
 
 
 async def _drive_remote(studio: Studio, ctx: JobContext, provider: RemoteProvider, spec: GenerationSpec,

@@ -30,7 +30,7 @@ def launch(studio: Studio, prepared: Prepared, call: CallOptions) -> Job:
         return existing
     user = current_user()
     check_quota(studio, user, prepared)
-    check_budget(studio, prepared.quote_usd, call, prepared.what)
+    check_budget(studio, max(prepared.quote_usd, prepared.budget_usd or 0.0), call, prepared.what)
     return create_job(studio, prepared, call, user=user)
 
 
@@ -43,7 +43,7 @@ def create_job(studio: Studio, prepared: Prepared, call: CallOptions | None, *,
               parents=prepared.parents, notes=prepared.notes, idempotency_key=key,
               request_hash=request_digest(prepared.kind, prepared.request, prepared.parents, user),
               eta_s=prepared.eta_s,
-              state=state or {},
+              state=state or prepared.state or {},
               call_hash=call_digest(prepared.kind, prepared.request, prepared.parents, call) if call and key else None,
               user_id=user,
               **studio.runner.lease_fields())

@@ -17,6 +17,8 @@ from reelforge.providers.registry import missing_credentials
 from reelforge.studio.caller import current_user
 from reelforge.studio.catalog_check import build_spec, input_kinds, resolve_model
 from reelforge.studio.clip_sources import resolve_image
+from reelforge.studio.health import health
+from reelforge.studio.policies import Routed, route, why
 from reelforge.studio.pricing import Quote, quote
 from reelforge.studio.tier_access import check_model_allowed
 from reelforge.studio.routing import choose_provider, default_model_for
@@ -36,6 +38,8 @@ class GenerationPlan:
     notes: list[str] = field(default_factory=list)
     #: Rendered on this machine (preview, the local GPU): its time grows with the pixels.
     renders_here: bool = False
+    #: How a routing policy chose this plan among the candidates (None: named, or the preference order).
+    routed: Routed | None = None
 
     @property
     def eta_s(self) -> float:
@@ -63,10 +67,27 @@ class GenerationPlan:
 def plan(studio: Studio, opts: GenerationOptions, *, first: MediaRef | None = None, last: MediaRef | None = None,
          video: MediaRef | None = None, loop: bool = False, continue_remote_id: str | None = None,
          direction: str = "forward", provider: str | None = None) -> GenerationPlan:
+    policy = getattr(opts, "route", None) or studio.settings.route
+    if provider is None and opts.provider == "auto" and opts.model is None and policy != "preference":
+        def plan_one(name: str, model: str) -> GenerationPlan:
+            return plan(studio, opts.model_copy(update={"provider": name, "model": model or None}), first=first,
+                        last=last, video=video, loop=loop, continue_remote_id=continue_remote_id,
+                        direction=direction, provider=name)
+
+        routed = route(studio, policy, plan_one)
+        if not routed.ranked:
+            reasons = "; ".join(f"{key}: {reason}" for key, reason in routed.excluded[:6])
+            raise InvalidRequest(f"No model can serve this request under route={policy}. {reasons}",
+                                 param="route", hint="Call estimate_cost with compare=true to see every reason.")
+        chosen = routed.ranked[0].plan
+        chosen.notes = [*chosen.notes, why(routed)]
+        chosen.routed = routed
+        return chosen
     kinds = input_kinds(first, last, video if continue_remote_id is None else None)
-    name = provider or choose_provider(studio.catalog, studio.settings, opts.provider, kinds)
-    entry = studio.catalog.providers[name]
     notes: list[str] = []
+    cooling = {name: c.note() for name, c in health(studio).cooling.items()} if opts.provider == "auto" else {}
+    name = provider or choose_provider(studio.catalog, studio.settings, opts.provider, kinds, cooling, notes)
+    entry = studio.catalog.providers[name]
     if opts.model is None and all(m.status == "retired" for m in entry.models):
         opts = opts.model_copy(update={"model": entry.models[0].id})  # a retired provider: its redirect
     if opts.model is None:

@@ -24,6 +24,11 @@ class Prepared:
     parents: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     eta_s: float | None = None
+    #: The job's first checkpoints (a generation's fallback plans).
+    state: dict[str, Any] = field(default_factory=dict)
+    #: The most the job may cost when that differs from the quote (the highest quote of a fallback
+    #: chain: at most one attempt is charged); the budget is checked against it.
+    budget_usd: float | None = None
 
 
 def from_plan(kind: JobKind, plan: GenerationPlan, what: str, request: dict[str, Any], *,

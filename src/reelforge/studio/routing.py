@@ -1,12 +1,15 @@
 """'auto' routing: which provider and model serve a request, and which ones could.
 
-Policy: the configured default provider; else the first provider whose credentials are set, in
-the order the provider declarations give (`routing_preference`), the last being the keyless last
-resort (the free offline `preview`). Only models whose catalog entry accepts
+Policy `preference` (the default; the others are in `policies.py`): the configured default
+provider; else the first provider whose credentials are set and which is not cooling down after
+repeated failures, in the order the provider declarations give (`routing_preference`), the last
+being the keyless last resort (the free offline `preview`). Only models whose catalog entry accepts
 the request's inputs are eligible, so routing never picks a model that would refuse the call.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from reelforge.catalog import Catalog, ModelEntry, ProviderEntry
 from reelforge.errors import InvalidRequest
@@ -23,7 +26,9 @@ def accepts_inputs(model: ModelEntry, kinds: list[str]) -> bool:
     return model.status != "retired" and all(k in model.capabilities.inputs for k in kinds)
 
 
-def choose_provider(catalog: Catalog, settings: Settings, requested: str, kinds: list[str]) -> str:
+def choose_provider(catalog: Catalog, settings: Settings, requested: str, kinds: list[str],
+                    cooling: Mapping[str, str] | None = None, skipped: list[str] | None = None) -> str:
+    """`cooling`: providers 'auto' passes over for now (name -> why); each one passed is added to `skipped`."""
     if requested != "auto":
         if requested not in catalog.providers:
             known = ", ".join(sorted(catalog.providers))
@@ -35,6 +40,10 @@ def choose_provider(catalog: Catalog, settings: Settings, requested: str, kinds:
     for name in order:
         entry = catalog.providers.get(name)
         if entry and provider_ready(entry, settings) and any(accepts_inputs(m, kinds) for m in entry.models):
+            if cooling and name in cooling and name != order[-1]:
+                if skipped is not None:
+                    skipped.append(cooling[name])
+                continue
             return name
     if not order:
         raise InvalidRequest("No provider is installed for 'auto' routing; name one.", param="provider")

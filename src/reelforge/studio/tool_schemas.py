@@ -51,6 +51,10 @@ class GenerateRequest(GenerationOptions, CallOptions):
     last_image: str | None = Field(default=None, description="Last frame.")
     video: str | None = Field(default=None, description="Source for video-to-video models.")
     loop: bool = Field(default=False, description="Native seamless loop.")
+    route: Literal["preference", "cheapest", "fastest", "best", "local_first"] | None = Field(
+        default=None, description="How provider 'auto' picks (default REELFORGE_ROUTE).")
+    fallback: list[str] | bool = Field(default=False, description="Tried in order if refused before "
+                                       "accepting: 'provider[/model]' list, or true for the route's next.")
 
 
 class VideoSource(BaseModel):
