@@ -152,14 +152,26 @@ class EmulatedJob:
     created_at: float = field(default_factory=time.time)
     #: Held jobs never leave their first state (crash tests poll them while the server dies).
     held: bool = False
+    #: Finish this many seconds after creation, however often it is read (benchmarks: a fixed task
+    #: time); None: one step per status read.
+    takes_s: float | None = None
 
     @property
     def state_index(self) -> int:
-        """The first status read sees `states[0]`; each further read moves one step."""
-        return 0 if self.held else min(max(self.polls - 1, 0), len(self.states) - 1)
+        """The first status read sees `states[0]`; each further read moves one step (or, with
+        `takes_s`, the states are spread over that time)."""
+        if self.held:
+            return 0
+        last = len(self.states) - 1
+        if self.takes_s is not None:
+            elapsed = time.time() - self.created_at
+            return last if elapsed >= self.takes_s else min(last - 1, int(last * elapsed / self.takes_s))
+        return min(max(self.polls - 1, 0), last)
 
     @property
     def finished(self) -> bool:
+        if self.takes_s is not None and not self.held:
+            return self.canceled or time.time() - self.created_at >= self.takes_s
         return self.canceled or (not self.held and self.polls >= len(self.states))
 
     @property
@@ -188,6 +200,10 @@ class Emulator:
         self._tokens: dict[str, str] = {}  # valid download token -> job id
         self.fail_next: tuple[str, str] | None = None
         self.hold_jobs = False
+        #: Every new job takes this many seconds (None: it advances one step per status read).
+        self.task_seconds: float | None = None
+        #: The frame size of every output clip (benchmarks use 1280x720).
+        self.output_size = (160, 90)
         self.route("GET", r"/files/(?P<job>[^/]+)\.mp4", "download", self._serve_output)
         self._server = _Server(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
@@ -256,7 +272,7 @@ class Emulator:
         with self._lock:
             job = EmulatedJob(
                 id=self.new_id(), kind=kind, request=request, states=states, output_duration_s=duration_s,
-                failure=self.fail_next, held=self.hold_jobs,
+                failure=self.fail_next, held=self.hold_jobs, takes_s=self.task_seconds,
             )  # fmt: skip
             self.fail_next = None
             self.jobs[job.id] = job
@@ -301,7 +317,7 @@ class Emulator:
             return Reply(403, raw=b"<?xml version='1.0'?><Error><Code>AccessDenied</Code>"
                          b"<Message>Request has expired</Message></Error>",
                          headers={"Content-Type": "application/xml"})  # fmt: skip
-        return Reply(200, raw=sample_mp4(job.output_duration_s), headers={"Content-Type": "video/mp4"})
+        return Reply(200, raw=sample_mp4(job.output_duration_s, *self.output_size), headers={"Content-Type": "video/mp4"})
 
     def _take_fault(self, route: str) -> Fault | None:
         with self._lock:
