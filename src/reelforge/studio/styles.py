@@ -61,7 +61,7 @@ def get_style(name: str | None) -> Style | None:
     book = style_book()
     style = book.styles.get(name.strip().lower())
     if style is None:
-        raise InvalidRequest(f"Unknown style '{name}'. Known styles: {', '.join(book.styles)}.", param="style",
+        raise InvalidRequest(f"Unknown style '{name[:40]}'. Known styles: {', '.join(book.styles)}.", param="style",
                              hint="Pick one of these (reelforge://styles describes each), or leave style out.")
     return style
 

@@ -54,15 +54,16 @@ class PromptParts(BaseModel):
     camera: str | None = Field(default=None, max_length=300)
     style: str | None = Field(default=None, max_length=300)
     lighting: str | None = Field(default=None, max_length=300)
-    details: str | None = Field(default=None, max_length=1000)
+    details: str | None = Field(default=None, max_length=500)
 
 
 class GenerateRequest(GenerationOptions, CallOptions):
     """Text-to-video, or image-to-video with a first frame and optionally a last frame."""
 
     # Style presets and the structured prompt; both are explained in the reelforge://styles resource.
-    style: str | None = Field(default=None, max_length=40, description="Preset: reelforge://styles.")
-    prompt_parts: PromptParts | None = Field(default=None, description="Added after prompt.")
+    # No length bound on style (bytes in every tools/list): an unknown name is refused by name anyway.
+    style: str | None = Field(default=None, description="See reelforge://styles.")
+    prompt_parts: PromptParts | None = Field(default=None, description="After prompt.")
 
     # Media inputs: an absolute path inside an allowed folder, or a public https URL.
     image: str | None = Field(default=None, description="First frame: absolute path or https URL.")
