@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from client_utils import make_client, settle, start_job
 
 from reelforge.media.probe import probe
@@ -136,9 +135,9 @@ def test_motion_intensity_becomes_a_documented_model_option_only_where_listed():
     assert "motion_bucket_id" not in spec.extra and "dynamic motion" in spec.prompt
 
 
-@pytest.mark.parametrize("uri", ["reelforge://styles"])
-async def test_the_styles_resource_lists_presets_and_camera_moves(client, uri):
-    contents = (await client.read_resource(uri)).contents[0]
+async def test_the_styles_resource_lists_presets_and_camera_moves(client):
+    assert "reelforge://styles" in {str(r.uri) for r in (await client.list_resources()).resources}
+    contents = (await client.read_resource("reelforge://styles")).contents[0]
     doc = json.loads(contents.text)
     assert set(SEEDED) <= set(doc["styles"]) and doc["styles"]["luxury"]["fps"] == 24
     assert "push_in" in doc["camera_moves"] and "prompt_parts" in doc
