@@ -393,6 +393,12 @@ def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:
         # The full, described schema: tools/list carries compose_timeline's fields without the prose.
         return TimelineSpec.model_json_schema()
 
+    @mcp.resource("reelforge://styles", mime_type="application/json", title="Style presets and prompt parts")
+    def styles_resource() -> dict[str, Any]:
+        from reelforge.studio.styles import styles_document
+
+        return styles_document()
+
     @mcp.resource("reelforge://guide", mime_type="text/markdown", title="How to use reelforge")
     def guide() -> str:
         from reelforge.tool_results import usage_guide

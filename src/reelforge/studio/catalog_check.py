@@ -1,7 +1,8 @@
 """Check a request against a model's catalog entry and build the `GenerationSpec`.
 
 Runs before any job row or request exists. An unsupported parameter is refused with a message
-naming the parameter and what the model accepts; nothing is ever dropped silently.
+naming the parameter and what the model accepts; nothing is ever dropped silently. A camera move the
+model cannot make natively is written into the prompt instead, with a note saying so.
 """
 
 from __future__ import annotations
@@ -12,6 +13,15 @@ from typing import Any
 from reelforge.catalog import RESOLUTION_SHORT_EDGE, Catalog, ModelEntry
 from reelforge.errors import InvalidRequest, ModelRetired, UnsupportedParameter
 from reelforge.generation_spec import GenerationSpec, MediaRef, size_for
+from reelforge.studio.prompt_builder import caller_text, finish
+from reelforge.studio.styles import (
+    camera_move_name,
+    camera_phrase,
+    get_style,
+    motion_options,
+    native_camera_move,
+    suggested_format,
+)
 from reelforge.studio.tool_schemas import GenerationOptions
 
 
@@ -114,19 +124,25 @@ def build_spec(
     continue_remote_id: str | None = None,
     continue_direction: str = "forward",
     default_duration: float | None = None,
+    notes: list[str] | None = None,
 ) -> GenerationSpec:
+    """The checked spec; what a style, the prompt parts or a camera rewrite changed is added to `notes`."""
     caps = model.capabilities
+    notes = [] if notes is None else notes
     kinds = input_kinds(first_frame, last_frame, video if continue_remote_id is None else None)
     _check_inputs(model, kinds)
     _check_files(model, renders_here, first_frame=first_frame, last_frame=last_frame, video=video)
 
-    prompt = opts.prompt.strip()
-    if not prompt and (caps.prompt_required or (kinds == ["text"] and continue_remote_id is None)):
-        # Text-to-video from nothing renders nothing useful (and a paid model would bill for it).
+    # Only generate_video's request carries a style and prompt parts; extend and loop requests do not.
+    style = get_style(getattr(opts, "style", None))
+    text = caller_text(opts.prompt, getattr(opts, "prompt_parts", None), model)
+    if not text and (caps.prompt_required or (kinds == ["text"] and continue_remote_id is None)):
+        # Text-to-video from nothing renders nothing useful (and a paid model would bill for it). A
+        # style's words or a camera phrase alone do not say what the clip shows.
         raise InvalidRequest(f"{model.key} needs a prompt: say what the clip shows.", param="prompt",
                              hint="Give a prompt, or an image to animate.")
-    if len(prompt) > caps.max_prompt_chars:
-        raise InvalidRequest(f"prompt is {len(prompt)} characters; {model.key} takes at most {caps.max_prompt_chars}.", param="prompt")
+    camera_move, phrase = _camera(opts.camera_move, model, notes)
+    prompt = finish(text, model, camera=phrase, style=style, notes=notes)
 
     duration = opts.duration_s if opts.duration_s is not None else (default_duration or caps.durations.default)
     if not caps.durations.accepts(duration):
@@ -135,13 +151,14 @@ def build_spec(
         else:
             raise _unsupported(model, "duration_s", f"{duration:g}", caps.durations.describe())
 
-    aspect = opts.aspect_ratio or caps.aspect_ratios[0]
+    aspect, fps = suggested_format(style, opts.aspect_ratio, opts.fps, model, notes)
+    aspect = aspect or caps.aspect_ratios[0]
     if aspect not in caps.aspect_ratios:
         raise _unsupported(model, "aspect_ratio", aspect, ", ".join(caps.aspect_ratios))
     resolution = (opts.resolution or caps.resolutions[0]).lower()
     if resolution not in [r.lower() for r in caps.resolutions]:
         raise _unsupported(model, "resolution", resolution, ", ".join(caps.resolutions))
-    fps = opts.fps or caps.fps[0]
+    fps = fps or caps.fps[0]
     if fps not in caps.fps:
         raise _unsupported(model, "fps", str(fps), ", ".join(map(str, caps.fps)))
 
@@ -158,17 +175,37 @@ def build_spec(
         raise InvalidRequest(f"{model.key} loops by pinning one image at both ends: give image.", param="image")
     if loop and caps.loop == "none":
         raise _unsupported(model, "loop", "true", "no native loop (use make_loop, which loops any clip)")
-    if opts.camera_move and opts.camera_move not in caps.camera_moves:
-        accepted = ", ".join(caps.camera_moves) or "no camera moves"
-        raise _unsupported(model, "camera_move", opts.camera_move, accepted)
 
     short = RESOLUTION_SHORT_EDGE.get(resolution, 720)
     width, height = size_for(aspect, short)
-    extra: dict[str, Any] = dict(opts.options)
+    extra: dict[str, Any] = motion_options(style, model, dict(opts.options), notes)
     return GenerationSpec(
         provider=model.provider, model=model.id, prompt=prompt, negative_prompt=opts.negative_prompt,
         duration_s=float(duration), aspect_ratio=aspect, resolution=resolution, width=width, height=height,
         fps=fps, seed=seed, first_frame=first_frame, last_frame=last_frame, video=video,
         continue_remote_id=continue_remote_id, continue_direction=continue_direction,  # type: ignore[arg-type]
-        loop=loop, audio=opts.audio, camera_move=opts.camera_move, extra=extra,
+        loop=loop, audio=opts.audio, camera_move=camera_move, extra=extra,
     )
+
+
+def _camera(move: str | None, model: ModelEntry, notes: list[str]) -> tuple[str | None, str | None]:
+    """(the move under the model's own name, or None; the phrase to write into the prompt, or None).
+
+    A move the model makes natively is sent natively; one it cannot make is described in the prompt,
+    which every text-taking model understands. Only a model that takes no text at all refuses it.
+    """
+    if not move:
+        return None, None
+    name = camera_move_name(move)
+    native = native_camera_move(name, model)
+    if native is not None:
+        if native != move:
+            notes.append(f"camera_move '{move}' is sent as {model.key}'s own '{native}'.")
+        return native, None
+    if model.capabilities.max_prompt_chars == 0:
+        accepted = ", ".join(model.capabilities.camera_moves) or "no camera moves"
+        raise _unsupported(model, "camera_move", move, f"{accepted}, and no prompt to describe the move in")
+    phrase = camera_phrase(name)
+    notes.append(f"camera_move '{move}': {model.key} has no such move natively, so it is written into the prompt "
+                 f"as \"{phrase}\".")
+    return None, phrase

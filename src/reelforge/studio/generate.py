@@ -29,6 +29,7 @@ from reelforge.studio.planning import GenerationPlan, plan
 from reelforge.studio.policies import DEFAULT_QUALITY, Routed, route
 from reelforge.studio.prepared import Prepared, from_plan
 from reelforge.studio.pricing import Quote
+from reelforge.studio.styles import is_applied_note
 from reelforge.studio.tool_schemas import GenerateRequest
 
 if TYPE_CHECKING:
@@ -89,8 +90,9 @@ def estimate(studio: Studio, req: GenerateRequest, *, compare: bool) -> tuple[li
     (cheapest first under the default), with the reason each other model was excluded."""
     if not compare:
         planned = _plan_request(studio, req)
-        # A warning (a retired API redirected to another provider) travels with the price it explains.
-        warnings = [note for note in planned.notes if note.startswith("Warning:")]
+        # A warning (a retired API redirected to another provider) travels with the price it explains, and
+        # so does what a style or a camera rewrite changed: the quote describes the request as it will run.
+        warnings = [note for note in planned.notes if note.startswith("Warning:") or is_applied_note(note)]
         quote = planned.quote
         return [quote.model_copy(update={"breakdown": " ".join([*warnings, quote.breakdown])}) if warnings else quote], None
     first = resolve_image(studio, req.image, "image")  # resolved once for every model compared

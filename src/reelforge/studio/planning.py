@@ -110,7 +110,7 @@ def plan(studio: Studio, opts: GenerationOptions, *, first: MediaRef | None = No
     if missing is not None:
         raise missing
     spec = build_spec(opts, model, renders_here=entry.local, first_frame=first, last_frame=last, video=video,
-                      loop=loop, continue_remote_id=continue_remote_id, continue_direction=direction)
+                      loop=loop, continue_remote_id=continue_remote_id, continue_direction=direction, notes=notes)
     adapter = studio.provider(name, user)
     spec, snapped = adapter.normalize(spec, model)
     if isinstance(adapter, LocalProvider):

@@ -43,8 +43,27 @@ class GenerationOptions(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict, description="Model-specific; see list_models.")
 
 
+class PromptParts(BaseModel):
+    """A structured prompt, built into text in this order (reelforge://styles shows the shape)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str | None = Field(default=None, max_length=500)
+    action: str | None = Field(default=None, max_length=500)
+    setting: str | None = Field(default=None, max_length=500)
+    camera: str | None = Field(default=None, max_length=300)
+    style: str | None = Field(default=None, max_length=300)
+    lighting: str | None = Field(default=None, max_length=300)
+    details: str | None = Field(default=None, max_length=500)
+
+
 class GenerateRequest(GenerationOptions, CallOptions):
     """Text-to-video, or image-to-video with a first frame and optionally a last frame."""
+
+    # Style presets and the structured prompt; both are explained in the reelforge://styles resource.
+    # No length bound on style (bytes in every tools/list): an unknown name is refused by name anyway.
+    style: str | None = Field(default=None, description="See reelforge://styles.")
+    prompt_parts: PromptParts | None = Field(default=None, description="After prompt.")
 
     # Media inputs: an absolute path inside an allowed folder, or a public https URL.
     image: str | None = Field(default=None, description="First frame: absolute path or https URL.")
