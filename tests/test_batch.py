@@ -239,3 +239,41 @@ async def test_a_restarted_batch_waits_for_the_same_children(paid, emus) -> None
     assert [r["status"] for r in rows] == ["succeeded"] * 3
     assert {f"item_{r['index']}": r["job_id"] for r in rows[:2]} == before, "a child was made again"
     assert runway.count("create") == 3, "an item was paid for twice"
+
+
+def _cli(tmp_path: Path, settings: Settings, payload: object, *extra: str, env_extra: dict | None = None):
+    import os
+    import subprocess
+    import sys
+
+    file = tmp_path / "batch.json"
+    file.write_text(json.dumps(payload))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REELFORGE_", "MINIMAX_"))}
+    env.update({"REELFORGE_HOME": str(settings.home), "REELFORGE_POLL_MIN_INTERVAL_S": "0.02",
+                "REELFORGE_POLL_MAX_INTERVAL_S": "0.1", **(env_extra or {})})
+    return subprocess.run([sys.executable, "-m", "reelforge", "batch", str(file), *extra], env=env,
+                          capture_output=True, text=True, timeout=180, cwd=tmp_path)
+
+
+def test_the_command_line_runs_a_batch_and_says_how_it_went(settings, tmp_path) -> None:
+    from emulators.minimax import API_KEY, MiniMaxEmulator
+
+    cards = [{"prompt": "card one", "provider": "preview", "duration_s": 1},
+             {"prompt": "card two", "provider": "preview", "duration_s": 1}]
+    done = _cli(tmp_path, settings, cards, "--json")
+    assert done.returncode == 0, done.stderr
+    view = json.loads(done.stdout)
+    assert view["status"] == "succeeded" and [r["status"] for r in view["batch"]["items"]] == ["succeeded"] * 2
+    assert Path(view["batch"]["sheet_path"]).is_file() and "items ended" in done.stderr  # progress on stderr
+
+    refused = _cli(tmp_path, settings, [cards[0], {"prompt": "x", "provider": "preview", "duration_s": -1}])
+    assert refused.returncode == 2 and "items[1].duration_s" in refused.stderr and not refused.stdout
+
+    with MiniMaxEmulator() as emu:
+        emu.fail_next = ("1027", "output video sensitive")
+        env = {"MINIMAX_API_KEY": API_KEY, "MINIMAX_API_HOST": emu.url, "REELFORGE_ALLOW_PRIVATE_URLS": "true"}
+        some = _cli(tmp_path, settings, [cards[0], {"prompt": "a fox", "provider": "minimax"}], "--confirm",
+                    env_extra=env)
+    assert some.returncode == 1, some.stderr
+    lines = some.stdout.splitlines()
+    assert lines[0].split("\t")[1] == "succeeded" and lines[1].split("\t")[1] == "failed" and lines[-1].startswith("sheet\t")
