@@ -273,7 +273,7 @@ def _register_tools(mcp: MCPServer) -> None:
         request: BatchRequest, ctx: Context,
         approval: Annotated[CostApproval, Resolve(approve_batch)],
     ) -> Annotated[CallToolResult, JobView]:
-        """Many generations (or one prompt across providers, same seed) under one quote; ends with a labelled poster sheet."""
+        """Many generations, or one prompt across providers; one quote, then a labelled poster sheet."""
         return await _start_work(ctx, "batch", request, approval)
 
     @mcp.tool(title="Get a job", annotations=READ_ONLY)

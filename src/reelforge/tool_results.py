@@ -92,7 +92,10 @@ def usage_guide() -> str:
    `output.path` (absolute), a poster frame, a contact sheet and a provenance receipt.
 4. **Never resubmit** a job whose status is `running` or `unknown`: that would pay twice.
 5. **Chain**: use a finished job's id as `source.job_id` (extend, loop) or a clip's `job_id` (compose).
-6. **Timelines**: `reelforge://timeline` is the full compose format (titles, audio bed, every field
+6. **Batches**: `generate_batch` takes `items` (generate_video requests) or `compare`
+   `{prompt, providers_or_models: ["runway", "luma/ray-2"], seed, shared: {other fields}}`; one quote,
+   one confirmation; `get_job` of the batch lists each item; it ends with a labelled poster sheet.
+7. **Timelines**: `reelforge://timeline` is the full compose format (titles, audio bed, every field
    described); `list_models` and `reelforge://models` list each model's durations, ratios and prices.
 
 The `preview` provider is free and offline: title-card, Ken Burns and blend animatics labelled PREVIEW,

@@ -187,8 +187,7 @@ class BatchRequest(CallOptions):
     # generate_video's schema); the server validates them when the batch is prepared, naming the
     # item and field it refuses. The compare form is described in the README and reelforge://guide.
     items: list[dict[str, Any]] | None = Field(default=None, max_length=1000, description="Each a generate_video request.")
-    compare: dict[str, Any] | None = Field(
-        default=None, description="Or {prompt, providers_or_models: ['provider[/model]'], seed, shared: {fields}}.")
+    compare: dict[str, Any] | None = Field(default=None, description="{prompt, providers_or_models: ['provider[/model]'], seed}")
     concurrency: int = Field(default=4, ge=1, le=32, description="Per provider.")
 
     @model_validator(mode="after")
