@@ -22,13 +22,11 @@ from pydantic import BaseModel, Field
 
 from reelforge import __version__
 from reelforge.jobs.job import JobKind, JobStatus
-from reelforge.approval import (CostApproval, approve_batch, approve_compose, approve_extend, approve_generate,
-                                approve_loop)
+from reelforge.approval import CostApproval, approve_batch, approve_compose, approve_extend, approve_generate, approve_loop
 from reelforge.prompts import register_prompts
 from reelforge.server_context import caller, studio_of
 from reelforge.server_errors import ReelforgeServer, startup_error
-from reelforge.studio.tool_schemas import (BatchRequest, ComposeRequest, ExtendRequest, GenerateRequest, JobList, JobView,
-                                           LoopRequest, Quote)
+from reelforge.studio.tool_schemas import BatchRequest, ComposeRequest, ExtendRequest, GenerateRequest, JobList, JobView, LoopRequest, Quote
 from reelforge.timeline.spec import TimelineSpec
 
 if TYPE_CHECKING:
