@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from reelforge.jobs.job import JobKind
 from reelforge.server_context import caller, studio_of
-from reelforge.studio.tool_schemas import ComposeRequest, ExtendRequest, GenerateRequest, LoopRequest
+from reelforge.studio.tool_schemas import BatchRequest, ComposeRequest, ExtendRequest, GenerateRequest, LoopRequest
 
 
 class CostApproval(BaseModel):
@@ -68,3 +68,7 @@ async def approve_loop(request: LoopRequest, ctx: Context) -> CostApproval | Eli
 
 async def approve_compose(request: ComposeRequest, ctx: Context) -> CostApproval | Elicit[CostApproval]:
     return await _ask_approval("compose", request, ctx)
+
+
+async def approve_batch(request: BatchRequest, ctx: Context) -> CostApproval | Elicit[CostApproval]:
+    return await _ask_approval("batch", request, ctx)

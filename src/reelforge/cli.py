@@ -1,4 +1,4 @@
-"""The `reelforge` command: serve, demo, generate, estimate, jobs, models, doctor, usage, users.
+"""The `reelforge` command: serve, demo, generate, batch, estimate, jobs, models, doctor, usage, users.
 
 `generate` and `estimate` run the same studio code path as the MCP tools, in-process; `demo` drives
 the real server through a real MCP client session over stdio. Human output goes to stdout here
@@ -20,6 +20,7 @@ from typing import Any
 
 import anyio
 
+from reelforge.cli_batch import add_batch_command
 from reelforge.cli_team import add_team_commands
 
 
@@ -347,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="Check ffmpeg, the ledger, keys and the GPU.")
     doctor.add_argument("--json", action="store_true")
     doctor.set_defaults(fn=cmd_doctor)
+    add_batch_command(sub, _with_studio)
     add_team_commands(sub)
     return parser
 

@@ -22,11 +22,11 @@ from pydantic import BaseModel, Field
 
 from reelforge import __version__
 from reelforge.jobs.job import JobKind, JobStatus
-from reelforge.approval import CostApproval, approve_compose, approve_extend, approve_generate, approve_loop
+from reelforge.approval import CostApproval, approve_batch, approve_compose, approve_extend, approve_generate, approve_loop
 from reelforge.prompts import register_prompts
 from reelforge.server_context import caller, studio_of
 from reelforge.server_errors import ReelforgeServer, startup_error
-from reelforge.studio.tool_schemas import ComposeRequest, ExtendRequest, GenerateRequest, JobList, JobView, LoopRequest, Quote
+from reelforge.studio.tool_schemas import BatchRequest, ComposeRequest, ExtendRequest, GenerateRequest, JobList, JobView, LoopRequest, Quote
 from reelforge.timeline.spec import TimelineSpec
 
 if TYPE_CHECKING:
@@ -179,9 +179,13 @@ async def _await_job(ctx: Context, studio: Studio, job_id: str, wait_seconds: fl
         await ctx.report_progress(value, 100.0, job.stage or job.status.value)
         await _push_resource_update(ctx, job.uri)
 
-    from reelforge.tool_results import job_result
+    from reelforge.tool_results import batch_result, job_result
 
     job = await studio.wait(job_id, seconds, on_change)
+    if job.kind == "batch":  # every item's status, read from its child job now
+        from reelforge.studio.batch import item_rows
+
+        return batch_result(job, item_rows(studio, job))
     return job_result(job)
 
 
@@ -268,6 +272,14 @@ def _register_tools(mcp: MCPServer) -> None:
     ) -> Annotated[CallToolResult, JobView]:
         """Render clips with trims, transitions, audio bed and titles into one MP4 (+ .otio sidecar)."""
         return await _start_work(ctx, "compose", request, approval)
+
+    @mcp.tool(title="Generate a batch", annotations=PAID)
+    async def generate_batch(
+        request: BatchRequest, ctx: Context,
+        approval: Annotated[CostApproval, Resolve(approve_batch)],
+    ) -> Annotated[CallToolResult, JobView]:
+        """Many generations, or one prompt across providers; one quote, then a labelled poster sheet."""
+        return await _start_work(ctx, "batch", request, approval)
 
     @mcp.tool(title="Get a job", annotations=READ_ONLY)
     async def get_job(

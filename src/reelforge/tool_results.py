@@ -57,6 +57,30 @@ def job_result(job: Job) -> CallToolResult:
     return CallToolResult(content=content, structured_content=view.model_dump(mode="json"))
 
 
+def batch_result(job: Job, items: list[dict[str, Any]]) -> CallToolResult:
+    """A batch as a tool result: the job, every item's status (job id, cost, time) and the sheet."""
+    view = job_view(job).model_dump(mode="json")
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item["status"]] = counts.get(item["status"], 0) + 1
+    sheet = job.outputs.get("sheet_path")
+    view["batch"] = {"counts": counts, "sheet_path": sheet, "items": items}
+    tally = ", ".join(f"{n} {status}" for status, n in counts.items())
+    text = f"Batch {job.id} is {job.status.value} ({tally})."
+    if job.status is JobStatus.SUCCEEDED:
+        view["next_step"] = "Done: open batch.sheet_path; each item's clip is get_job(batch.items[i].job_id)."
+        text = f"Batch {job.id} succeeded ({tally}), cost ${job.cost_usd or 0:.2f}. Comparison sheet: {sheet}"
+    elif job.status.terminal:
+        text = f"Batch {job.id} {job.status.value}: [{job.error_code}] {job.error_message}"
+    content: list[Any] = [TextContent(type="text", text=f"{text}\n{view['next_step']}")]
+    poster = inline_poster(sheet)
+    if poster is not None:
+        content.append(poster)
+    content.append(ResourceLink(type="resource_link", name=job.id, uri=job.uri, mime_type="application/json",
+                                description="Live status of this batch"))
+    return CallToolResult(content=content, structured_content=view)
+
+
 def usage_guide() -> str:
     return """# Using reelforge
 
@@ -68,7 +92,10 @@ def usage_guide() -> str:
    `output.path` (absolute), a poster frame, a contact sheet and a provenance receipt.
 4. **Never resubmit** a job whose status is `running` or `unknown`: that would pay twice.
 5. **Chain**: use a finished job's id as `source.job_id` (extend, loop) or a clip's `job_id` (compose).
-6. **Timelines**: `reelforge://timeline` is the full compose format (titles, audio bed, every field
+6. **Batches**: `generate_batch` takes `items` (generate_video requests) or `compare`
+   `{prompt, providers_or_models: ["runway", "luma/ray-2"], seed, shared: {other fields}}`; one quote,
+   one confirmation; `get_job` of the batch lists each item; it ends with a labelled poster sheet.
+7. **Timelines**: `reelforge://timeline` is the full compose format (titles, audio bed, every field
    described); `list_models` and `reelforge://models` list each model's durations, ratios and prices.
 
 The `preview` provider is free and offline: title-card, Ken Burns and blend animatics labelled PREVIEW,

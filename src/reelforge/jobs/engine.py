@@ -167,6 +167,8 @@ def queue_for(kind: str, provider: str | None, limits: dict[str, tuple[int, floa
             if key in limits:
                 return f"remote.{key}"
         return "remote"
+    # media: previews and derived jobs, including a batch, which mostly waits on its children (an
+    # unlimited queue, so a waiting parent never holds the slot its children need).
     return "media"
 
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-JobKind = Literal["generate", "extend", "loop", "compose"]
+JobKind = Literal["generate", "extend", "loop", "compose", "batch"]
 
 
 class JobStatus(StrEnum):

@@ -14,7 +14,7 @@ from typing import Any
 from reelforge.jobs.job import Job, JobKind
 from reelforge.jobs.runner import JobContext
 from reelforge.settings import Settings
-from reelforge.studio import compose, extend, generate, loop
+from reelforge.studio import batch, compose, extend, generate, loop
 from reelforge.studio.core import Studio
 from reelforge.studio.launch import start
 from reelforge.studio.prepared import Prepared
@@ -36,6 +36,7 @@ OPERATIONS: dict[JobKind, Operation] = {
     "extend": Operation("extend", extend.prepare, extend.run),
     "loop": Operation("loop", loop.prepare, loop.run),
     "compose": Operation("compose", compose.prepare, compose.run),
+    "batch": Operation("batch", batch.prepare, batch.run),
 }
 
 

@@ -30,7 +30,7 @@ def generations_in(prepared: Prepared) -> list[dict[str, Any]]:
     request = prepared.request
     if prepared.kind == "generate":
         return [request]
-    steps = [request.get("step")] + [clip.get("step") for clip in request.get("clips", [])]
+    steps = [request.get("step")] + [c.get("step") for c in request.get("clips", []) + request.get("items", [])]
     return [step["spec"] for step in steps if step]
 
 

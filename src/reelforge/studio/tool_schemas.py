@@ -188,3 +188,35 @@ class JobView(BaseModel):
 
 class JobList(BaseModel):
     jobs: list[JobView]
+
+
+class BatchCompare(BaseModel):
+    """One prompt across several providers/models with one seed (an A/B comparison)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(min_length=1, max_length=5000)
+    providers_or_models: list[str] = Field(min_length=1, max_length=50, description="'provider' or 'provider/model'.")
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1, description="Default: one random seed for all.")
+    shared: dict[str, Any] = Field(default_factory=dict, description="Other generate_video fields for every item.")
+
+
+class BatchRequest(CallOptions):
+    """Many generations under one quote, one budget check and one confirmation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # `items` and `compare` are published as plain objects (the tool list would otherwise repeat
+    # generate_video's schema); the server validates them when the batch is prepared, naming the
+    # item and field it refuses. The compare form is described in the README and reelforge://guide.
+    items: list[dict[str, Any]] | None = Field(default=None, max_length=1000, description="Each a generate_video request.")
+    compare: dict[str, Any] | None = Field(default=None, description="{prompt, providers_or_models: ['provider[/model]'], seed}")
+    concurrency: int = Field(default=4, ge=1, le=32, description="Per provider.")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> BatchRequest:
+        if (self.items is None) == (self.compare is None):
+            raise ValueError("give exactly one of items or compare")
+        if self.items is not None and not self.items:
+            raise ValueError("items is empty")
+        return self
