@@ -110,8 +110,9 @@ def cut_to_music(
     if bed_spec is None or bed_spec.cut_to is None or bed is None or not spec.clips:
         return spec, None
     duration = total_frames / fps
-    # Only what plays is analysed: a looped bed's first pass, or the part under the timeline.
-    grid = detect_beats(bed.path, bed_spec.beats_per_bar, max_s=min(bed.duration_s, duration) + 1.0)
+    # Only what plays is analysed (a looped bed's first pass, or the part under the timeline),
+    # but at least 12 s when the bed has them: a few seconds of noise can look periodic by chance.
+    grid = detect_beats(bed.path, bed_spec.beats_per_bar, max_s=min(bed.duration_s, max(duration, 12.0)) + 1.0)
     marks = bed_marks(grid, bed_spec.cut_to, bed.duration_s, bed_spec.loop, duration)
     snapped, cuts = place_cuts(spec, [s.available_frames(fps) for s in sources], fps, marks)
     return snapped, MusicCuts(grid, cuts, _notes(grid, bed_spec.cut_to, cuts))
