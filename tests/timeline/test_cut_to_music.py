@@ -32,7 +32,7 @@ COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "yello
 
 
 def _flat_clip(path: Path, colour: str, seconds: float) -> Path:
-    """A silent clip of one flat colour (by value: ffmpeg's "green" is only half bright), round(seconds * FPS) frames."""
+    """A silent flat-colour clip of round(seconds * FPS) frames (colour by value: ffmpeg's "green" is dark)."""
     argv = [
         ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi",
         "-i", f"color=c=0x{bytes(COLOURS[colour]).hex()}:s=160x90:r={FPS},trim=end_frame={round(seconds * FPS)}",
@@ -164,7 +164,8 @@ def _spec(lengths: list[float], transitions: dict[int, float] | None = None) -> 
     clips = []
     for i, _ in enumerate(lengths):
         t = (transitions or {}).get(i)
-        clips.append(ClipSpec(path=f"/c{i}.mp4", transition=TransitionSpec(kind="crossfade", duration_s=t) if t else None))
+        fade = TransitionSpec(kind="crossfade", duration_s=t) if t else None
+        clips.append(ClipSpec(path=f"/c{i}.mp4", transition=fade))
     return TimelineSpec(clips=clips, audio_bed=AudioBedSpec(path="/bed.wav", cut_to="beats"))
 
 

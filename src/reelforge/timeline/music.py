@@ -51,7 +51,9 @@ def _nearest(marks: list[float], t: float) -> float:
     return min(marks, key=lambda m: abs(m - t)) if marks else float("nan")
 
 
-def place_cuts(spec: TimelineSpec, available: list[int], fps: int, marks: list[float]) -> tuple[TimelineSpec, list[BeatCut]]:
+def place_cuts(
+    spec: TimelineSpec, available: list[int], fps: int, marks: list[float]
+) -> tuple[TimelineSpec, list[BeatCut]]:
     """`spec` with each cut moved to the latest mark at or before it (see the module docstring)."""
     clips = list(spec.clips or [])
     overlaps = [cut_frames(c, fps) for c in clips[:-1]] + [0]
@@ -90,7 +92,9 @@ def _notes(grid: BeatGrid, unit: str, cuts: list[BeatCut]) -> list[str]:
         f"{len(on)} of {len(cuts)} cuts on the {unit[:-1]} (largest offset {worst:.1f} ms), clips trimmed "
         f"{trimmed:.2f} s in all."
     ]
-    listed = ", ".join(f"{c.cut_s:.3f} s ({unit[:-1]} {c.beat_s:.3f} s, {c.offset_ms:+.1f} ms)" for c in cuts[:_NOTED_CUTS])
+    listed = ", ".join(
+        f"{c.cut_s:.3f} s ({unit[:-1]} {c.beat_s:.3f} s, {c.offset_ms:+.1f} ms)" for c in cuts[:_NOTED_CUTS]
+    )
     if listed:
         more = f" and {len(cuts) - _NOTED_CUTS} more (see beat_cuts)" if len(cuts) > _NOTED_CUTS else ""
         notes.append(f"cuts landed at {listed}{more}.")
@@ -107,8 +111,8 @@ def cut_to_music(
 ) -> tuple[TimelineSpec, MusicCuts | None]:
     """Apply `audio_bed.cut_to` (blocking: decodes the bed); (spec, None) when it is not set."""
     bed_spec = spec.audio_bed
-    if bed_spec is None or bed_spec.cut_to is None or bed is None or not spec.clips:
-        return spec, None
+    if bed_spec is None or bed_spec.cut_to is None or bed is None or len(spec.clips or []) < 2:
+        return spec, None  # one clip has no cut to place
     duration = total_frames / fps
     # Only what plays is analysed (a looped bed's first pass, or the part under the timeline),
     # but at least 12 s when the bed has them: a few seconds of noise can look periodic by chance.
