@@ -212,7 +212,7 @@ class BeatCut(BaseModel):
     """One cut placed on the music: where it is on the output and the beat it was placed on."""
 
     after_clip: int = Field(description="The cut between clips[after_clip] and the next clip.")
-    planned_s: float = Field(description="Where the cut (a transition's centre) fell before it moved (after earlier cuts moved).")
+    planned_s: float = Field(description="Where the cut (a transition's centre) fell before it moved.")
     cut_s: float = Field(description="Where it is now, on the output timeline (a whole frame).")
     beat_s: float = Field(description="The nearest detected beat (or bar start) on the output timeline.")
     offset_ms: float = Field(description="cut_s - beat_s in milliseconds (within half a frame when on_beat).")
