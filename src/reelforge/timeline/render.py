@@ -28,6 +28,7 @@ from reelforge.timeline.edit import Edit
 from reelforge.timeline.filters import concat_list
 from reelforge.timeline.loudness import measure
 from reelforge.timeline.master import is_silent, master_mix
+from reelforge.timeline.music import cut_to_music
 from reelforge.timeline.otio_model import build_otio, edit_from_otio, load_otio_spec, write_otio
 from reelforge.timeline.planner import Plan, VideoSegment, make_plan
 from reelforge.timeline.presets import OutputFormat, output_format
@@ -175,6 +176,9 @@ async def render_timeline(
     fmt = output_format(spec.preset, spec.orientation, spec.fps)
     sources, bed = await _inspect_all(spec)
     total = validate(spec, sources, fmt, bed)
+    spec, music = await anyio.to_thread.run_sync(cut_to_music, spec, sources, bed, fmt.fps, total)
+    if music is not None:  # cuts moved onto the beat: clips are shorter, so count again
+        total = validate(spec, sources, fmt, bed)
     timeline = build_otio(spec, [s.available_frames(fmt.fps) for s in sources], fmt.fps, name=name)
     edit = edit_from_otio(timeline, fmt.fps)
     if edit.total_frames != total:  # the OTIO round trip must not change a single frame
@@ -195,7 +199,8 @@ async def render_timeline(
     return ComposeResult(
         path=str(out), otio_path=str(otio_path), exports=exports, expected_frames=total, plan=job.plan.kind,
         segments_rendered=job.rendered, segments_cached=job.cached, duration_s=total / fmt.fps,
-        width=fmt.width, height=fmt.height, fps=fmt.fps, notes=job.notes, **job.audio_report,
+        width=fmt.width, height=fmt.height, fps=fmt.fps, notes=(music.notes if music else []) + job.notes,
+        tempo_bpm=music.grid.tempo_bpm if music else None, beat_cuts=music.cuts if music else [], **job.audio_report,
     )
 
 

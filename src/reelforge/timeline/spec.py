@@ -25,6 +25,7 @@ Fit = Literal["letterbox", "pillarbox", "crop"]
 ExportFormat = Literal["webm", "gif"]
 TitlePosition = Literal["top", "center", "bottom", "top_left", "top_right", "bottom_left", "bottom_right"]
 PlanKind = Literal["copy", "audio_only", "segments"]
+CutTo = Literal["beats", "bars"]
 
 #: Transition kinds that move in a direction (the others ignore `direction`).
 DIRECTIONAL_KINDS = ("wipe", "slide")
@@ -105,6 +106,13 @@ class AudioBedSpec(_Strict):
     fade_in_s: float = Field(default=0.0, ge=0, le=30, description="Fade the bed in over this many seconds.")
     fade_out_s: float = Field(default=1.0, ge=0, le=30, description="Fade the bed out over the last seconds.")
     loop: bool = Field(default=True, description="Repeat the bed when it is shorter than the timeline.")
+    cut_to: CutTo | None = Field(
+        default=None,
+        description="Move each cut between clips to the bed's nearest detected beat (or bar start) at or "
+        "before it, trimming the clip (never lengthening it); a transition is centred on the beat. "
+        "Refused when the bed has no steady beat.",
+    )
+    beats_per_bar: int = Field(default=4, ge=2, le=12, description="Beats in a bar, for cut_to 'bars'.")
 
 
 class TitleSpec(_Strict):
@@ -200,6 +208,18 @@ class TimelineSpec(_Strict):
         return self.model_copy(update={"clips": resolved})
 
 
+class BeatCut(BaseModel):
+    """One cut placed on the music: where it is on the output and the beat it was placed on."""
+
+    after_clip: int = Field(description="The cut between clips[after_clip] and the next clip.")
+    planned_s: float = Field(description="Where the cut (a transition's centre) fell before it moved.")
+    cut_s: float = Field(description="Where it is now, on the output timeline (a whole frame).")
+    beat_s: float = Field(description="The nearest detected beat (or bar start) on the output timeline.")
+    offset_ms: float = Field(description="cut_s - beat_s in milliseconds (within half a frame when on_beat).")
+    trimmed_s: float = Field(description="How much shorter the clip became.")
+    on_beat: bool = Field(description="False when no beat fitted inside the clip; the planned cut was kept.")
+
+
 class ComposeResult(BaseModel):
     """What `render_timeline` made: files, plan and how much work the cache saved."""
 
@@ -225,3 +245,8 @@ class ComposeResult(BaseModel):
     )
     audio_gain_db: float = Field(default=0.0, description="Gain applied to meet loudness_lufs (0 without a target).")
     notes: list[str] = Field(default_factory=list, description="Things worth knowing about this render.")
+    tempo_bpm: float | None = Field(default=None, description="The bed's detected tempo (with audio_bed.cut_to).")
+    beat_cuts: list[BeatCut] = Field(
+        default_factory=list, description="With audio_bed.cut_to: where each cut landed against the beat."
+    )
+
