@@ -193,3 +193,23 @@ def test_looped_bed_repeats_its_beats() -> None:
     assert bed_marks(grid, "beats", 2.0, True, 4.2) == [0.1, 0.6, 1.1, 1.6, 2.1, 2.6, 3.1, 3.6, 4.1]
     assert bed_marks(grid, "beats", 2.0, False, 4.2) == [0.1, 0.6, 1.1, 1.6]
     assert bed_marks(grid, "bars", 2.0, True, 4.2) == [0.1, 2.1, 4.1]
+
+
+async def test_compose_timeline_refuses_a_beatless_bed_before_paying_for_inline_clips(settings, tmp_path: Path) -> None:
+    """Through the MCP tool: the bed is analysed when the request arrives, so an inline (paid)
+    generation is never started for a timeline that could not be cut to its music."""
+    from emulators.runway import RunwayEmulator
+
+    from tests.client_utils import make_client
+
+    rng = np.random.default_rng(5)
+    noise = write_wav(tmp_path / "noise.wav", (0.3 * rng.standard_normal(48000 * 6)).astype(np.float32), 48000)
+    with RunwayEmulator() as emu:
+        keyed = settings.with_provider_env(RUNWAYML_API_SECRET=emu.api_key, RUNWAYML_BASE_URL=emu.url)
+        async with make_client(keyed) as client:
+            result = await client.call_tool("compose_timeline", {"request": {"timeline": {
+                "clips": [{"generate": {"prompt": "a kite", "provider": "runway", "model": "gen4.5"}},
+                          {"generate": {"prompt": "a gull", "provider": "runway", "model": "gen4.5"}}],
+                "audio_bed": {"path": str(noise), "cut_to": "beats"}}, "confirm": True}})
+    assert result.is_error and "audio_bed.cut_to" in result.content[0].text, result.content[0].text
+    assert emu.requests == []

@@ -39,6 +39,10 @@ def _check_side_files(studio: Studio, spec: TimelineSpec) -> dict[str, Any]:
         if bed.suffix.lower() not in {**AUDIO_TYPES, **VIDEO_TYPES}:
             raise InvalidRequest(f"timeline.audio_bed.path: '{bed.name}' is not an audio file.", param="timeline.audio_bed.path")
         updates["audio_bed"] = spec.audio_bed.model_copy(update={"path": str(bed)})
+        if spec.audio_bed.cut_to is not None:  # a bed with no steady beat is refused now, before inline clips are paid
+            from reelforge.timeline.beats import detect_beats
+
+            detect_beats(bed, spec.audio_bed.beats_per_bar, max_s=120.0)
     if spec.subtitles_path is not None:
         from reelforge.timeline.validate import SUBTITLE_SUFFIXES
 
