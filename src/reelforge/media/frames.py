@@ -208,6 +208,11 @@ def _save_jpeg(image: Image.Image, path: Path, max_bytes: int = _POSTER_MAX_BYTE
 def _pick_representative(samples: list[tuple[int, float, np.ndarray]]) -> np.ndarray:
     """The sample whose colour histogram is closest to the average (ffmpeg `thumbnail` idea),
     skipping near-flat frames (black fades, title slates) when anything better exists."""
+    return samples[_representative(samples)][2]
+
+
+def _representative(samples: list[tuple[int, float, np.ndarray]]) -> int:
+    """The position in `samples` of the representative one (see `_pick_representative`)."""
     hists = np.stack([
         np.concatenate([np.bincount(rgb[..., c].ravel() >> 3, minlength=32) for c in range(3)]) / rgb[..., 0].size
         for _, _, rgb in samples
@@ -216,20 +221,60 @@ def _pick_representative(samples: list[tuple[int, float, np.ndarray]]) -> np.nda
     flat = np.array([float(rgb.std()) < 8.0 for _, _, rgb in samples])
     if not flat.all():
         distance[flat] = np.inf
-    return samples[int(np.argmin(distance))][2]
+    return int(np.argmin(distance))
+
+
+def _poster_indices(frames: int) -> list[int]:
+    # Candidates spread over the middle 90 %: avoid fade-ins and end slates.
+    lo, hi = int(frames * 0.05), max(int(frames * 0.95) - 1, int(frames * 0.05))
+    return np.linspace(lo, hi, num=min(12, frames)).round().astype(int).tolist()
+
+
+def _sheet_indices(frames: int, tiles: int) -> list[int]:
+    return np.linspace(0, frames - 1, num=min(tiles, frames)).round().astype(int).tolist()
 
 
 def poster(video: Path | str, out_jpg: Path | str, max_width: int = 640) -> Path:
     """Write a representative frame of `video` as a JPEG (≤ `max_width` px wide, under 150 KB)."""
     video, out_jpg = Path(video), Path(out_jpg)
-    frames = probe(video).frames
-    # Candidates spread over the middle 90 %: avoid fade-ins and end slates.
-    lo, hi = int(frames * 0.05), max(int(frames * 0.95) - 1, int(frames * 0.05))
-    indices = np.linspace(lo, hi, num=min(12, frames)).round().astype(int).tolist()
-    samples = sample_frames(video, indices, width=max_width)
+    samples = sample_frames(video, _poster_indices(probe(video).frames), width=max_width)
+    return _write_poster(samples, video, out_jpg)
+
+
+def _write_poster(samples: list[tuple[int, float, np.ndarray]], video: Path, out_jpg: Path) -> Path:
     if not samples:
         raise MediaError(f"No frames could be decoded from {video.name} for a poster.")
     return _save_jpeg(Image.fromarray(_pick_representative(samples)), out_jpg)
+
+
+def poster_and_sheet(video: Path | str, frames: int, poster_jpg: Path | str, sheet_jpg: Path | str,
+                     poster_width: int = 640, tile_width: int = 320, cols: int = 4, rows: int = 4) -> tuple[Path, Path]:
+    """The poster and the contact sheet from ONE decode of `video` (whose frame count the caller has
+    probed). Post-processing was two decodes, three probes and 28 full-size conversions per job; now
+    the poster's candidates are judged on 160 px thumbnails and only the chosen one is converted at
+    the poster's width (its decoded frame is kept until then), and each tile is converted once."""
+    video = Path(video)
+    poster_at, sheet_at = set(_poster_indices(frames)), set(_sheet_indices(frames, cols * rows))
+    last = max(poster_at | sheet_at, default=-1)
+    thumbs: list[tuple[int, float, np.ndarray]] = []
+    kept: dict[int, av.VideoFrame] = {}
+    tiles: list[tuple[int, float, np.ndarray]] = []
+    container, stream = _open_video(video)
+    with container:
+        for i, frame in enumerate(container.decode(stream)):
+            if i in sheet_at:
+                tiles.append((i, _seconds(frame.pts, stream), to_rgb(frame, *_scaled_size(frame.width, frame.height, tile_width))))
+            if i in poster_at:
+                thumbs.append((i, _seconds(frame.pts, stream), to_rgb(frame, *_scaled_size(frame.width, frame.height, 160))))
+                kept[i] = frame
+            if i >= last:
+                break
+        if not thumbs:
+            raise MediaError(f"No frames could be decoded from {video.name} for a poster.")
+        chosen = kept[thumbs[_representative(thumbs)][0]]
+        rgb = to_rgb(chosen, *_scaled_size(chosen.width, chosen.height, poster_width))
+    made_poster = _save_jpeg(Image.fromarray(rgb), Path(poster_jpg))
+    return made_poster, _write_sheet(tiles, video, Path(sheet_jpg), cols)
 
 
 def _timestamp(seconds: float) -> str:
@@ -246,10 +291,11 @@ def contact_sheet(video: Path | str, out_jpg: Path | str, cols: int = 4, rows: i
     if cols < 1 or rows < 1 or tile_width < 16:
         raise InvalidRequest("contact_sheet needs cols >= 1, rows >= 1 and tile_width >= 16.", param="cols")
     video, out_jpg = Path(video), Path(out_jpg)
-    frames = probe(video).frames
-    count = min(cols * rows, frames)
-    indices = np.linspace(0, frames - 1, num=count).round().astype(int).tolist()
-    samples = sample_frames(video, indices, width=tile_width)
+    samples = sample_frames(video, _sheet_indices(probe(video).frames, cols * rows), width=tile_width)
+    return _write_sheet(samples, video, out_jpg, cols)
+
+
+def _write_sheet(samples: list[tuple[int, float, np.ndarray]], video: Path, out_jpg: Path, cols: int) -> Path:
     if not samples:
         raise MediaError(f"No frames could be decoded from {video.name} for a contact sheet.")
     tile_h, tile_w = samples[0][2].shape[:2]

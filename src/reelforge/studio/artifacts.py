@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -47,17 +48,30 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+_POSTPROCESS: list[anyio.CapacityLimiter] = []
+
+
+def _postprocess_limiter() -> anyio.CapacityLimiter:
+    """One post-processing per core at a time, process-wide. It is CPU-bound, so more at once only
+    adds memory: 50 jobs finishing together held 40 decoders of 720p video (measured 829 MB RSS)."""
+    if not _POSTPROCESS:
+        _POSTPROCESS.append(anyio.CapacityLimiter(max(1, len(os.sched_getaffinity(0)))))
+    return _POSTPROCESS[0]
+
+
 def _describe(video: Path, out_dir: Path) -> dict[str, Any]:
-    from reelforge.media.frames import contact_sheet, poster
+    """Probe once and decode once for the poster and the contact sheet (the bulk of a job's CPU)."""
+    from reelforge.media.frames import poster_and_sheet
     from reelforge.media.probe import probe
 
     info = probe(video)
+    made_poster, sheet = poster_and_sheet(video, info.frames, out_dir / "poster.jpg", out_dir / "contact_sheet.jpg")
     return {
         "path": str(video),
         "file_uri": video.as_uri(),
         "sha256": sha256_file(video),
-        "poster_path": str(poster(video, out_dir / "poster.jpg")),
-        "contact_sheet_path": str(contact_sheet(video, out_dir / "contact_sheet.jpg")),
+        "poster_path": str(made_poster),
+        "contact_sheet_path": str(sheet),
         "duration_s": info.duration_s,
         "frames": info.frames,
         "fps": info.fps,
@@ -109,7 +123,7 @@ async def finalize(ctx: JobContext, video: Path, *, extra: dict[str, Any] | None
     """Probe, hash and illustrate `video`, write the receipt, and mark the job succeeded."""
     await ctx.progress(None, "checking output")
     out_dir = video.parent
-    output = await anyio.to_thread.run_sync(_describe, video, out_dir)
+    output = await anyio.to_thread.run_sync(_describe, video, out_dir, limiter=_postprocess_limiter())
     output["extra"] = extra or {}
     output.update(attach or {})
     job = ctx.job

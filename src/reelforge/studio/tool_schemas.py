@@ -211,7 +211,7 @@ class BatchRequest(CallOptions):
     # item and field it refuses. The compare form is described in the README and reelforge://guide.
     items: list[dict[str, Any]] | None = Field(default=None, max_length=1000, description="Each a generate_video request.")
     compare: dict[str, Any] | None = Field(default=None, description="{prompt, providers_or_models: ['provider[/model]'], seed}")
-    concurrency: int = Field(default=4, ge=1, le=32, description="Per provider.")
+    concurrency: int = Field(default=4, ge=1, le=1000, description="Per provider.")
 
     @model_validator(mode="after")
     def _one_form(self) -> BatchRequest:
