@@ -24,6 +24,7 @@ from reelforge import __version__
 from reelforge.jobs.job import JobKind, JobStatus
 from reelforge.approval import CostApproval, approve_compose, approve_extend, approve_generate, approve_loop
 from reelforge.prompts import register_prompts
+from reelforge.server_characters import register_characters
 from reelforge.server_context import caller, studio_of
 from reelforge.server_errors import ReelforgeServer, startup_error
 from reelforge.studio.tool_schemas import ComposeRequest, ExtendRequest, GenerateRequest, JobList, JobView, LoopRequest, Quote
@@ -400,6 +401,7 @@ def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:
         return usage_guide()
 
     register_prompts(mcp)
+    register_characters(mcp, current)
 
 
 def main() -> None:  # pragma: no cover - `python -m reelforge.server`, same as `reelforge serve`
