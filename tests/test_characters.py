@@ -197,6 +197,43 @@ async def test_a_character_reaches_three_providers_in_their_own_format(keyed, em
     assert "red-haired pilot" in xai["prompt"]
 
 
+@needs_providers("seedance")
+async def test_a_job_that_kept_its_last_frame_gives_that_frame(keyed, emus, tmp_path) -> None:
+    """Seedance returns the clip's last frame as a still (outputs.last_frame): a character made from the
+    job takes exactly that still, not the poster."""
+    from reelforge.jobs.store import JobStore
+
+    async with make_client(keyed) as client:
+        job = await settle(client, await start_job(client, "generate_video", {
+            "provider": "seedance", "model": "seedance-2.0", "prompt": "a pilot at the hangar door"}))
+        assert job["status"] == "succeeded", job["error"]
+        saved = await _save(client, "pilot", [{"job_id": job["job_id"]}])
+    store = JobStore(keyed.ledger)
+    try:
+        still = Path(store.get(job["job_id"]).outputs["last_frame"])
+    finally:
+        store.close()
+    assert _stored_bytes(saved) == [still.read_bytes()] and saved["images"][0].endswith(still.suffix)
+
+
+@needs_providers("fal")
+async def test_fal_rows_take_characters_as_their_own_references(settings, tmp_path) -> None:
+    """On fal the images go through `options.references` to the row's own field: Pika scenes' `images`."""
+    from emulators.fal import FalEmulator
+
+    with FalEmulator() as emu:
+        keyed = settings.with_provider_env(FAL_KEY=emu.api_key, FAL_QUEUE_RUN_HOST=emu.url, FAL_REST_URL=emu.url)
+        async with make_client(keyed.model_copy(update={"confirm_above_usd": 100.0})) as client:
+            ana = await _ana(client, tmp_path)
+            job = await settle(client, await start_job(client, "generate_video", {
+                "provider": "fal", "model": "pika-2.2", "prompt": "ana waves", "characters": ["ana"]}))
+        assert job["status"] == "succeeded", job["error"]
+        create = emu.requests_to("create")[0]
+        assert create.path == "/fal-ai/pika/v2.2/pikascenes"
+        assert [emu.uploads[i["image_url"]] for i in create.json["images"]] == _stored_bytes(ana)
+        assert "Character ana: a red-haired pilot" in create.json["prompt"]
+
+
 @needs_providers("veo", "runway")
 async def test_a_model_without_references_is_refused_and_nothing_is_sent(keyed, emus, tmp_path) -> None:
     async with make_client(keyed) as client:
@@ -235,3 +272,33 @@ async def test_auto_routes_only_to_models_that_take_references(keyed, emus, tmp_
     assert "takes no reference images" in excluded["runway/gen4.5"]
     assert job["status"] == "succeeded" and f"{job['provider']}/{job['model']}" == ranked[0], job
     assert emus["runway"].requests == []
+
+
+@needs_providers("veo", "runway")
+async def test_list_models_filters_on_references(keyed) -> None:
+    async with make_client(keyed) as client:
+        rows = (await client.call_tool("list_models", {"input": "reference"})).structured_content["models"]
+    keys = {f"{r['provider']}/{r['model']}" for r in rows}
+    assert "veo/veo-3.1-generate-preview" in keys and not any(k.startswith("runway/") for k in keys)
+
+
+def test_the_command_line_adds_lists_and_removes(settings: Settings, tmp_path: Path, monkeypatch, capsys) -> None:
+    from reelforge.cli import main
+
+    monkeypatch.setenv("REELFORGE_HOME", str(settings.home))
+    make_image(tmp_path / "a.png"), make_gradient_image(tmp_path / "b.png")  # the cwd is tmp_path
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as done:
+            main(list(argv))
+        out, err = capsys.readouterr()
+        return done.value.code, out, err
+
+    assert run("characters", "add", "ana", "a.png", "b.png", "--description", "a pilot")[0] == 0
+    code, out, _ = run("characters", "--json")
+    listed = json.loads(out)
+    assert code == 0 and [c["name"] for c in listed] == ["ana"] and listed[0]["description"] == "a pilot"
+    assert [Path(p).read_bytes() for p in listed[0]["images"]] == [(tmp_path / n).read_bytes() for n in ("a.png", "b.png")]
+    code, _, err = run("characters", "rm", "bob")
+    assert code == 2 and "No character 'bob'. Known: ana." in err
+    assert run("characters", "rm", "ana")[0] == 0 and run("characters")[1].startswith("(no characters")

@@ -314,7 +314,7 @@ def _register_tools(mcp: MCPServer) -> None:
     async def list_models(
         ctx: Context,
         provider: Annotated[str | None, Field(description="Only this provider.")] = None,
-        input: Annotated[Literal["text", "image", "first_last", "video"] | None,
+        input: Annotated[Literal["text", "image", "first_last", "video", "reference"] | None,
                          Field(description="Only models accepting this input.")] = None,
         include_retired: bool = False,
     ) -> ModelList:
