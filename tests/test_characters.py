@@ -100,6 +100,7 @@ async def test_bad_names_and_sources_are_refused_clearly(settings: Settings, tmp
 
 
 async def test_each_user_sees_only_their_own(settings: Settings, tmp_path: Path) -> None:
+    from reelforge.errors import InvalidRequest
     from reelforge.studio import characters
     from reelforge.studio.caller import acting_as
     from reelforge.studio.operations import open_studio
@@ -111,7 +112,7 @@ async def test_each_user_sees_only_their_own(settings: Settings, tmp_path: Path)
             characters.save(studio, "ana", [str(image)])
         with acting_as("bob"):
             assert characters.list_all(settings) == []
-            with pytest.raises(characters.InvalidRequest, match="No character 'ana'"):
+            with pytest.raises(InvalidRequest, match="No character 'ana'"):
                 characters.get(settings, "ana")
         with acting_as("alice"):
             assert [c.name for c in characters.list_all(settings)] == ["ana"]
@@ -246,11 +247,15 @@ async def test_a_model_without_references_is_refused_and_nothing_is_sent(keyed, 
                                      for i in range(4)])
         too_many = await client.call_tool("generate_video", {"request": {
             "provider": "veo", "model": "veo-3.1-generate-preview", "prompt": "the crew", "characters": ["crew"]}})
+        fallback = await client.call_tool("generate_video", {"request": {
+            "provider": "veo", "prompt": "ana waves", "characters": ["ana"], "fallback": ["runway/gen4.5"]}})
     text = runway.content[0].text
     assert runway.is_error and "runway/gen4.5 takes no reference images" in text and "ana" in text, text
     assert unknown.is_error and "No character 'bob'" in unknown.content[0].text and "ana" in unknown.content[0].text
     text = too_many.content[0].text
     assert too_many.is_error and "veo/veo-3.1-generate-preview takes at most 3 reference images" in text, text
+    text = fallback.content[0].text  # a fallback must take the characters too, or the call is refused up front
+    assert fallback.is_error and "fallback[0]" in text and "takes no reference images" in text, text
     assert emus["runway"].requests == [] and emus["veo"].requests == []
 
 
