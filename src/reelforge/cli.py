@@ -122,6 +122,7 @@ def _generate_request(args: argparse.Namespace):
         prompt=args.prompt, provider=args.provider, model=args.model, duration_s=args.duration,
         aspect_ratio=args.aspect, resolution=args.resolution, fps=args.fps, seed=args.seed,
         image=args.image, last_image=args.last_image, loop=args.loop, confirm=getattr(args, "confirm", False),
+        characters=args.character,
         idempotency_key=getattr(args, "idempotency_key", None),
     )
 
@@ -301,6 +302,7 @@ def _add_generation_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", help="First frame (path inside an allowed folder, or https URL).")
     p.add_argument("--last-image", dest="last_image")
     p.add_argument("--loop", action="store_true")
+    p.add_argument("--character", action="append", help="A saved character (repeatable; `reelforge characters`).")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,8 @@ Ctrl-C, handing its jobs on at once.
 file never holds the token itself); `users encrypt-key VAR` reads a provider key from stdin and
 prints its encrypted line (REELFORGE_SECRET_KEY encrypts it); `usage [--user NAME]` prints today's
 usage against the limits; `stats` prints provider health from the ledger (success rate, failure
-kinds, p50/p90 latency per model, and which providers 'auto' is skipping while they cool down).
+kinds, p50/p90 latency per model, and which providers 'auto' is skipping while they cool down);
+`characters [list|add NAME IMAGE...|rm NAME]` keeps named reference images for `generate --character`.
 """
 
 from __future__ import annotations
@@ -148,7 +149,64 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _image_arg(value: str) -> str | dict:
+    """`job:ID` (that job's last frame or poster) or `job:ID@SECONDS` (its frame then); else a path."""
+    if not value.startswith("job:"):
+        return value
+    job_id, _, at = value[4:].partition("@")
+    try:
+        return {"job_id": job_id, **({"at_s": float(at)} if at else {})}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}': give job:ID or job:ID@SECONDS") from None
+
+
+def cmd_characters(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from reelforge.errors import InvalidRequest
+    from reelforge.settings import Settings
+    from reelforge.studio import characters
+    from reelforge.studio.operations import open_studio
+
+    settings = Settings()  # the working directory is an allowed input folder here, as for `generate`
+    settings = settings.model_copy(update={"allowed_input_roots": [*settings.allowed_input_roots, Path.cwd()]})
+    if args.action == "add":
+        if not args.name or not args.images:
+            raise InvalidRequest("characters add needs a name and at least one image.", param="images",
+                                 hint="reelforge characters add NAME IMAGE... [--description TEXT] [--voice TEXT]")
+        studio = open_studio(settings, resume=False)
+        try:
+            saved = characters.save(studio, args.name, args.images, args.description or "", args.voice)
+        finally:
+            studio.store.close()
+        print(f"saved {saved.name}: {len(saved.images)} image(s) in {saved.images[0].parent}")
+        return 0
+    if args.action == "rm":
+        if not args.name:
+            raise InvalidRequest("characters rm needs the name to remove.", param="name",
+                                 hint="See the names with `reelforge characters`.")
+        print(f"removed {characters.delete(settings, args.name).name}")
+        return 0
+    found = [c.view() for c in characters.list_all(settings)]
+    if args.json:
+        print(json.dumps(found, indent=2))
+    for c in [] if args.json else found:
+        print(f"{c['name']}: {len(c['images'])} image(s){' - ' + c['description'] if c['description'] else ''}")
+    if not found and not args.json:
+        print("(no characters; add one with `reelforge characters add NAME IMAGE...`)")
+    return 0
+
+
 def add_team_commands(sub: argparse._SubParsersAction) -> None:
+    chars = sub.add_parser("characters", help="Saved characters: `characters [list]`, `add NAME IMAGE...`, `rm NAME`.")
+    chars.add_argument("action", nargs="?", choices=["list", "add", "rm"], default="list")
+    chars.add_argument("name", nargs="?")
+    chars.add_argument("images", nargs="*", type=_image_arg, help="Image paths, or job:ID[@SECONDS] (a job's frame).")
+    chars.add_argument("--description")
+    chars.add_argument("--voice")
+    chars.add_argument("--json", action="store_true")
+    chars.set_defaults(fn=cmd_characters)
+
     worker = sub.add_parser("worker", help="Run jobs from the engine's queues (no MCP surface), e.g. on a GPU machine.")
     worker.add_argument("--queue", action="append", choices=["gpu", "remote", "media", "all"],
                         help="A queue to run (repeatable; default REELFORGE_QUEUES, else all).")

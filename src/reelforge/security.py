@@ -25,7 +25,8 @@ AUDIO_TYPES = {".mp3": "audio/mpeg", ".wav": "audio/wav", ".m4a": "audio/mp4", "
 
 def allowed_roots(settings: Settings) -> list[Path]:
     # Not the working directory: desktop hosts start servers in "/", which would allow every file.
-    roots = [settings.outputs, *settings.allowed_input_roots]
+    # The characters folder holds only copies the studio made, which requests name as references.
+    roots = [settings.outputs, settings.characters_dir, *settings.allowed_input_roots]
     return [Path(os.path.realpath(r.expanduser())) for r in roots]
 
 

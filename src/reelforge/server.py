@@ -24,6 +24,7 @@ from reelforge import __version__
 from reelforge.jobs.job import JobKind, JobStatus
 from reelforge.approval import CostApproval, approve_batch, approve_compose, approve_extend, approve_generate, approve_loop
 from reelforge.prompts import register_prompts
+from reelforge.server_characters import register_characters
 from reelforge.server_context import caller, studio_of
 from reelforge.server_errors import ReelforgeServer, startup_error
 from reelforge.studio.tool_schemas import BatchRequest, ComposeRequest, ExtendRequest, GenerateRequest, JobList, JobView, LoopRequest, Quote
@@ -325,7 +326,7 @@ def _register_tools(mcp: MCPServer) -> None:
     async def list_models(
         ctx: Context,
         provider: Annotated[str | None, Field(description="Only this provider.")] = None,
-        input: Annotated[Literal["text", "image", "first_last", "video"] | None,
+        input: Annotated[Literal["text", "image", "first_last", "video", "reference"] | None,
                          Field(description="Only models accepting this input.")] = None,
         include_retired: bool = False,
     ) -> ModelList:
@@ -418,6 +419,7 @@ def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:
         return usage_guide()
 
     register_prompts(mcp)
+    register_characters(mcp, current)
 
 
 def main() -> None:  # pragma: no cover - `python -m reelforge.server`, same as `reelforge serve`

@@ -145,6 +145,11 @@ class Settings(BaseSettings):
     def cache_dir(self) -> Path:
         return (self.home / "cache").expanduser().resolve()
 
+    @cached_property
+    def characters_dir(self) -> Path:
+        """Saved characters (`studio/characters.py`): copies of their reference images, one folder each."""
+        return (self.home / "characters").expanduser().resolve()
+
     def ensure_dirs(self) -> None:
         for d in (self.outputs, self.ledger.parent, self.cache_dir):
             d.mkdir(parents=True, exist_ok=True)

@@ -97,6 +97,9 @@ def usage_guide() -> str:
    one confirmation; `get_job` of the batch lists each item; it ends with a labelled poster sheet.
 7. **Timelines**: `reelforge://timeline` is the full compose format (titles, audio bed, every field
    described); `list_models` and `reelforge://models` list each model's durations, ratios and prices.
+7. **Characters**: `save_character(name, images)` keeps reference images (paths, or `{"job_id", "at_s"}`
+   for a frame of a finished job); `generate_video(characters=[name])` sends them as the model's own
+   reference images and puts the description in the prompt. `reelforge://characters` lists them.
 
 The `preview` provider is free and offline: title-card, Ken Burns and blend animatics labelled PREVIEW,
 for planning shots and timelines before paying for real generations.

@@ -14,7 +14,7 @@ file) at server start.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -85,6 +85,15 @@ class Facts(BaseModel):
     """Base of every provider's per-model facts: strict, so a typo in a catalog file fails the load."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: The `options` key this provider's adapter reads reference images from; a saved character's
+    #: images are put there (`studio/characters.py`), so the studio never names a provider.
+    reference_option: ClassVar[str] = "reference_images"
+
+    def reference_limit(self) -> int:
+        """Most reference images one request to this model may carry (0: none). A provider whose
+        models take them overrides it; a catalog test keeps it in step with the `reference` input kind."""
+        return 0
 
 
 def facts_of(model: object, kind: type[F]) -> F:

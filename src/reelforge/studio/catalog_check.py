@@ -13,6 +13,7 @@ from typing import Any
 from reelforge.catalog import RESOLUTION_SHORT_EDGE, Catalog, ModelEntry
 from reelforge.errors import InvalidRequest, ModelRetired, UnsupportedParameter
 from reelforge.generation_spec import GenerationSpec, MediaRef, size_for
+from reelforge.studio.characters import has_references
 from reelforge.studio.prompt_builder import caller_text, finish
 from reelforge.studio.styles import (
     camera_move_name,
@@ -66,7 +67,10 @@ def resolve_model(catalog: Catalog, provider: str, model_id: str | None) -> tupl
     return model, notes
 
 
-def input_kinds(first: MediaRef | None, last: MediaRef | None, video: MediaRef | None) -> list[str]:
+def input_kinds(first: MediaRef | None, last: MediaRef | None, video: MediaRef | None,
+                references: bool = False) -> list[str]:
+    """The request's input kinds, as the catalog's `capabilities.inputs` names them; `references`:
+    reference images (characters, or images in options) ride along, so only models taking them fit."""
     kinds = []
     if video is not None:
         kinds.append("video")
@@ -76,6 +80,8 @@ def input_kinds(first: MediaRef | None, last: MediaRef | None, video: MediaRef |
         kinds.append("image")
     elif last is not None:
         kinds.append("last_only")
+    if references:
+        kinds.append("reference")
     if not kinds:
         kinds.append("text")
     return kinds
@@ -87,9 +93,11 @@ def _check_inputs(model: ModelEntry, kinds: list[str]) -> None:
         if kind == "last_only":
             raise InvalidRequest("last_image needs image (the first frame) too.", param="last_image")
         if kind not in accepted:
-            param = {"image": "image", "first_last": "last_image", "video": "video", "text": "image"}[kind]
+            param = {"image": "image", "first_last": "last_image", "video": "video", "text": "image",
+                     "reference": "characters"}[kind]
             label = {"text": "text-only requests (give image)", "image": "a first-frame image",
-                     "first_last": "first and last frames", "video": "a video input"}[kind]
+                     "first_last": "first and last frames", "video": "a video input",
+                     "reference": "reference images (characters or options)"}[kind]
             raise UnsupportedParameter(
                 f"{model.key} does not accept {label}; it accepts: {', '.join(accepted)}.",
                 param=param, hint="Pick another model with list_models.",
@@ -129,7 +137,8 @@ def build_spec(
     """The checked spec; what a style, the prompt parts or a camera rewrite changed is added to `notes`."""
     caps = model.capabilities
     notes = [] if notes is None else notes
-    kinds = input_kinds(first_frame, last_frame, video if continue_remote_id is None else None)
+    kinds = input_kinds(first_frame, last_frame, video if continue_remote_id is None else None,
+                        has_references(opts))
     _check_inputs(model, kinds)
     _check_files(model, renders_here, first_frame=first_frame, last_frame=last_frame, video=video)
 

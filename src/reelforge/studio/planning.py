@@ -14,6 +14,7 @@ from reelforge.errors import InvalidRequest, UnsupportedParameter, validation_te
 from reelforge.generation_spec import GenerationSpec, MediaRef
 from reelforge.providers.base import LocalProvider
 from reelforge.providers.registry import missing_credentials
+from reelforge.studio import characters
 from reelforge.studio.caller import current_user
 from reelforge.studio.catalog_check import build_spec, input_kinds, resolve_model
 from reelforge.studio.clip_sources import resolve_image
@@ -68,6 +69,8 @@ def plan(studio: Studio, opts: GenerationOptions, *, first: MediaRef | None = No
          video: MediaRef | None = None, loop: bool = False, continue_remote_id: str | None = None,
          direction: str = "forward", provider: str | None = None) -> GenerationPlan:
     policy = getattr(opts, "route", None) or studio.settings.route
+    for name in characters.wanted(opts):  # an unknown name is refused once, before any routing
+        characters.get(studio.settings, name)
     if provider is None and opts.provider == "auto" and opts.model is None and policy != "preference":
         def plan_one(name: str, model: str) -> GenerationPlan:
             return plan(studio, opts.model_copy(update={"provider": name, "model": model or None}), first=first,
@@ -83,7 +86,7 @@ def plan(studio: Studio, opts: GenerationOptions, *, first: MediaRef | None = No
         chosen.notes = [*chosen.notes, why(routed)]
         chosen.routed = routed
         return chosen
-    kinds = input_kinds(first, last, video if continue_remote_id is None else None)
+    kinds = input_kinds(first, last, video if continue_remote_id is None else None, characters.has_references(opts))
     notes: list[str] = []
     cooling = {name: c.note() for name, c in health(studio).cooling.items()} if opts.provider == "auto" else {}
     name = provider or choose_provider(studio.catalog, studio.settings, opts.provider, kinds, cooling, notes)
@@ -109,6 +112,8 @@ def plan(studio: Studio, opts: GenerationOptions, *, first: MediaRef | None = No
     missing = missing_credentials(name, studio.settings_for(user))
     if missing is not None:
         raise missing
+    opts, cast = characters.cast_onto(studio.settings, opts, model)
+    notes += cast
     spec = build_spec(opts, model, renders_here=entry.local, first_frame=first, last_frame=last, video=video,
                       loop=loop, continue_remote_id=continue_remote_id, continue_direction=direction, notes=notes)
     adapter = studio.provider(name, user)

@@ -74,6 +74,7 @@ class GenerateRequest(GenerationOptions, CallOptions):
         default=None, description="How provider 'auto' picks (default REELFORGE_ROUTE).")
     fallback: list[str] | bool = Field(default=False, description="Tried in order if refused before "
                                        "accepting: 'provider[/model]' list, or true for the route's next.")
+    characters: list[str] | None = Field(default=None, max_length=9, description="Names from save_character.")
 
 
 class VideoSource(BaseModel):

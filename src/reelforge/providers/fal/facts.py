@@ -7,7 +7,7 @@ Those differences are the facts below; the adapter reads them and has no per-mod
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import model_validator
 
@@ -94,3 +94,9 @@ class FalFacts(Facts):
         if param in overrides:
             return overrides[param]
         return self.fields.get(param)
+
+    #: fal rows take reference images as `options.references` (each row maps them to its app's field).
+    reference_option: ClassVar[str] = "references"
+
+    def reference_limit(self) -> int:
+        return self.references.max if self.references is not None else 0

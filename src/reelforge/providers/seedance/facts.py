@@ -35,3 +35,6 @@ class SeedanceFacts(Facts):
     def tokens(self, width: int, height: int, fps: int, seconds: float) -> int:
         """Ark's token count for an output of this size and length."""
         return int(width * height * fps * seconds // self.pixels_per_token)
+
+    def reference_limit(self) -> int:
+        return self.max_reference_images

@@ -32,3 +32,6 @@ class VeoFacts(Facts):
     person_generation: list[PersonGeneration] = ["allow_all", "allow_adult", "dont_allow"]
     #: Facts taken from third-party pages only, not yet confirmed against the API.
     unverified: list[str] = []
+
+    def reference_limit(self) -> int:
+        return self.max_reference_images

@@ -18,3 +18,6 @@ class XaiFacts(Facts):
     native_extend: bool = False
     #: Length of an extension's new part, seconds (the result is the whole, lengthened video).
     extend_seconds: tuple[float, float] = (2, 10)
+
+    def reference_limit(self) -> int:
+        return self.max_reference_images
