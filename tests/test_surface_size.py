@@ -1,4 +1,4 @@
-"""`tools/list` stays within its 14 KB budget without losing what a calling model or client needs.
+"""`tools/list` stays within its 15 KB budget without losing what a calling model or client needs.
 
 Every conversation pays for the tool list, so its size is a deterministic budget: measured the way
 `benchmarks/tools_size.py` measures it (json.dumps of every listed tool). Slimming must keep each
@@ -12,7 +12,7 @@ from typing import Any
 
 from reelforge.studio.tool_schemas import ComposeRequest, ExtendRequest, GenerateRequest, LoopRequest
 
-BUDGET_BYTES = 14 * 1024
+BUDGET_BYTES = 15 * 1024
 CONSTRAINTS = {"enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "maxLength", "minLength",
                "pattern", "minItems", "maxItems", "required", "additionalProperties"}
 

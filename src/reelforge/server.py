@@ -334,9 +334,10 @@ def _register_tools(mcp: MCPServer) -> None:
         from reelforge.studio.catalog_view import model_rows
         from reelforge.studio.health import health
 
-        catalog, settings = await ctx.request_context.lifespan_context.catalog()
-        studio = await ctx.request_context.lifespan_context.get()
-        seen = await anyio.to_thread.run_sync(health, studio)
+        state = ctx.request_context.lifespan_context
+        catalog, settings = await state.catalog()
+        # Measured health where the ledger is up; an unusable home still lists the models.
+        seen = await anyio.to_thread.run_sync(health, state.studio) if state.studio is not None else None
         return ModelList(models=model_rows(catalog, settings, provider=provider, input_kind=input,
                                            include_retired=include_retired, health=seen))
 
