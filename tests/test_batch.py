@@ -88,10 +88,6 @@ def _poster_like(path: str, box) -> np.ndarray:
 
 
 async def test_a_batch_across_providers_ends_with_one_sheet_labelled_from_its_jobs(paid, emus, tmp_path) -> None:
-    from PIL import Image
-
-    from reelforge.media.comparison import Tile, comparison_sheet
-
     emus["minimax"].fail_next = ("1027", "output video sensitive")  # one item fails; the others go on
     items = [{"prompt": "a red kite over the sea", "provider": "preview", "duration_s": 1},
              {"prompt": "a paper boat", "provider": "runway", "duration_s": 5},
@@ -117,8 +113,15 @@ async def test_a_batch_across_providers_ends_with_one_sheet_labelled_from_its_jo
         assert batch["cost_usd"] == pytest.approx(sum(j.cost_usd or 0 for j in map(store.require, (c["job_id"] for c in children))))
     finally:
         store.close()
-    # The sheet: one tile per succeeded item, in item order, each holding its own child's poster.
-    sheet_path = batch["batch"]["sheet_path"]
+    _check_sheet(batch["batch"]["sheet_path"], rows_ok, tmp_path)
+
+
+def _check_sheet(sheet_path: str, rows_ok: list, tmp_path: Path) -> None:
+    """The sheet: one tile per succeeded item, in item order, each holding its own child's poster."""
+    from PIL import Image
+
+    from reelforge.media.comparison import Tile, comparison_sheet
+
     labels = [[f"{j.provider} / {j.model}", f"${j.cost_usd or 0:.2f}  {round(j.finished_at - j.created_at, 1)} s"]
               for j in rows_ok]
     layout = comparison_sheet([Tile(Path(j.outputs["poster_path"]), lab) for j, lab in zip(rows_ok, labels)],
@@ -135,6 +138,26 @@ async def test_a_batch_across_providers_ends_with_one_sheet_labelled_from_its_jo
             assert (strip.max(axis=2) > 150).sum() > 200, f"tile {n}: no glyph pixels in its label"
             wanted = [np.abs(strip - _label_image(lab, strip.shape[1::-1])).mean() for lab in labels]
             assert wanted[n] < 6 and wanted[n] == min(wanted), f"tile {n}: label does not read {labels[n]}: {wanted}"
+
+
+async def test_twenty_items_across_four_providers_end_in_one_sheet(paid, emus, tmp_path) -> None:
+    picks = [("runway", {}), ("luma", {"model": "ray-2"}), ("minimax", {}), ("together", {})]
+    items = [{"prompt": f"shot {i} of a harbour at dawn", "provider": p, **extra}
+             for i in range(5) for p, extra in picks]
+    async with make_client(paid) as client:
+        started = await _batch(client, {"items": items, "confirm": True, "concurrency": 3})
+        batch = await _finished(client, started["job_id"])
+    assert batch["status"] == "succeeded", batch
+    rows = batch["batch"]["items"]
+    assert len(rows) == 20 and all(r["status"] == "succeeded" for r in rows), rows
+    assert all(emus[p].count("create") == 5 for p, _ in picks)  # one create per item, never twice
+    store = JobStore.open(paid)
+    try:
+        children = [store.require(r["job_id"]) for r in rows]
+    finally:
+        store.close()
+    assert [c.provider for c in children] == [p for _ in range(5) for p, _ in picks]
+    _check_sheet(batch["batch"]["sheet_path"], children, tmp_path)
 
 
 async def test_compare_sends_one_prompt_with_the_same_seed_to_each_provider(paid, emus) -> None:
