@@ -2,7 +2,7 @@
 the latency floor (that fixed time: with every job in flight at once, the ideal wall time).
 
 For each N the script starts one HTTP server on the embedded default, points it at the Runway
-emulator (every task takes `--task-seconds`, outputs are 1280x720 5 s H.264 clips), submits the N jobs
+emulator (every task takes `--task-seconds`, outputs are 5 s H.264 clips of `--size`, 1280x720 by default), submits the N jobs
 either as separate `generate_video` calls (from `--sessions` concurrent MCP sessions) or as one
 `generate_batch` call, and waits until every job has ended. It prints:
 
@@ -52,7 +52,7 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def media_cpu_per_job(samples: int) -> float:
+def media_cpu_per_job(samples: int, size: tuple[int, int]) -> float:
     """CPU seconds of one job's post-processing (what `finalize` does to a downloaded clip)."""
     from emulators.base import sample_mp4
 
@@ -60,7 +60,7 @@ def media_cpu_per_job(samples: int) -> float:
 
     work = Path(tempfile.mkdtemp(prefix="reelforge-bench-media-"))
     clip = work / "video.mp4"
-    clip.write_bytes(sample_mp4(5.0, 1280, 720))
+    clip.write_bytes(sample_mp4(5.0, *size))
     _describe(clip, work)  # warm: imports and the first decode's setup are not per job
     began = time.process_time()
     for _ in range(samples):
@@ -111,11 +111,11 @@ async def _as_batch(url: str, jobs: int) -> list[dict]:
         return [{"status": row.get("status")} for row in rows] or [batch]
 
 
-def run_one(jobs: int, mode: str, task_s: float, sessions: int, media_cpu: float) -> dict:
+def run_one(jobs: int, mode: str, task_s: float, sessions: int, media_cpu: float, size: tuple[int, int]) -> dict:
     from emulators.runway import RunwayEmulator
 
     with RunwayEmulator() as emu:
-        emu.task_seconds, emu.output_size = task_s, (1280, 720)
+        emu.task_seconds, emu.output_size = task_s, size
         home = Path(tempfile.mkdtemp(prefix="reelforge-bench-throughput-"))
         env = {"REELFORGE_HOME": str(home), "REELFORGE_HTTP_TOKEN": TOKEN, "RUNWAYML_API_SECRET": emu.api_key,
                "RUNWAYML_BASE_URL": emu.url, "REELFORGE_CONFIRM_ABOVE_USD": "100000", "REELFORGE_LOG_LEVEL": "WARNING",
@@ -154,11 +154,13 @@ def main() -> None:
     parser.add_argument("--mode", choices=["calls", "batch", "both"], default="both")
     parser.add_argument("--sessions", type=int, default=25, help="Concurrent MCP sessions for separate calls.")
     parser.add_argument("--media-samples", type=int, default=5)
+    parser.add_argument("--size", default="1280x720", help="The provider's output frame size (160x90 isolates orchestration).")
     args = parser.parse_args()
-    media = media_cpu_per_job(args.media_samples)
-    print(f"baseline: media post-processing of one 1280x720 5 s clip = {1000 * media:.1f} ms CPU", flush=True)
+    size = tuple(int(v) for v in args.size.split("x"))
+    media = media_cpu_per_job(args.media_samples, size)
+    print(f"baseline: media post-processing of one {args.size} 5 s clip = {1000 * media:.1f} ms CPU", flush=True)
     modes = ["calls", "batch"] if args.mode == "both" else [args.mode]
-    rows = [run_one(int(n), mode, args.task_seconds, args.sessions, media)
+    rows = [run_one(int(n), mode, args.task_seconds, args.sessions, media, size)
             for n in args.jobs.split(",") for mode in modes]
     if any(r["lost"] for r in rows):
         raise SystemExit("jobs were lost")

@@ -193,6 +193,24 @@ class JobStore:
             rows = self._db.execute("SELECT * FROM jobs WHERE parents LIKE ?", (f'%"{job_id}"%',)).fetchall()
         return [j for j in (self._from_row(r) for r in rows) if job_id in j.parents]
 
+    def steps(self, key: str, *, parent: str | None = None, status: str | None = None, limit: int = 200) -> list[Job]:
+        """Generations made as step `key` (newest first), of `parent` when given: the rows a derived job
+        looks its children up by. Filtered in SQL (the state names its step), so a batch of 500 items
+        does not parse every child of the batch for each of them."""
+        sql, args = "SELECT * FROM jobs WHERE kind = 'generate' AND state LIKE ?", [f'%"step_key": {json.dumps(key)}%']
+        if parent is not None:
+            sql += " AND parents LIKE ?"
+            args.append(f'%"{parent}"%')
+        if status is not None:
+            sql += " AND status = ?"
+            args.append(status)
+        sql += " ORDER BY created_at DESC LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [j for j in map(self._from_row, rows)
+                if j.state.get("step_key") == key and (parent is None or parent in j.parents)]
+
     def unfinished(self) -> list[Job]:
         marks = ", ".join("?" for _ in TERMINAL)
         with self._lock:

@@ -31,8 +31,7 @@ _GAVE_UP = (JobStatus.FAILED, JobStatus.CANCELED)
 
 async def run_step(studio: Studio, ctx: JobContext, key: str, step: dict[str, Any]) -> Job:
     """Create (once) and wait for the child generate job of a stored step."""
-    child_id = ctx.job.state.get(key) or next(
-        (c.id for c in studio.store.children(ctx.job_id) if c.state.get("step_key") == key), None)
+    child_id = ctx.job.state.get(key) or next((c.id for c in studio.store.steps(key, parent=ctx.job_id)), None)
     if child_id is None and step.get("reuse"):
         # Quoted at $0 because this paid step was to be re-used: use exactly it, never pay instead.
         paid = studio.store.get(step["reuse"])
@@ -59,8 +58,8 @@ async def run_step(studio: Studio, ctx: JobContext, key: str, step: dict[str, An
 def reusable_step(store: JobStore, spec: dict[str, Any], key: str) -> Job | None:
     """A finished step job for exactly this generation whose every parent failed or was canceled
     after it: an identical retry re-uses it (and its file) instead of paying again."""
-    for job in store.list(kind="generate", status=JobStatus.SUCCEEDED.value, limit=_REUSE_WINDOW):
-        if job.state.get("step_key") != key or job.request != spec or not job.parents:
+    for job in store.steps(key, status=JobStatus.SUCCEEDED.value, limit=_REUSE_WINDOW):
+        if job.request != spec or not job.parents:
             continue
         if not Path(job.outputs.get("path") or "").is_file():
             continue
