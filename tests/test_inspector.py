@@ -20,7 +20,7 @@ from reelforge.media.probe import probe
 
 PINNED = "2.12.0"
 TOOLS = {"generate_video", "estimate_cost", "extend_video", "make_loop", "compose_timeline", "get_job",
-         "list_jobs", "cancel_job", "list_models"}
+         "list_jobs", "cancel_job", "list_models", "generate_batch", "save_character"}
 
 
 def _inspector() -> str:

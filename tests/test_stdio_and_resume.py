@@ -43,7 +43,7 @@ async def test_stdio_subprocess_lists_tools_and_generates(tmp_path: Path) -> Non
     async with Client(_server_params(tmp_path / "home", tmp_path)) as client:
         tools = {t.name for t in (await client.list_tools()).tools}
         assert tools == {"generate_video", "estimate_cost", "extend_video", "make_loop", "compose_timeline",
-                         "get_job", "list_jobs", "cancel_job", "list_models"}
+                         "get_job", "list_jobs", "cancel_job", "list_models", "generate_batch", "save_character"}
         result = await client.call_tool("generate_video", {"request": {
             "prompt": "stdio", "provider": "preview", "duration_s": 1, "resolution": "360p", "wait_seconds": 60}})
         assert result.structured_content["status"] == "succeeded", result.content[0].text

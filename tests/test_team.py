@@ -171,9 +171,10 @@ async def test_replicas_and_a_worker_lose_nothing_to_kills_and_share_one_rate_li
         assert all(Path(j["output"]["path"]).is_file() for j in finished)
         assert sum("took it over" in " ".join(j.get("notes") or []) for j in finished) >= 2
         assert emu.count("create") == JOBS + 2, "a job was created twice (or lost) across the processes"
-        # The engine's limiter admits at most RATE job starts per period across the processes (the
-        # restarted attempts of taken-over jobs count too); each first start sends one create, at most
-        # `lag` later, so creates keep the limit over any window of (period - lag).
+        # The engine's limiter admits at most RATE job starts per period across the processes; each
+        # first start sends one create, at most `lag` later, so creates keep the limit over any window
+        # of (period - lag). A taken-over job already has its remote id: its next attempt sends no
+        # create and waits on the plain remote queue, outside the limit.
         starts = before_kills + [start for start in _starts(env) if start not in before_kills]
         first = {job_id: at for job_id, attempt, at in starts if attempt == 1}
         assert _most_in_any_window([at for _, _, at in starts], RATE[1]) <= RATE[0]

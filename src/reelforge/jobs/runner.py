@@ -131,7 +131,10 @@ class Runner:
         from reelforge.jobs.engine import queue_for
 
         assert self.engine is not None
-        return queue_for(job.kind, job.provider, self.engine.limits, job.model)
+        # A provider's rate limit spaces out creates: a job whose remote job already exists (taken over,
+        # or fetched again) only polls and downloads, so its next attempt takes no slot of the limit.
+        limits = self.engine.limits if job.remote_id is None else {}
+        return queue_for(job.kind, job.provider, limits, job.model)
 
     async def _submit(self, job_id: str, again: bool) -> None:
         assert self.engine is not None
