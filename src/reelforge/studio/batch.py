@@ -12,6 +12,7 @@ and time.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from pathlib import Path
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 #: Call options belong to the batch (one confirmation, one idempotency key), never to one item.
 _CALL_FIELDS = ("wait_seconds", "idempotency_key", "confirm")
 _MAX_NOTES = 20
+#: Shortest pause between two progress writes of a running batch.
+PROGRESS_EVERY_S = 0.5
 
 
 class BatchFailed(ReelforgeError):
@@ -131,19 +134,23 @@ async def run(studio: Studio, ctx: JobContext) -> None:
     items: list[dict[str, Any]] = req["items"]
     limiters: dict[str, anyio.CapacityLimiter] = {}
     done: dict[int, Job | ReelforgeError] = {}
+    reported = [0.0]
 
     async def one(i: int, item: dict[str, Any]) -> None:
         limiter = limiters.setdefault(item["provider"], anyio.CapacityLimiter(req["concurrency"]))
         async with limiter:  # the child is created only now: at most `concurrency` per provider in flight
             try:
-                done[i] = await run_step(studio, ctx, _item_key(i), item["step"])
+                done[i] = await run_step(studio, ctx, _item_key(i), item["step"], many=True)
             except LeaseLost:
                 raise
             except ReelforgeError as exc:  # one item's failure is its own; the others go on
                 done[i] = exc
-        ok = sum(isinstance(v, Job) for v in done.values())
-        ctx.update(status=JobStatus.RUNNING, progress=len(done) / len(items),
-                   stage=f"{len(done)}/{len(items)} items ended ({ok} succeeded)")
+        # At most a few progress writes a second (each rewrites the batch's row, which holds every item).
+        if len(done) == len(items) or time.monotonic() - reported[0] >= PROGRESS_EVERY_S:
+            reported[0] = time.monotonic()
+            ok = sum(isinstance(v, Job) for v in done.values())
+            ctx.update(status=JobStatus.RUNNING, progress=len(done) / len(items),
+                       stage=f"{len(done)}/{len(items)} items ended ({ok} succeeded)")
 
     try:
         async with anyio.create_task_group() as tg:
@@ -171,7 +178,13 @@ def _draw_sheet(out_dir: Path, jobs: list[Job]) -> Path | None:
     from reelforge.media.comparison import Tile, comparison_sheet
 
     tiles = [Tile(Path(j.outputs["poster_path"]), tile_label(j)) for j in jobs if j.outputs.get("poster_path")]
-    return comparison_sheet(tiles, out_dir / "comparison.jpg").path if tiles else None
+    if not tiles:
+        return None
+    # Full-size tiles up to 48 items; beyond, smaller tiles and labels, so the sheet stays a few
+    # megapixels (200 full tiles took 78 MB to draw; 500 would take about 190 MB).
+    scale = min(1.0, math.sqrt(48 / len(tiles)))
+    return comparison_sheet(tiles, out_dir / "comparison.jpg", tile_width=max(96, int(320 * scale)),
+                            font_px=max(9, round(16 * scale))).path
 
 
 def elapsed_s(job: Job) -> float | None:

@@ -29,9 +29,15 @@ _REUSE_WINDOW = 200
 _GAVE_UP = (JobStatus.FAILED, JobStatus.CANCELED)
 
 
-async def run_step(studio: Studio, ctx: JobContext, key: str, step: dict[str, Any]) -> Job:
-    """Create (once) and wait for the child generate job of a stored step."""
-    child_id = ctx.job.state.get(key) or next((c.id for c in studio.store.steps(key, parent=ctx.job_id)), None)
+async def run_step(studio: Studio, ctx: JobContext, key: str, step: dict[str, Any], *, many: bool = False) -> Job:
+    """Create (once) and wait for the child generate job of a stored step.
+
+    `many` (a batch, hundreds of steps at once): the child is not checkpointed in the parent's row
+    and the parent's stage is not set per step. Each such write re-read the parent's whole row,
+    which holds every item, so a batch cost O(items²); the child is found by its step key instead,
+    which is what a restart relies on anyway."""
+    job = ctx.job  # one read of the parent's row
+    child_id = job.state.get(key) or next((c.id for c in studio.store.steps(key, parent=ctx.job_id)), None)
     if child_id is None and step.get("reuse"):
         # Quoted at $0 because this paid step was to be re-used: use exactly it, never pay instead.
         paid = studio.store.get(step["reuse"])
@@ -48,10 +54,11 @@ async def run_step(studio: Studio, ctx: JobContext, key: str, step: dict[str, An
     if child_id is None:
         plan = GenerationPlan.from_state(studio, step)
         prepared = from_plan("generate", plan, f"Step {key}", plan.spec.model_dump(mode="json"), parents=[ctx.job_id])
-        child_id = create_job(studio, prepared, None, state={"step_key": key}, user=ctx.job.user_id).id
-    if ctx.job.state.get(key) != child_id:
-        ctx.checkpoint(**{key: child_id})
-    ctx.update(status=JobStatus.RUNNING, stage=f"waiting for step job {child_id}")
+        child_id = create_job(studio, prepared, None, state={"step_key": key}, user=job.user_id).id
+    if not many:
+        if job.state.get(key) != child_id:
+            ctx.checkpoint(**{key: child_id})
+        ctx.update(status=JobStatus.RUNNING, stage=f"waiting for step job {child_id}")
     return await ctx.wait_for(child_id)
 
 
