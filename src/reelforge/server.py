@@ -25,10 +25,10 @@ from reelforge.jobs.job import JobKind, JobStatus
 from reelforge.approval import CostApproval, approve_batch, approve_compose, approve_extend, approve_generate, approve_loop
 from reelforge.prompts import register_prompts
 from reelforge.server_characters import register_characters
+from reelforge.server_resources import register_resources
 from reelforge.server_context import caller, studio_of
 from reelforge.server_errors import ReelforgeServer, startup_error
 from reelforge.studio.tool_schemas import BatchRequest, ComposeRequest, ExtendRequest, GenerateRequest, JobList, JobView, LoopRequest, Quote
-from reelforge.timeline.spec import TimelineSpec
 
 if TYPE_CHECKING:
     from reelforge.settings import Settings
@@ -356,69 +356,7 @@ def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:
             raise ResourceNotFoundError("reelforge is not running")
         return await box[-1].catalog()
 
-    @mcp.resource("reelforge://models", mime_type="application/json", title="Model catalog")
-    async def models_resource() -> dict[str, Any]:
-        from reelforge.studio.catalog_view import model_rows
-
-        models, settings = await catalog()
-        return {"models": model_rows(models, settings, include_retired=True)}
-
-    @mcp.resource("reelforge://models/{provider}/{model}", mime_type="application/json", title="One model")
-    async def model_resource(provider: str, model: str) -> dict[str, Any]:
-        entry = (await catalog())[0].find(provider, model)
-        if entry is None:
-            raise ResourceNotFoundError(f"No model {provider}/{model}")
-        return entry.model_dump(mode="json")
-
-    @mcp.resource("reelforge://jobs", mime_type="application/json", title="Recent jobs")
-    async def jobs_resource() -> dict[str, Any]:
-        from reelforge.studio.ownership import visible_jobs
-        from reelforge.studio.views import job_view
-
-        jobs = visible_jobs(await current(), caller(), limit=50)
-        return JobList(jobs=[job_view(j) for j in jobs]).model_dump(mode="json")
-
-    @mcp.resource("reelforge://jobs/{id}", mime_type="application/json", title="Job status")
-    async def job_resource(id: str) -> dict[str, Any]:
-        from reelforge.errors import JobNotFound
-        from reelforge.studio.ownership import visible_job
-        from reelforge.studio.views import job_view
-
-        try:
-            job = visible_job(await current(), id, caller())
-        except JobNotFound:
-            raise ResourceNotFoundError(f"No job {id}") from None
-        return job_view(job).model_dump(mode="json")
-
-    @mcp.resource("reelforge://usage", mime_type="application/json", title="Today's usage and limits")
-    async def usage_resource() -> dict[str, Any]:
-        from reelforge.studio.usage import usage_report
-
-        return usage_report(await current(), caller())
-
-    @mcp.resource("reelforge://health", mime_type="application/json", title="Provider health from the ledger")
-    async def health_resource() -> dict[str, Any]:
-        from reelforge.studio.health import health
-
-        return health(await current()).view()
-
-    @mcp.resource("reelforge://timeline", mime_type="application/json", title="Timeline format (JSON Schema)")
-    def timeline_format() -> dict[str, Any]:
-        # The full, described schema: tools/list carries compose_timeline's fields without the prose.
-        return TimelineSpec.model_json_schema()
-
-    @mcp.resource("reelforge://styles", mime_type="application/json", title="Style presets and prompt parts")
-    def styles_resource() -> dict[str, Any]:
-        from reelforge.studio.styles import styles_document
-
-        return styles_document()
-
-    @mcp.resource("reelforge://guide", mime_type="text/markdown", title="How to use reelforge")
-    def guide() -> str:
-        from reelforge.tool_results import usage_guide
-
-        return usage_guide()
-
+    register_resources(mcp, current, catalog)
     register_prompts(mcp)
     register_characters(mcp, current)
 
