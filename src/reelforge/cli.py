@@ -372,8 +372,9 @@ def _fewer_malloc_arenas() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    _fewer_malloc_arenas()
     args = build_parser().parse_args(argv)
+    if args.command == "worker" or (args.command == "serve" and args.transport == "http"):
+        _fewer_malloc_arenas()  # the processes that run many jobs at once (stdio serves one person)
     if args.command is None:  # `uvx reelforge` in a host config: serve over stdio
         args = build_parser().parse_args(["serve"])
     if args.command == "models" and args.action == "pull" and not args.name:
