@@ -10,8 +10,6 @@ clips of different aspect ratios still line up.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,14 +97,6 @@ def comparison_sheet(tiles: list[Tile], out: Path | str, *, tile_width: int = 32
 
 def _save_jpeg(image: object, path: Path) -> Path:
     """Written beside its final name, then renamed: a reader never sees half a sheet."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=".jpg", dir=path.parent)
-    os.close(fd)
-    try:
-        image.save(tmp, format="JPEG", quality=90)  # type: ignore[attr-defined]
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    from reelforge.media.frames import atomic_save
+
+    return atomic_save(image, path, format="JPEG", quality=90)  # type: ignore[arg-type]

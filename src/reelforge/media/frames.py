@@ -172,7 +172,7 @@ def _scaled_size(w: int, h: int, width: int | None) -> tuple[int | None, int | N
     return width, max(2, int(round(h * width / w / 2)) * 2)
 
 
-def _atomic_save(image: Image.Image, path: Path, **save_kwargs: object) -> Path:
+def atomic_save(image: Image.Image, path: Path, **save_kwargs: object) -> Path:
     """Save with Pillow to a `.partial-` file beside `path`, then rename into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,14 +192,14 @@ def save_png(rgb: np.ndarray, path: Path | str) -> Path:
     """Write an RGB (h, w, 3) uint8 array as a lossless PNG, atomically."""
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected an (h, w, 3) uint8 array, got {rgb.shape} {rgb.dtype}")
-    return _atomic_save(Image.fromarray(rgb), Path(path), format="PNG")
+    return atomic_save(Image.fromarray(rgb), Path(path), format="PNG")
 
 
 def _save_jpeg(image: Image.Image, path: Path, max_bytes: int = _POSTER_MAX_BYTES) -> Path:
     """Save as JPEG, lowering quality until the file is under `max_bytes`."""
     quality = 85
     while True:
-        _atomic_save(image, path, format="JPEG", quality=quality, optimize=True)
+        atomic_save(image, path, format="JPEG", quality=quality, optimize=True)
         if path.stat().st_size <= max_bytes or quality <= 35:
             return path
         quality -= 15

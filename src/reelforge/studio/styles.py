@@ -73,21 +73,18 @@ def suggested_format(style: Style | None, aspect: str | None, fps: int | None, m
     if style is None:
         return aspect, fps
     caps = model.capabilities
-    if aspect is None and style.aspect_ratio is not None:
-        if style.aspect_ratio in caps.aspect_ratios:
-            aspect = style.aspect_ratio
-            notes.append(f"Style '{style.name}' set aspect_ratio {aspect}.")
+    chosen = {"aspect_ratio": aspect, "fps": fps}
+    for field, offered, unit in (("aspect_ratio", caps.aspect_ratios, ""), ("fps", caps.fps, " fps")):
+        suggested = getattr(style, field)
+        if chosen[field] is not None or suggested is None:
+            continue
+        if suggested in offered:
+            chosen[field] = suggested
+            notes.append(f"Style '{style.name}' set {field} {suggested}.")
         else:
-            notes.append(f"Style '{style.name}' suggests aspect_ratio {style.aspect_ratio}, which {model.key} does "
-                         f"not render; the model's default {caps.aspect_ratios[0]} is used.")
-    if fps is None and style.fps is not None:
-        if style.fps in caps.fps:
-            fps = style.fps
-            notes.append(f"Style '{style.name}' set fps {fps}.")
-        else:
-            notes.append(f"Style '{style.name}' suggests fps {style.fps}, which {model.key} does not render; "
-                         f"the model's {caps.fps[0]} fps is used.")
-    return aspect, fps
+            notes.append(f"Style '{style.name}' suggests {field} {suggested}, which {model.key} does not render; "
+                         f"the model's default {offered[0]}{unit} is used.")
+    return chosen["aspect_ratio"], chosen["fps"]
 
 
 def motion_options(style: Style | None, model: ModelEntry, options: dict[str, Any], notes: list[str]) -> dict[str, Any]:
