@@ -51,11 +51,14 @@ async def test_resources_guide_jobs_and_prompt(client) -> None:
 
 async def test_tools_have_titles_schemas_and_honest_annotations(client) -> None:
     tools = {t.name: t for t in (await client.list_tools()).tools}
-    for name in ("generate_video", "extend_video", "make_loop", "compose_timeline"):
+    for name in ("generate_video", "extend_video", "make_loop", "compose_timeline", "generate_batch"):
         a = tools[name].annotations
         assert a.read_only_hint is False and a.idempotent_hint is False, name
         assert tools[name].output_schema and "job_id" in json.dumps(tools[name].output_schema)
     for name in ("estimate_cost", "get_job", "list_jobs", "list_models"):
         assert tools[name].annotations.read_only_hint is True, name
     assert tools["cancel_job"].annotations.destructive_hint is True
-    assert all(t.title for t in tools.values())
+    assert tools["save_character"].annotations.destructive_hint is True  # it replaces a character of that name
+    # Every tool, new ones included (hosts decide on approval from the annotations).
+    assert all(t.title and t.annotations is not None and t.output_schema for t in tools.values())
+

@@ -14,6 +14,7 @@ import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
+from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from reelforge.server_context import caller, studio_of
@@ -25,8 +26,10 @@ if TYPE_CHECKING:
 
 def register_characters(mcp: MCPServer, current: Callable[[], Awaitable[Studio]]) -> None:
     # Lean on purpose (every conversation pays for tools/list): the name rule and the lengths are checked,
-    # with their hints, by the store; no annotations, as the defaults (may replace data) are this tool's.
-    @mcp.tool(title="Save a character")
+    # with their hints, by the store. Annotated like every tool (hosts decide on approval from them): it
+    # writes only under the home, replaces a character of the same name, and the same call gives the same.
+    @mcp.tool(title="Save a character", annotations=ToolAnnotations(
+        read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False))
     async def save_character(
         name: str,
         images: Annotated[list[str | dict[str, Any]], Field(min_length=1, max_length=9,
