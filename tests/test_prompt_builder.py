@@ -128,6 +128,7 @@ def test_a_model_without_text_refuses_a_move_it_cannot_make():
 
 
 def test_minimax_gets_its_own_static_shot_and_preview_a_phrase():
+    require_provider("minimax")
     catalog = load_catalog()
     hailuo = catalog.find("minimax", "hailuo-02")
     spec = build_spec(GenerateRequest(provider="minimax", model=hailuo.id, prompt="a cat", camera_move="static"), hailuo)
