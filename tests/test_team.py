@@ -91,6 +91,16 @@ def _drivers(env: dict[str, str]) -> dict[int, int]:
         store.close()
 
 
+def _stored_remote_ids(env: dict[str, str]) -> int:
+    """How many jobs of the shared ledger have their provider's remote id recorded."""
+    settings = Settings(home=Path(env["REELFORGE_HOME"]), database_url=env.get("REELFORGE_DATABASE_URL"))
+    store = JobStore.open(settings)
+    try:
+        return sum(1 for job in store.list(limit=1000) if job.remote_id)
+    finally:
+        store.close()
+
+
 def _prompts(env: dict[str, str]) -> dict[str, str]:
     """Prompt -> job id, from the shared ledger (each test prompt is unique)."""
     settings = Settings(home=Path(env["REELFORGE_HOME"]), database_url=env.get("REELFORGE_DATABASE_URL"))
@@ -151,8 +161,10 @@ async def test_replicas_and_a_worker_lose_nothing_to_kills_and_share_one_rate_li
                 third = await alice_b.call_tool("generate_video", {"request": {"prompt": "alice three",
                                                                               "provider": "runway"}})
                 assert third.is_error and "[quota_exceeded]" in third.content[0].text, third.content[0].text
-            with anyio.fail_after(120):  # every create answered: a kill now is mid-poll, never mid-create
-                while emu.count("create") < JOBS + 2:
+            # Every create answered AND its remote id stored: a kill now is mid-poll, never mid-create. (The
+            # emulator counts a create when it arrives; its answer can still be on the way to the server.)
+            with anyio.fail_after(120):
+                while emu.count("create") < JOBS + 2 or _stored_remote_ids(env) < JOBS + 2:
                     await anyio.sleep(0.2)
             drivers = _drivers(env)
             assert drivers.get(a.pid) and drivers.get(worker.pid), f"kills must land mid-job: {drivers}"
