@@ -29,14 +29,16 @@ _REUSE_WINDOW = 200
 _GAVE_UP = (JobStatus.FAILED, JobStatus.CANCELED)
 
 
-async def run_step(studio: Studio, ctx: JobContext, key: str, step: dict[str, Any], *, many: bool = False) -> Job:
+async def run_step(studio: Studio, ctx: JobContext, key: str, step: dict[str, Any], *, many: bool = False,
+                   parent: Job | None = None) -> Job:
     """Create (once) and wait for the child generate job of a stored step.
 
     `many` (a batch, hundreds of steps at once): the child is not checkpointed in the parent's row
     and the parent's stage is not set per step. Each such write re-read the parent's whole row,
     which holds every item, so a batch cost O(items²); the child is found by its step key instead,
-    which is what a restart relies on anyway."""
-    job = ctx.job  # one read of the parent's row
+    which is what a restart relies on anyway. Such a caller also hands in the `parent` row it read once:
+    hundreds of steps each holding their own parse of a row that lists every item took ~1 MB a step."""
+    job = parent or ctx.job  # at most one read of the parent's row
     child_id = job.state.get(key) or next((c.id for c in studio.store.steps(key, parent=ctx.job_id)), None)
     if child_id is None and step.get("reuse"):
         # Quoted at $0 because this paid step was to be re-used: use exactly it, never pay instead.
