@@ -117,3 +117,23 @@ def test_last_frame_in_square_pixels_for_an_anamorphic_clip(tmp_path: Path) -> N
     assert shown.rgb.shape == (90, 214, 3) and shown.index == stored.index
     square = make_clip(tmp_path / "sq.mp4", 0.5)
     assert last_frame(square, square_pixels=True).rgb.shape == (90, 160, 3)
+
+
+@pytest.mark.parametrize("font_px", [10, 24, 80])
+def test_a_cached_timestamp_stamp_lands_exactly_where_drawn_text_would(font_px: int) -> None:
+    """Contact sheets paste timestamps rendered once (outlined text holds the GIL); the pixels must be
+    the ones drawing the text in place gives, anchored at its left/descender corner."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from reelforge.media.frames import _stamp
+
+    where = (37, 150)
+    for text in ("0:00.00", "1:04.97"):
+        drawn = Image.new("RGB", (400, 200), (24, 24, 24))
+        ImageDraw.Draw(drawn).text(where, text, font=ImageFont.load_default(size=font_px), fill="white",
+                                   stroke_width=2, stroke_fill="black", anchor="ld")
+        pasted = Image.new("RGB", (400, 200), (24, 24, 24))
+        stamp, left, top = _stamp(text, font_px)
+        pasted.paste(stamp, (where[0] + left, where[1] + top), stamp)
+        difference = np.abs(np.asarray(drawn, dtype=int) - np.asarray(pasted, dtype=int))
+        assert difference.max() <= 2, (text, font_px, int(difference.max()))

@@ -12,6 +12,7 @@ relative to the container end and silently writes nothing when audio outlasts vi
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -302,11 +303,24 @@ def _write_sheet(samples: list[tuple[int, float, np.ndarray]], video: Path, out_
     pad = 4
     used_rows = math.ceil(len(samples) / cols)
     sheet = Image.new("RGB", (cols * (tile_w + pad) + pad, used_rows * (tile_h + pad) + pad), (24, 24, 24))
-    draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default(size=max(10, tile_h // 9))
+    font_px = max(10, tile_h // 9)
     for n, (_index, seconds, rgb) in enumerate(samples):
         x, y = pad + (n % cols) * (tile_w + pad), pad + (n // cols) * (tile_h + pad)
         sheet.paste(Image.fromarray(rgb), (x, y))
-        draw.text((x + 4, y + tile_h - 4), _timestamp(seconds), font=font, fill="white",
-                  stroke_width=2, stroke_fill="black", anchor="ld")
+        stamp, left, top = _stamp(_timestamp(seconds), font_px)
+        sheet.paste(stamp, (x + 4 + left, y + tile_h - 4 + top), stamp)  # its anchor (left, descender) there
     return _save_jpeg(sheet, out_jpg, max_bytes=400_000)
+
+
+@functools.lru_cache(maxsize=256)
+def _stamp(text: str, font_px: int) -> tuple[Image.Image, int, int]:
+    """A timestamp drawn once (white, black outline, over transparency) and where its anchor's
+    box starts. Rendering an outlined glyph run holds the GIL (FreeType's stroker) and each sheet
+    draws a dozen: at hundreds of jobs that stalled the event loop, while the same few stamps repeat
+    from clip to clip."""
+    font = ImageFont.load_default(size=font_px)
+    left, top, right, bottom = font.getbbox(text, stroke_width=2, anchor="ld")
+    image = Image.new("RGBA", (right - left, bottom - top))
+    ImageDraw.Draw(image).text((-left, -top), text, font=font, fill="white", stroke_width=2, stroke_fill="black",
+                               anchor="ld")
+    return image, left, top
