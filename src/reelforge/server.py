@@ -24,6 +24,7 @@ from reelforge import __version__
 from reelforge.jobs.job import JobKind, JobStatus
 from reelforge.approval import CostApproval, approve_batch, approve_compose, approve_extend, approve_generate, approve_loop
 from reelforge.prompts import register_prompts
+from reelforge.server_app import APP_META, app_extension, register_app_resources
 from reelforge.server_characters import register_characters
 from reelforge.server_resources import register_resources
 from reelforge.server_context import caller, studio_of
@@ -160,7 +161,7 @@ def build_server(settings: Settings | None = None, **auth: Any) -> MCPServer:
                 await state.studio.aclose()
 
     mcp = ReelforgeServer("reelforge", title="reelforge", version=__version__, instructions=INSTRUCTIONS,
-                    lifespan=lifespan, **auth)
+                    lifespan=lifespan, extensions=[app_extension()], **auth)
     _register_tools(mcp)
     _register_resources(mcp, box)
     return mcp
@@ -230,7 +231,7 @@ def _register_tools(mcp: MCPServer) -> None:
     # Tool bodies import the studio lazily: it loads in the background while the handshake is answered.
     # A ReelforgeError raised by a tool becomes its ToolError in one place (ReelforgeServer.call_tool).
 
-    @mcp.tool(title="Generate a video", annotations=PAID)
+    @mcp.tool(title="Generate a video", meta=APP_META, annotations=PAID)
     async def generate_video(
         request: GenerateRequest, ctx: Context,
         approval: Annotated[CostApproval, Resolve(approve_generate)],
@@ -238,7 +239,7 @@ def _register_tools(mcp: MCPServer) -> None:
         """Text- or image-to-video with any provider ('preview' is free and offline). Returns the job."""
         return await _start_work(ctx, "generate", request, approval)
 
-    @mcp.tool(title="Estimate the cost", annotations=READ_ONLY)
+    @mcp.tool(title="Estimate the cost", meta=APP_META, annotations=READ_ONLY)
     async def estimate_cost(request: GenerateRequest, ctx: Context, compare: bool = False) -> Estimate:
         """Quote a generation before paying; compare=true ranks every eligible model by the route
         (cheapest first by default) and says why each other one was excluded."""
@@ -250,7 +251,7 @@ def _register_tools(mcp: MCPServer) -> None:
             quotes, routed = await anyio.to_thread.run_sync(lambda: estimate(studio, request, compare=compare))
         return Estimate(quotes=quotes, **estimate_view(routed))
 
-    @mcp.tool(title="Extend a video", annotations=PAID)
+    @mcp.tool(title="Extend a video", meta=APP_META, annotations=PAID)
     async def extend_video(
         request: ExtendRequest, ctx: Context,
         approval: Annotated[CostApproval, Resolve(approve_extend)],
@@ -258,7 +259,7 @@ def _register_tools(mcp: MCPServer) -> None:
         """Continue a clip: native extend, else last frame -> image-to-video -> seamless join."""
         return await _start_work(ctx, "extend", request, approval)
 
-    @mcp.tool(title="Make a seamless loop", annotations=PAID)
+    @mcp.tool(title="Make a seamless loop", meta=APP_META, annotations=PAID)
     async def make_loop(
         request: LoopRequest, ctx: Context,
         approval: Annotated[CostApproval, Resolve(approve_loop)],
@@ -266,7 +267,7 @@ def _register_tools(mcp: MCPServer) -> None:
         """Make a seamless loop from a clip, or generate one; reports the measured seam score."""
         return await _start_work(ctx, "loop", request, approval)
 
-    @mcp.tool(title="Compose a timeline", annotations=PAID)
+    @mcp.tool(title="Compose a timeline", meta=APP_META, annotations=PAID)
     async def compose_timeline(
         request: ComposeRequest, ctx: Context,
         approval: Annotated[CostApproval, Resolve(approve_compose)],
@@ -274,7 +275,7 @@ def _register_tools(mcp: MCPServer) -> None:
         """Render clips with trims, transitions, audio bed and titles into one MP4 (+ .otio sidecar)."""
         return await _start_work(ctx, "compose", request, approval)
 
-    @mcp.tool(title="Generate a batch", annotations=PAID)
+    @mcp.tool(title="Generate a batch", meta=APP_META, annotations=PAID)
     async def generate_batch(
         request: BatchRequest, ctx: Context,
         approval: Annotated[CostApproval, Resolve(approve_batch)],
@@ -282,7 +283,7 @@ def _register_tools(mcp: MCPServer) -> None:
         """Many generations, or one prompt across providers; one quote, then a labelled poster sheet."""
         return await _start_work(ctx, "batch", request, approval)
 
-    @mcp.tool(title="Get a job", annotations=READ_ONLY)
+    @mcp.tool(title="Get a job", meta=APP_META, annotations=READ_ONLY)
     async def get_job(
         job_id: Annotated[str, Field(description="The job id from a previous call.")],
         ctx: Context,
@@ -359,6 +360,7 @@ def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:
     register_resources(mcp, current, catalog)
     register_prompts(mcp)
     register_characters(mcp, current)
+    register_app_resources(mcp, current)
 
 
 def main() -> None:  # pragma: no cover - `python -m reelforge.server`, same as `reelforge serve`
