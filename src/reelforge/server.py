@@ -236,13 +236,13 @@ def _register_tools(mcp: MCPServer) -> None:
         request: GenerateRequest, ctx: Context,
         approval: Annotated[CostApproval, Resolve(approve_generate)],
     ) -> Annotated[CallToolResult, JobView]:
-        """Text- or image-to-video with any provider ('preview' is free and offline). Returns the job."""
+        """Text- or image-to-video, any provider ('preview': free, offline). Returns the job."""
         return await _start_work(ctx, "generate", request, approval)
 
     @mcp.tool(title="Estimate the cost", meta=APP_META, annotations=READ_ONLY)
     async def estimate_cost(request: GenerateRequest, ctx: Context, compare: bool = False) -> Estimate:
-        """Quote a generation before paying; compare=true ranks every eligible model by the route
-        (cheapest first by default) and says why each other one was excluded."""
+        """Quote a generation before paying; compare=true ranks eligible models by the route, with
+        why others are excluded."""
         from reelforge.studio.caller import acting_as
         from reelforge.studio.generate import estimate, estimate_view
 
@@ -272,7 +272,7 @@ def _register_tools(mcp: MCPServer) -> None:
         request: ComposeRequest, ctx: Context,
         approval: Annotated[CostApproval, Resolve(approve_compose)],
     ) -> Annotated[CallToolResult, JobView]:
-        """Render clips with trims, transitions, audio bed and titles into one MP4 (+ .otio sidecar)."""
+        """Render clips, transitions, audio bed and titles into one MP4 (+ .otio)."""
         return await _start_work(ctx, "compose", request, approval)
 
     @mcp.tool(title="Generate a batch", meta=APP_META, annotations=PAID)
@@ -280,7 +280,7 @@ def _register_tools(mcp: MCPServer) -> None:
         request: BatchRequest, ctx: Context,
         approval: Annotated[CostApproval, Resolve(approve_batch)],
     ) -> Annotated[CallToolResult, JobView]:
-        """Many generations, or one prompt across providers; one quote, then a labelled poster sheet."""
+        """Many generations, or one prompt across providers: one quote, one comparison sheet."""
         return await _start_work(ctx, "batch", request, approval)
 
     @mcp.tool(title="Get a job", meta=APP_META, annotations=READ_ONLY)
@@ -289,7 +289,7 @@ def _register_tools(mcp: MCPServer) -> None:
         ctx: Context,
         wait_seconds: Annotated[float, Field(ge=0, le=300, description="Wait up to this long for it to finish.")] = 0,
     ) -> Annotated[CallToolResult, JobView]:
-        """A job's status, cost and result; optionally wait (bounded) for it to finish."""
+        """A job's status, cost and result; can wait (bounded) for it."""
         from reelforge.studio.ownership import visible_job
 
         studio = await studio_of(ctx)
