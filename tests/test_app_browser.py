@@ -208,6 +208,15 @@ async def test_approve_progress_and_play(tmp_path: Path, emu: RunwayEmulator) ->
         await anyio.sleep(0.3)
         assert emu.count("create") == 1
 
+        # A quote from estimate_cost: Approve starts that model's job through generate_video.
+        emu.task_seconds = None
+        frame = await host.mount("estimate_cost", {"request": {**PAID, "prompt": "a third kite"}})
+        assert "rw-api-reference" in await frame.locator("#quote-source").text_content()
+        await host.shot("estimate")
+        await frame.locator("#approve").click()
+        await _until(frame, "() => document.getElementById('job-status').textContent === 'succeeded'", 40)
+        assert emu.count("create") == 2
+
 
 async def test_failed_job_and_timeline(tmp_path: Path, emu: RunwayEmulator) -> None:
     async with serve(tmp_path, emu) as client, browser_host(client) as host:
@@ -225,6 +234,15 @@ async def test_failed_job_and_timeline(tmp_path: Path, emu: RunwayEmulator) -> N
         await _until(frame, "() => document.getElementById('job-status').textContent === 'succeeded'", 60)
         await _until(frame, "() => document.getElementById('video').duration > 0", 30)
         await host.shot("timeline")
+
+        # A batch of two free clips: the grid shows each item and the comparison sheet.
+        items = [{"prompt": f"shot {i}", "provider": "preview", "duration_s": 1, "resolution": "360p"} for i in (1, 2)]
+        frame = await host.mount("generate_batch", {"request": {"items": items, "wait_seconds": 0}})
+        await _until(frame, "() => document.getElementById('job-status').textContent === 'succeeded'", 60)
+        await _until(frame, "() => [...document.querySelectorAll('#batch-grid .cell .status')]"
+                            ".filter(s => s.textContent === 'succeeded').length === 2", 20)
+        await _until(frame, "() => document.getElementById('batch-sheet').naturalWidth > 0", 20)
+        await host.shot("batch")
 
         # A paid job the provider fails: the app shows the provider's message, not a spinner.
         emu.fail_next = ("SAFETY.INPUT.TEXT", "The prompt was flagged")
