@@ -60,6 +60,11 @@ def _chromium() -> str:
 
 
 @pytest.fixture
+def chromium() -> str:
+    return _chromium()
+
+
+@pytest.fixture
 def emu() -> Any:
     with RunwayEmulator() as emulator:
         yield emulator
@@ -113,10 +118,9 @@ class Host:
 
 
 @asynccontextmanager
-async def browser_host(client: Client) -> AsyncIterator[Host]:
+async def browser_host(client: Client, executable: str) -> AsyncIterator[Host]:
     from playwright.async_api import async_playwright
 
-    executable = _chromium()
     html = (await client.read_resource(APP_URI)).contents[0]
     assert html.mime_type == "text/html;profile=mcp-app"
     async with async_playwright() as pw:
@@ -147,9 +151,9 @@ async def _until(frame: Any, script: str, timeout_s: float = 30.0) -> Any:
     return await handle.json_value()
 
 
-async def test_approve_progress_and_play(tmp_path: Path, emu: RunwayEmulator) -> None:
+async def test_approve_progress_and_play(tmp_path: Path, emu: RunwayEmulator, chromium: str) -> None:
     emu.task_seconds = 6.0  # long enough to watch the bar move
-    async with serve(tmp_path, emu) as client, browser_host(client) as host:
+    async with serve(tmp_path, emu) as client, browser_host(client, chromium) as host:
         # The paid call is refused above the threshold; the app shows the quote with its buttons.
         frame = await host.mount("generate_video", {"request": {**PAID, "wait_seconds": 0}})
         approve = frame.locator("#approve")
@@ -218,8 +222,8 @@ async def test_approve_progress_and_play(tmp_path: Path, emu: RunwayEmulator) ->
         assert emu.count("create") == 2
 
 
-async def test_failed_job_and_timeline(tmp_path: Path, emu: RunwayEmulator) -> None:
-    async with serve(tmp_path, emu) as client, browser_host(client) as host:
+async def test_failed_job_and_timeline(tmp_path: Path, emu: RunwayEmulator, chromium: str) -> None:
+    async with serve(tmp_path, emu) as client, browser_host(client, chromium) as host:
         # A compose job of free preview clips: the strip shows both clips, the transition and the title.
         timeline = {"preset": "draft", "clips": [
             {"generate": {"prompt": "Opening shot", "provider": "preview", "duration_s": 1, "resolution": "360p"},

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from mcp.server import MCPServer
 from mcp.server.apps import Apps, ResourceCsp
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
@@ -69,7 +70,7 @@ def register_app_resources(mcp: MCPServer, current: Callable[[], Awaitable[Studi
             proxy = await ensure_proxy(out["path"], fps=float(out["fps"]), duration_s=float(out["duration_s"]))
         except MediaError as exc:
             raise ResourceNotFoundError(exc.message) from None
-        return proxy.read_bytes()
+        return await anyio.Path(proxy).read_bytes()  # up to a few MB: off the event loop
 
     @mcp.resource("reelforge://jobs/{id}/app", mime_type="application/json", title="A job's pictures and plan")
     async def app_resource(id: str) -> dict[str, Any]:
