@@ -241,8 +241,8 @@ def _register_tools(mcp: MCPServer) -> None:
 
     @mcp.tool(title="Estimate the cost", meta=APP_META, annotations=READ_ONLY)
     async def estimate_cost(request: GenerateRequest, ctx: Context, compare: bool = False) -> Estimate:
-        """Quote a generation before paying; compare=true ranks eligible models by the route, with
-        why others are excluded."""
+        """Quote a generation before paying; compare=true ranks eligible models by the route and
+        says why others are excluded."""
         from reelforge.studio.caller import acting_as
         from reelforge.studio.generate import estimate, estimate_view
 
