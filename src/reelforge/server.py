@@ -24,6 +24,7 @@ from reelforge import __version__
 from reelforge.jobs.job import JobKind, JobStatus
 from reelforge.approval import CostApproval, approve_batch, approve_compose, approve_extend, approve_generate, approve_loop
 from reelforge.prompts import register_prompts
+from reelforge.server_app import APP_META, app_extension, register_app_resources
 from reelforge.server_characters import register_characters
 from reelforge.server_resources import register_resources
 from reelforge.server_context import caller, studio_of
@@ -160,7 +161,7 @@ def build_server(settings: Settings | None = None, **auth: Any) -> MCPServer:
                 await state.studio.aclose()
 
     mcp = ReelforgeServer("reelforge", title="reelforge", version=__version__, instructions=INSTRUCTIONS,
-                    lifespan=lifespan, **auth)
+                    lifespan=lifespan, extensions=[app_extension()], **auth)
     _register_tools(mcp)
     _register_resources(mcp, box)
     return mcp
@@ -230,18 +231,18 @@ def _register_tools(mcp: MCPServer) -> None:
     # Tool bodies import the studio lazily: it loads in the background while the handshake is answered.
     # A ReelforgeError raised by a tool becomes its ToolError in one place (ReelforgeServer.call_tool).
 
-    @mcp.tool(title="Generate a video", annotations=PAID)
+    @mcp.tool(title="Generate a video", meta=APP_META, annotations=PAID)
     async def generate_video(
         request: GenerateRequest, ctx: Context,
         approval: Annotated[CostApproval, Resolve(approve_generate)],
     ) -> Annotated[CallToolResult, JobView]:
-        """Text- or image-to-video with any provider ('preview' is free and offline). Returns the job."""
+        """Text- or image-to-video, any provider ('preview': free, offline). Returns the job."""
         return await _start_work(ctx, "generate", request, approval)
 
-    @mcp.tool(title="Estimate the cost", annotations=READ_ONLY)
+    @mcp.tool(title="Estimate the cost", meta=APP_META, annotations=READ_ONLY)
     async def estimate_cost(request: GenerateRequest, ctx: Context, compare: bool = False) -> Estimate:
-        """Quote a generation before paying; compare=true ranks every eligible model by the route
-        (cheapest first by default) and says why each other one was excluded."""
+        """Quote a generation before paying; compare=true ranks eligible models by the route and
+        says why others are excluded."""
         from reelforge.studio.caller import acting_as
         from reelforge.studio.generate import estimate, estimate_view
 
@@ -250,7 +251,7 @@ def _register_tools(mcp: MCPServer) -> None:
             quotes, routed = await anyio.to_thread.run_sync(lambda: estimate(studio, request, compare=compare))
         return Estimate(quotes=quotes, **estimate_view(routed))
 
-    @mcp.tool(title="Extend a video", annotations=PAID)
+    @mcp.tool(title="Extend a video", meta=APP_META, annotations=PAID)
     async def extend_video(
         request: ExtendRequest, ctx: Context,
         approval: Annotated[CostApproval, Resolve(approve_extend)],
@@ -258,7 +259,7 @@ def _register_tools(mcp: MCPServer) -> None:
         """Continue a clip: native extend, else last frame -> image-to-video -> seamless join."""
         return await _start_work(ctx, "extend", request, approval)
 
-    @mcp.tool(title="Make a seamless loop", annotations=PAID)
+    @mcp.tool(title="Make a seamless loop", meta=APP_META, annotations=PAID)
     async def make_loop(
         request: LoopRequest, ctx: Context,
         approval: Annotated[CostApproval, Resolve(approve_loop)],
@@ -266,29 +267,29 @@ def _register_tools(mcp: MCPServer) -> None:
         """Make a seamless loop from a clip, or generate one; reports the measured seam score."""
         return await _start_work(ctx, "loop", request, approval)
 
-    @mcp.tool(title="Compose a timeline", annotations=PAID)
+    @mcp.tool(title="Compose a timeline", meta=APP_META, annotations=PAID)
     async def compose_timeline(
         request: ComposeRequest, ctx: Context,
         approval: Annotated[CostApproval, Resolve(approve_compose)],
     ) -> Annotated[CallToolResult, JobView]:
-        """Render clips with trims, transitions, audio bed and titles into one MP4 (+ .otio sidecar)."""
+        """Render clips, transitions, audio bed and titles into one MP4 (+ .otio)."""
         return await _start_work(ctx, "compose", request, approval)
 
-    @mcp.tool(title="Generate a batch", annotations=PAID)
+    @mcp.tool(title="Generate a batch", meta=APP_META, annotations=PAID)
     async def generate_batch(
         request: BatchRequest, ctx: Context,
         approval: Annotated[CostApproval, Resolve(approve_batch)],
     ) -> Annotated[CallToolResult, JobView]:
-        """Many generations, or one prompt across providers; one quote, then a labelled poster sheet."""
+        """Many generations, or one prompt across providers: one quote, one comparison sheet."""
         return await _start_work(ctx, "batch", request, approval)
 
-    @mcp.tool(title="Get a job", annotations=READ_ONLY)
+    @mcp.tool(title="Get a job", meta=APP_META, annotations=READ_ONLY)
     async def get_job(
         job_id: Annotated[str, Field(description="The job id from a previous call.")],
         ctx: Context,
         wait_seconds: Annotated[float, Field(ge=0, le=300, description="Wait up to this long for it to finish.")] = 0,
     ) -> Annotated[CallToolResult, JobView]:
-        """A job's status, cost and result; optionally wait (bounded) for it to finish."""
+        """A job's status, cost and result; can wait (bounded) for it."""
         from reelforge.studio.ownership import visible_job
 
         studio = await studio_of(ctx)
@@ -359,6 +360,7 @@ def _register_resources(mcp: MCPServer, box: list[AppState]) -> None:
     register_resources(mcp, current, catalog)
     register_prompts(mcp)
     register_characters(mcp, current)
+    register_app_resources(mcp, current)
 
 
 def main() -> None:  # pragma: no cover - `python -m reelforge.server`, same as `reelforge serve`

@@ -19,7 +19,7 @@ class CallOptions(BaseModel):
     # Call options are explained once, in the server's instructions and the reelforge://guide resource.
     wait_seconds: float | None = Field(default=None, ge=0, le=300)
     idempotency_key: str | None = Field(default=None, max_length=200, description="Same key: the same job, never paid twice.")
-    confirm: bool = Field(default=False, description="True only after the user approved the quoted cost.")
+    confirm: bool = Field(default=False, description="True once the user approved the cost.")
     #: The call's `Prepared` job once the approval question prepared it, so the call is prepared once.
     _prepared: Any = PrivateAttr(default=None)
 
