@@ -112,7 +112,7 @@ def _new_text(host: Any, path: Path, entry: Any) -> str:
     text = read_text(path)
     if host.fmt == "toml":
         return toml_edited(path, text, host.servers_key, SERVER_NAME, entry.server if entry else None)
-    data = parse_json(path, text)
+    data = parse_json(path, text, jsonc=host.jsonc)
     if entry is None:
         return dump_json(without_server(path, data, host.servers_key, SERVER_NAME, input_id("")))
     return dump_json(with_server(path, data, host.servers_key, SERVER_NAME, entry.server, entry.inputs,

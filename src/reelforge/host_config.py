@@ -64,6 +64,8 @@ class Host:
     reload: str
     #: Whether an entry carries `"type": "stdio"` (the hosts whose own tools write it).
     typed: bool = False
+    #: Whether the host reads JSON with comments (a file with them is not rewritten: they would go).
+    jsonc: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ HOSTS: dict[str, Host] = {h.name: h for h in (
          {"user": Location(lambda: _config_home() / "Code" / "User" / "mcp.json", "input"),
           "project": Location(lambda: Path.cwd() / ".vscode" / "mcp.json", "input", shared=True)},
          reload="Run `MCP: List Servers` in VS Code and start reelforge; it asks for each key once.",
-         typed=True),
+         typed=True, jsonc=True),
     Host("codex", "Codex", "toml", "mcp_servers",
          {"user": Location(lambda: _codex_home() / "config.toml", "value")},
          reload="Start a new Codex session; `/mcp` lists the server."),

@@ -42,14 +42,16 @@ def read_text(path: Path) -> str | None:
         raise _refuse(path, f"cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
 
 
-def parse_json(path: Path, text: str | None) -> dict[str, Any]:
+def parse_json(path: Path, text: str | None, *, jsonc: bool = False) -> dict[str, Any]:
+    """The file's object. `jsonc`: the host reads comments (VS Code), so a file with them is named as
+    such (rewriting it would drop them) rather than as broken."""
     if text is None or not text.strip():
         return {}
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         why = f"is not valid JSON ({exc.msg}, line {exc.lineno})"
-        if _parses_without_comments(text):  # VS Code's JSONC: rewriting it would drop the comments
+        if jsonc and _parses_without_comments(text):  # VS Code's JSONC: rewriting it would drop the comments
             why = "holds comments or trailing commas (JSONC), which rewriting it would lose"
         raise _refuse(path, why) from None
     if not isinstance(data, dict):
@@ -185,7 +187,7 @@ def toml_edited(path: Path, text: str | None, table: str, name: str, server: dic
     if not isinstance(before.get(table, {}), dict):
         raise _refuse(path, f"has a '{table}' that is not a table")
     stripped = toml_without_text(text or "", table, name)
-    out = stripped
+    out = stripped.rstrip("\n") + "\n" if stripped.strip() else ""  # no blank lines left where ours was
     if server is not None:
         out = stripped.rstrip("\n") + ("\n\n" if stripped.strip() else "") + toml_table(table, name, server)
     expected = {**before, table: {k: v for k, v in before.get(table, {}).items() if k != name}}
