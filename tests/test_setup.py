@@ -109,7 +109,7 @@ def resolve(server: dict[str, Any], scope_values: dict[str, str]) -> dict[str, s
     """The environment a host gives the process: references resolved as the host does (Claude Code
     `${VAR}`, Cursor `${env:VAR}`, a VS Code `${input:ID}` answered at its prompt)."""
     def one(value: str) -> str:
-        return re.sub(r"\$\{(?:env:|input:reelforge-)?([A-Z0-9_]+)\}", lambda m: scope_values[m.group(1)], value)
+        return re.sub(r"\$\{(?:env:|input:reelforge-)?([A-Z0-9_]+)(?::-)?\}", lambda m: scope_values[m.group(1)], value)
 
     return {k: one(v) for k, v in server.get("env", {}).items()}
 
@@ -143,7 +143,10 @@ async def test_json_host_round_trip(host, scope, original, key, env, tmp_path, c
     entry = data[key].pop("reelforge")
     assert {k: v for k, v in data.items() if k != "inputs"} == {k: v for k, v in original.items() if k != "inputs"}
     assert [i for i in data.get("inputs", []) if not i["id"].startswith("reelforge-")] == original.get("inputs", [])
-    assert entry["env"]["REELFORGE_HOME"] == env["REELFORGE_HOME"]
+    if scope == "user":
+        assert entry["env"]["REELFORGE_HOME"] == env["REELFORGE_HOME"]
+    else:  # a path of this machine has no place in a shared file: the host's environment gives it
+        assert "REELFORGE_HOME" not in entry["env"]
     if host in ("claude-code", "vscode"):
         assert entry["type"] == "stdio"
     if scope == "user" and host != "vscode":  # the one reader's own file: the value, and 0600
@@ -151,14 +154,15 @@ async def test_json_host_round_trip(host, scope, original, key, env, tmp_path, c
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     else:  # a shared file, or VS Code's prompt: a reference, never the value
         assert KEY not in path.read_text()
-        assert entry["env"][KEY_VAR] in ("${%s}" % KEY_VAR, "${env:%s}" % KEY_VAR, "${input:reelforge-%s}" % KEY_VAR)
+        assert entry["env"][KEY_VAR] in ("${%s:-}" % KEY_VAR, "${env:%s}" % KEY_VAR, "${input:reelforge-%s}" % KEY_VAR)
     if host == "vscode":
         assert {"type": "promptString", "id": f"reelforge-{KEY_VAR}", "password": True}.items() <= \
             next(i for i in data["inputs"] if i["id"] == f"reelforge-{KEY_VAR}").items()
     [first] = backups(path)
     assert first.read_bytes() == original_bytes
 
-    models = await start_and_list_models(entry, resolve(entry, env), tmp_path)
+    models = await start_and_list_models(entry, {"REELFORGE_HOME": env["REELFORGE_HOME"], **resolve(entry, env)},
+                                         tmp_path)
     assert models and all(m["ready"] for m in models if m["status"] != "retired"), models  # the key arrived
     assert (Path(env["REELFORGE_HOME"]) / "ledger.sqlite3").exists()  # and REELFORGE_HOME
 
@@ -253,7 +257,9 @@ def test_default_places_follow_the_host(env, tmp_path, capsys, monkeypatch) -> N
     """Without --config: the host's own file (under the test's HOME / CODEX_HOME / project folder)."""
     monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codexhome"))
     home = tmp_path / "userhome"
-    expected = {("cursor", "user"): home / ".cursor" / "mcp.json",
+    expected = {("claude-desktop", "user"): home / "Claude" / "claude_desktop_config.json",  # XDG_CONFIG_HOME
+                ("vscode", "user"): home / "Code" / "User" / "mcp.json",
+                ("cursor", "user"): home / ".cursor" / "mcp.json",
                 ("claude-code", "user"): home / ".claude.json",
                 ("claude-code", "project"): tmp_path / ".mcp.json",
                 ("cursor", "project"): tmp_path / ".cursor" / "mcp.json",
@@ -312,3 +318,22 @@ def test_ask_reads_a_key_without_echo(settings, tmp_path) -> None:
         os.close(master)
     assert KEY.encode() not in seen, "the key was echoed or printed"
     assert json.loads(path.read_text())["mcpServers"]["reelforge"]["env"][KEY_VAR] == KEY
+
+
+def test_ask_where_the_file_takes_references_adds_them_without_asking(env, tmp_path, capsys) -> None:
+    """VS Code asks for the keys itself; setup only declares them (it reads nothing from the terminal:
+    a prompt here would fail on pytest's captured stdin)."""
+    names = [v.name for v in declaration("kling").credentials]
+    path = tmp_path / "mcp.json"
+    code, out, err = run(capsys, "vscode", "--ask", "--provider", "kling", "--config", str(path))
+    assert code == 0, err
+    data = json.loads(path.read_text())
+    assert data["servers"]["reelforge"]["env"] == {
+        "REELFORGE_HOME": env["REELFORGE_HOME"], **{n: f"${{input:reelforge-{n}}}" for n in names}}
+    assert [i["id"] for i in data["inputs"]] == [f"reelforge-{n}" for n in names]
+    assert all(i["password"] for i in data["inputs"])
+
+
+def test_unknown_provider_is_a_usage_error(env, tmp_path, capsys) -> None:
+    code, _, err = run(capsys, "cursor", "--provider", "nosuch", "--config", str(tmp_path / "x.json"))
+    assert code == 2 and "Unknown provider 'nosuch'" in err and not (tmp_path / "x.json").exists()

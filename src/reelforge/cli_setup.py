@@ -39,20 +39,23 @@ def add_setup_command(sub: Any) -> None:
     p.set_defaults(fn=cmd_setup)
 
 
-def _gather_env(args: argparse.Namespace, *, ask: bool) -> list[Any]:
-    """REELFORGE_HOME and the provider variables: set here, or typed in at --ask (blank: skip)."""
+def _gather_env(args: argparse.Namespace, location: Any) -> list[Any]:
+    """REELFORGE_HOME and the provider variables set here; with --ask, each key not set is typed in
+    (hidden; blank skips it), or, where the file takes references only, referred to without asking."""
     import getpass
 
     from reelforge.host_config import EnvVar, provider_variables
 
     env = []
     if os.environ.get("REELFORGE_HOME"):
-        env.append(EnvVar("REELFORGE_HOME", os.environ["REELFORGE_HOME"], secret=False))
+        env.append(EnvVar("REELFORGE_HOME", os.environ["REELFORGE_HOME"], secret=False, personal=True))
     for name, alternative, secret, description in provider_variables(args.provider):
         found = next((n for n in (name, alternative) if n and os.environ.get(n)), None)
         if found:
             env.append(EnvVar(found, os.environ[found], secret, description))
-        elif ask and secret:
+        elif args.ask and secret and location.secrets != "value":
+            env.append(EnvVar(name, "", secret, description))  # the host asks, or reads its environment
+        elif args.ask and secret:
             value = getpass.getpass(f"{name} ({description}; Enter to skip): ").strip()
             if value:
                 env.append(EnvVar(name, value, secret, description))
@@ -75,7 +78,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     path = real_path(Path(args.config) if args.config else location.path())
     if args.remove:
         return _remove(host, path)
-    env = _gather_env(args, ask=args.ask)
+    env = _gather_env(args, location)
     if args.print_only:
         return _print(host, location, env, path)
     return _write(host, location, env, path)
@@ -120,6 +123,7 @@ def _new_text(host: Any, path: Path, entry: Any) -> str:
 
 
 def _write(host: Any, location: Any, env: list[Any], path: Path) -> int:
+    from reelforge.host_config import ephemeral_install
     from reelforge.host_config_files import backup, write_atomic
 
     entry = _entry(host, location, env)
@@ -128,16 +132,21 @@ def _write(host: Any, location: Any, env: list[Any], path: Path) -> int:
     write_atomic(path, text, private=entry.holds_secrets, shared=location.shared)
     print(f"reelforge added to {host.title}: {path}" + (f" (backup: {saved})" if saved else ""))
     print(f"command: {' '.join([entry.server['command'], *entry.server['args']])}")
-    names = [v.name for v in env]
+    names = list(entry.server.get("env", {}))
     if names:
         how = {"value": "values written, not shown; file mode 0600" if entry.holds_secrets else "values written",
-               "shell": "keys as ${NAME}: set them where Claude Code starts",
+               "shell": "keys as ${NAME:-}: set them where Claude Code starts",
                "cursor": "keys as ${env:NAME}: set them where Cursor starts",
                "input": "VS Code asks for each key once and keeps it in its secret storage"}[location.secrets]
         print(f"environment: {', '.join(names)} ({how})")
     if not any(v.secret for v in env):
         print("No provider key found: only the free offline preview provider will work. "
               "Set a key (see `reelforge doctor`) and run setup again, or add --ask.")
+    if location.shared and any(v.personal for v in env):
+        print("REELFORGE_HOME is left out of this shared file (it is your path); set it where the host starts.")
+    if ephemeral_install():
+        print("warning: this reelforge runs from uvx's cache, which uv may clear; install it "
+              "(`uv tool install reelforge` or `pipx install reelforge`) and run setup from there.")
     print(host.reload)
     return 0
 

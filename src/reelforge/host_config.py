@@ -34,8 +34,9 @@ from typing import Any, Literal
 #: The server's name in every host's file.
 SERVER_NAME = "reelforge"
 
-#: How a secret goes into a file: its value; `${NAME}` (Claude Code's .mcp.json); `${env:NAME}`
-#: (Cursor); `${input:ID}` with a VS Code `inputs` prompt.
+#: How a secret goes into a file: its value; `${NAME:-}` (Claude Code's .mcp.json: empty when unset,
+#: which reelforge reads as unset, where a bare `${NAME}` would fail or pass the literal text);
+#: `${env:NAME}` (Cursor); `${input:ID}` with a VS Code `inputs` prompt.
 SecretStyle = Literal["value", "shell", "cursor", "input"]
 
 #: What `--print` shows in place of a secret value.
@@ -74,6 +75,9 @@ class EnvVar:
     value: str
     secret: bool
     description: str = ""
+    #: Only true on this machine (REELFORGE_HOME): left out of a shared file, where it would be wrong
+    #: for everyone else (reelforge then uses its default data folder, or the host's environment).
+    personal: bool = False
 
 
 @dataclass
@@ -123,6 +127,11 @@ HOSTS: dict[str, Host] = {h.name: h for h in (
 )}
 
 
+def ephemeral_install() -> bool:
+    """Whether this reelforge runs from uvx's cache, which uv may clear (the path would then be gone)."""
+    return "archive-v" in Path(sys.prefix).as_posix()
+
+
 def launch_command() -> list[str]:
     """The absolute command line a host runs: this environment's `reelforge` script, else
     `python -m reelforge`. Absolute, since hosts start servers with a minimal PATH."""
@@ -134,7 +143,7 @@ def launch_command() -> list[str]:
 
 def _reference(style: SecretStyle, name: str) -> str:
     if style == "shell":
-        return "${%s}" % name
+        return "${%s:-}" % name
     if style == "cursor":
         return "${env:%s}" % name
     return "${input:%s}" % input_id(name)
@@ -151,6 +160,8 @@ def build_entry(host: Host, location: Location, command: list[str], env: list[En
     entry.server.update({"command": command[0], "args": command[1:]})
     values: dict[str, str] = {}
     for var in env:
+        if var.personal and location.shared:
+            continue
         if not var.secret or location.secrets == "value":
             values[var.name] = var.value
             entry.holds_secrets = entry.holds_secrets or var.secret
@@ -182,5 +193,5 @@ def provider_variables(providers: list[str] | None = None) -> list[tuple[str, st
     return [(v.name, v.alternative, v.secret, f"{d.title}: {v.description}") for d in chosen for v in d.variables]
 
 
-__all__ = ["HOSTS", "MASK", "SERVER_NAME", "Entry", "EnvVar", "Host", "Location", "build_entry", "input_id",
+__all__ = ["HOSTS", "MASK", "SERVER_NAME", "Entry", "EnvVar", "Host", "Location", "build_entry", "ephemeral_install", "input_id",
            "launch_command", "masked", "provider_variables"]
