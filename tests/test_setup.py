@@ -337,3 +337,17 @@ def test_ask_where_the_file_takes_references_adds_them_without_asking(env, tmp_p
 def test_unknown_provider_is_a_usage_error(env, tmp_path, capsys) -> None:
     code, _, err = run(capsys, "cursor", "--provider", "nosuch", "--config", str(tmp_path / "x.json"))
     assert code == 2 and "Unknown provider 'nosuch'" in err and not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through any permission")
+def test_unwritable_folder_is_one_error_and_the_file_is_intact(env, tmp_path, capsys) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    path = folder / "mcp.json"
+    path.write_text(json.dumps(CURSOR))
+    folder.chmod(0o500)
+    try:
+        code, _, err = run(capsys, "cursor", "--config", str(path))
+    finally:
+        folder.chmod(0o700)
+    assert code == 1 and "cannot be written" in err and json.loads(path.read_text()) == CURSOR

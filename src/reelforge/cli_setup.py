@@ -122,14 +122,26 @@ def _new_text(host: Any, path: Path, entry: Any) -> str:
                                  input_id("")))
 
 
+def _save(path: Path, text: str, *, private: bool, shared: bool = False) -> Path | None:
+    """Backup, then the atomic write; an unwritable place is one clear error (the file is intact)."""
+    from reelforge.errors import StorageUnavailable
+    from reelforge.host_config_files import backup, write_atomic
+
+    try:
+        saved = backup(path)
+        write_atomic(path, text, private=private, shared=shared)
+    except OSError as exc:
+        raise StorageUnavailable(f"{path} cannot be written ({exc.strerror or exc}); it was left unchanged.",
+                                 hint="Check that folder's permissions, or pass --config with a file you can write.") from None
+    return saved
+
+
 def _write(host: Any, location: Any, env: list[Any], path: Path) -> int:
     from reelforge.host_config import ephemeral_install
-    from reelforge.host_config_files import backup, write_atomic
 
     entry = _entry(host, location, env)
     text = _new_text(host, path, entry)  # refuses a malformed file before anything is touched
-    saved = backup(path)
-    write_atomic(path, text, private=entry.holds_secrets, shared=location.shared)
+    saved = _save(path, text, private=entry.holds_secrets, shared=location.shared)
     print(f"reelforge added to {host.title}: {path}" + (f" (backup: {saved})" if saved else ""))
     print(f"command: {' '.join([entry.server['command'], *entry.server['args']])}")
     names = list(entry.server.get("env", {}))
@@ -153,15 +165,14 @@ def _write(host: Any, location: Any, env: list[Any], path: Path) -> int:
 
 def _remove(host: Any, path: Path) -> int:
     from reelforge.host_config import SERVER_NAME
-    from reelforge.host_config_files import backup, read_text, write_atomic
+    from reelforge.host_config_files import read_text
 
     before = read_text(path)
     text = _new_text(host, path, None)
     if before is None or _same_data(host, path, before, text):
         print(f"reelforge is not in {path}; nothing changed.")
         return 0
-    saved = backup(path)
-    write_atomic(path, text, private=False)
+    saved = _save(path, text, private=False)
     print(f"{SERVER_NAME} removed from {host.title}: {path} (backup: {saved})")
     return 0
 
