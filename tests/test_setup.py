@@ -351,3 +351,15 @@ def test_unwritable_folder_is_one_error_and_the_file_is_intact(env, tmp_path, ca
     finally:
         folder.chmod(0o700)
     assert code == 1 and "cannot be written" in err and json.loads(path.read_text()) == CURSOR
+
+
+def test_writing_again_replaces_the_old_entry_in_its_place(env, tmp_path, capsys, monkeypatch) -> None:
+    path = tmp_path / "mcp.json"
+    path.write_text(json.dumps({"mcpServers": {"a": {"command": "a"}, "reelforge": {"command": "uvx", "args": ["reelforge"]},
+                                               "z": {"command": "z"}}}))
+    monkeypatch.setenv(KEY_VAR, KEY + "-new")
+    assert run(capsys, "cursor", "--config", str(path))[0] == 0
+    servers = json.loads(path.read_text())["mcpServers"]
+    assert list(servers) == ["a", "reelforge", "z"]
+    assert Path(servers["reelforge"]["command"]).is_absolute() and servers["reelforge"]["env"][KEY_VAR] == KEY + "-new"
+    assert json.loads(backups(path)[0].read_text())["mcpServers"]["reelforge"]["command"] == "uvx"

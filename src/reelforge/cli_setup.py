@@ -19,7 +19,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reelforge.host_config import Entry, EnvVar, Host, Location
 
 
 def add_setup_command(sub: Any) -> None:
@@ -39,7 +42,7 @@ def add_setup_command(sub: Any) -> None:
     p.set_defaults(fn=cmd_setup)
 
 
-def _gather_env(args: argparse.Namespace, location: Any) -> list[Any]:
+def _gather_env(args: argparse.Namespace, location: Location) -> list[EnvVar]:
     """REELFORGE_HOME and the provider variables set here; with --ask, each key not set is typed in
     (hidden; blank skips it), or, where the file takes references only, referred to without asking."""
     import getpass
@@ -84,13 +87,13 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return _write(host, location, env, path)
 
 
-def _entry(host: Any, location: Any, env: list[Any]) -> Any:
+def _entry(host: Host, location: Location, env: list[EnvVar]) -> Entry:
     from reelforge.host_config import build_entry, launch_command
 
     return build_entry(host, location, launch_command(), env)
 
 
-def _print(host: Any, location: Any, env: list[Any], path: Path) -> int:
+def _print(host: Host, location: Location, env: list[EnvVar], path: Path) -> int:
     from reelforge.host_config import SERVER_NAME, masked
     from reelforge.host_config_files import toml_table
 
@@ -107,7 +110,7 @@ def _print(host: Any, location: Any, env: list[Any], path: Path) -> int:
     return 0
 
 
-def _new_text(host: Any, path: Path, entry: Any) -> str:
+def _new_text(host: Host, path: Path, entry: Entry | None) -> str:
     """The file's new text with our entry in place; every other server and key kept."""
     from reelforge.host_config import SERVER_NAME, input_id
     from reelforge.host_config_files import dump_json, parse_json, read_text, toml_edited, with_server, without_server
@@ -136,7 +139,7 @@ def _save(path: Path, text: str, *, private: bool, shared: bool = False) -> Path
     return saved
 
 
-def _write(host: Any, location: Any, env: list[Any], path: Path) -> int:
+def _write(host: Host, location: Location, env: list[EnvVar], path: Path) -> int:
     from reelforge.host_config import ephemeral_install
 
     entry = _entry(host, location, env)
@@ -144,13 +147,13 @@ def _write(host: Any, location: Any, env: list[Any], path: Path) -> int:
     saved = _save(path, text, private=entry.holds_secrets, shared=location.shared)
     print(f"reelforge added to {host.title}: {path}" + (f" (backup: {saved})" if saved else ""))
     print(f"command: {' '.join([entry.server['command'], *entry.server['args']])}")
-    names = list(entry.server.get("env", {}))
-    if names:
-        how = {"value": "values written, not shown; file mode 0600" if entry.holds_secrets else "values written",
-               "shell": "keys as ${NAME:-}: set them where Claude Code starts",
-               "cursor": "keys as ${env:NAME}: set them where Cursor starts",
-               "input": "VS Code asks for each key once and keeps it in its secret storage"}[location.secrets]
-        print(f"environment: {', '.join(names)} ({how})")
+    if entry.server.get("env"):
+        print(f"environment: {', '.join(entry.server['env'])}")
+    if any(v.secret for v in env):
+        print({"value": "keys: written as values, never shown; the file is now mode 0600",
+               "shell": "keys: written as ${NAME:-}; Claude Code fills them in from the environment it starts in",
+               "cursor": "keys: written as ${env:NAME}; Cursor fills them in from the environment it starts in",
+               "input": "keys: VS Code asks for each once and keeps it in its secret storage"}[location.secrets])
     if not any(v.secret for v in env):
         print("No provider key found: only the free offline preview provider will work. "
               "Set a key (see `reelforge doctor`) and run setup again, or add --ask.")
@@ -163,7 +166,7 @@ def _write(host: Any, location: Any, env: list[Any], path: Path) -> int:
     return 0
 
 
-def _remove(host: Any, path: Path) -> int:
+def _remove(host: Host, path: Path) -> int:
     from reelforge.host_config import SERVER_NAME
     from reelforge.host_config_files import read_text
 
@@ -177,7 +180,7 @@ def _remove(host: Any, path: Path) -> int:
     return 0
 
 
-def _same_data(host: Any, path: Path, before: str, after: str) -> bool:
+def _same_data(host: Host, path: Path, before: str, after: str) -> bool:
     from reelforge.host_config_files import parse_json, parse_toml
 
     parse = parse_toml if host.fmt == "toml" else parse_json

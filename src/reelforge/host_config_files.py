@@ -103,7 +103,7 @@ def with_server(path: Path, data: dict[str, Any], key: str, name: str, server: d
                 inputs: list[dict[str, Any]], input_prefix: str) -> dict[str, Any]:
     """A copy of data with our server (and our VS Code inputs) in place; everything else as it was."""
     out = without_server(path, data, key, name, input_prefix)
-    out[key] = {**servers_of(path, out, key), name: server}
+    out[key] = {**servers_of(path, data, key), name: server}  # an existing entry keeps its place
     if inputs:
         out["inputs"] = [*out.get("inputs", []), *inputs]
     return out
