@@ -363,3 +363,29 @@ def test_writing_again_replaces_the_old_entry_in_its_place(env, tmp_path, capsys
     assert list(servers) == ["a", "reelforge", "z"]
     assert Path(servers["reelforge"]["command"]).is_absolute() and servers["reelforge"]["env"][KEY_VAR] == KEY + "-new"
     assert json.loads(backups(path)[0].read_text())["mcpServers"]["reelforge"]["command"] == "uvx"
+
+
+def test_settings_travel_secret_ones_as_keys_and_paths_stay_out_of_shared_files(env, tmp_path, capsys,
+                                                                               monkeypatch) -> None:
+    """Every REELFORGE_ setting set here goes along (the host passes the server little of its own
+    environment); a SecretStr setting is handled like a key, a Path setting is this machine's."""
+    token = "http-token-0123456789-SECRET"
+    monkeypatch.setenv("REELFORGE_MAX_COST_PER_DAY_USD", "20")
+    monkeypatch.setenv("REELFORGE_HTTP_TOKEN", token)
+    monkeypatch.setenv("REELFORGE_ALLOWED_INPUT_ROOTS", str(tmp_path))
+    user, shared = tmp_path / "user.json", tmp_path / "shared.json"
+    code, out, err = run(capsys, "claude-code", "--config", str(user))
+    assert code == 0 and token not in out + err
+    written = json.loads(user.read_text())["mcpServers"]["reelforge"]["env"]
+    assert written["REELFORGE_MAX_COST_PER_DAY_USD"] == "20" and written["REELFORGE_HTTP_TOKEN"] == token
+    assert written["REELFORGE_ALLOWED_INPUT_ROOTS"] == str(tmp_path)
+
+    code, out, err = run(capsys, "claude-code", "--scope", "project", "--config", str(shared))
+    assert code == 0 and "REELFORGE_ALLOWED_INPUT_ROOTS" in out  # named as left out
+    written = json.loads(shared.read_text())["mcpServers"]["reelforge"]["env"]
+    assert written["REELFORGE_HTTP_TOKEN"] == "${REELFORGE_HTTP_TOKEN:-}" and token not in shared.read_text()
+    assert "REELFORGE_ALLOWED_INPUT_ROOTS" not in written and "REELFORGE_HOME" not in written
+
+    code, out, err = run(capsys, "codex", "--print")
+    assert code == 0 and token not in out + err
+    assert tomllib.loads(out)["mcp_servers"]["reelforge"]["env"]["REELFORGE_HTTP_TOKEN"] == MASK

@@ -5,8 +5,8 @@
     reelforge setup claude-code --scope project --print
     reelforge setup codex --remove
 
-The entry runs this environment's `reelforge serve` by its absolute path, with REELFORGE_HOME (when
-set) and the provider variables set here (or typed at `--ask`). Values are never printed: `--print`
+The entry runs this environment's `reelforge serve` by its absolute path, with the REELFORGE_
+settings and provider variables set here (keys also typed at `--ask`). Values are never printed: `--print`
 masks them, and the summary names the variables only. Hosts, formats and places: `host_config.py`;
 reading and writing the file safely: `host_config_files.py`. Exit codes: 0 done, 2 the host, scope
 or existing file is wrong (nothing written).
@@ -43,15 +43,15 @@ def add_setup_command(sub: Any) -> None:
 
 
 def _gather_env(args: argparse.Namespace, location: Location) -> list[EnvVar]:
-    """REELFORGE_HOME and the provider variables set here; with --ask, each key not set is typed in
-    (hidden; blank skips it), or, where the file takes references only, referred to without asking."""
+    """The REELFORGE_ settings and provider variables set here (hosts pass a server little of their
+    own environment); with --ask, each key not set is typed in (hidden; blank skips it), or, where the
+    file takes references only, referred to without asking."""
     import getpass
 
-    from reelforge.host_config import EnvVar, provider_variables
+    from reelforge.host_config import EnvVar, provider_variables, settings_variables
 
-    env = []
-    if os.environ.get("REELFORGE_HOME"):
-        env.append(EnvVar("REELFORGE_HOME", os.environ["REELFORGE_HOME"], secret=False, personal=True))
+    env = [EnvVar(name, os.environ[name], secret, f"reelforge: {description}", personal=personal)
+           for name, secret, personal, description in settings_variables() if os.environ.get(name)]
     for name, alternative, secret, description in provider_variables(args.provider):
         found = next((n for n in (name, alternative) if n and os.environ.get(n)), None)
         if found:
@@ -154,11 +154,13 @@ def _write(host: Host, location: Location, env: list[EnvVar], path: Path) -> int
                "shell": "keys: written as ${NAME:-}; Claude Code fills them in from the environment it starts in",
                "cursor": "keys: written as ${env:NAME}; Cursor fills them in from the environment it starts in",
                "input": "keys: VS Code asks for each once and keeps it in its secret storage"}[location.secrets])
-    if not any(v.secret for v in env):
+    if not any(v.secret and not v.name.startswith("REELFORGE_") for v in env):  # no provider key
         print("No provider key found: only the free offline preview provider will work. "
               "Set a key (see `reelforge doctor`) and run setup again, or add --ask.")
-    if location.shared and any(v.personal for v in env):
-        print("REELFORGE_HOME is left out of this shared file (it is your path); set it where the host starts.")
+    left_out = [v.name for v in env if v.personal and location.shared]
+    if left_out:
+        print(f"Left out of this shared file (paths of this machine): {', '.join(left_out)}; "
+              "set them where the host starts if you need them.")
     if ephemeral_install():
         print("warning: this reelforge runs from uvx's cache, which uv may clear; install it "
               "(`uv tool install reelforge` or `pipx install reelforge`) and run setup from there.")

@@ -29,7 +29,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 #: The server's name in every host's file.
 SERVER_NAME = "reelforge"
@@ -184,6 +184,24 @@ def masked(entry: Entry, env: list[EnvVar]) -> dict[str, Any]:
     return server
 
 
+def settings_variables() -> list[tuple[str, bool, bool, str]]:
+    """(name, secret, personal, description) of every REELFORGE_ setting, from the Settings fields: a SecretStr
+    field is a secret (a database URL with its password, a token); a Path field is this machine's."""
+    from pydantic import SecretStr
+
+    from reelforge.settings import Settings
+
+    prefix = Settings.model_config["env_prefix"]
+    return [(prefix + name.upper(), _mentions(f.annotation, SecretStr), _mentions(f.annotation, Path),
+             f.description or "") for name, f in Settings.model_fields.items() if not f.exclude]  # provider_env: not a variable
+
+
+def _mentions(annotation: Any, kind: type) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, kind):
+        return True
+    return any(_mentions(arg, kind) for arg in get_args(annotation))
+
+
 def provider_variables(providers: list[str] | None = None) -> list[tuple[str, str | None, bool, str]]:
     """(name, alternative name, secret, description) of every variable the chosen providers read
     (all providers when None): the provider declarations are the one list of them."""
@@ -194,4 +212,4 @@ def provider_variables(providers: list[str] | None = None) -> list[tuple[str, st
 
 
 __all__ = ["HOSTS", "MASK", "SERVER_NAME", "Entry", "EnvVar", "Host", "Location", "build_entry", "ephemeral_install", "input_id",
-           "launch_command", "masked", "provider_variables"]
+           "launch_command", "masked", "provider_variables", "settings_variables"]
