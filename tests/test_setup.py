@@ -49,7 +49,8 @@ CURSOR = {"mcpServers": {"remote": {"url": "https://mcp.example.com/mcp",
                                     "headers": {"Authorization": "Bearer ${env:EXAMPLE_TOKEN}"}},
                          "time": {"command": "uvx", "args": ["mcp-server-time"], "env": {}}}}
 VSCODE = {"inputs": [{"type": "promptString", "id": "gh-token", "description": "GitHub token", "password": True}],
-          "servers": {"memory": {"type": "stdio", "command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]},
+          "servers": {"memory": {"type": "stdio", "command": "npx",
+                                 "args": ["-y", "@modelcontextprotocol/server-memory"]},
                       "github": {"type": "http", "url": "https://api.githubcopilot.com/mcp/",
                                  "headers": {"Authorization": "Bearer ${input:gh-token}"}}}}
 CODEX = """\
@@ -355,7 +356,8 @@ def test_unwritable_folder_is_one_error_and_the_file_is_intact(env, tmp_path, ca
 
 def test_writing_again_replaces_the_old_entry_in_its_place(env, tmp_path, capsys, monkeypatch) -> None:
     path = tmp_path / "mcp.json"
-    path.write_text(json.dumps({"mcpServers": {"a": {"command": "a"}, "reelforge": {"command": "uvx", "args": ["reelforge"]},
+    path.write_text(json.dumps({"mcpServers": {"a": {"command": "a"},
+                                               "reelforge": {"command": "uvx", "args": ["reelforge"]},
                                                "z": {"command": "z"}}}))
     monkeypatch.setenv(KEY_VAR, KEY + "-new")
     assert run(capsys, "cursor", "--config", str(path))[0] == 0

@@ -113,7 +113,8 @@ def _print(host: Host, location: Location, env: list[EnvVar], path: Path) -> int
 def _new_text(host: Host, path: Path, entry: Entry | None) -> str:
     """The file's new text with our entry in place; every other server and key kept."""
     from reelforge.host_config import SERVER_NAME, input_id
-    from reelforge.host_config_files import dump_json, parse_json, read_text, toml_edited, with_server, without_server
+    from reelforge.host_config_files import (dump_json, parse_json, read_text, toml_edited, with_server,
+                                             without_server)
 
     text = read_text(path)
     if host.fmt == "toml":
@@ -134,8 +135,9 @@ def _save(path: Path, text: str, *, private: bool, shared: bool = False) -> Path
         saved = backup(path)
         write_atomic(path, text, private=private, shared=shared)
     except OSError as exc:
-        raise StorageUnavailable(f"{path} cannot be written ({exc.strerror or exc}); it was left unchanged.",
-                                 hint="Check that folder's permissions, or pass --config with a file you can write.") from None
+        raise StorageUnavailable(
+            f"{path} cannot be written ({exc.strerror or exc}); it was left unchanged.",
+            hint="Check that folder's permissions, or pass --config with a file you can write.") from None
     return saved
 
 

@@ -185,15 +185,16 @@ def masked(entry: Entry, env: list[EnvVar]) -> dict[str, Any]:
 
 
 def settings_variables() -> list[tuple[str, bool, bool, str]]:
-    """(name, secret, personal, description) of every REELFORGE_ setting, from the Settings fields: a SecretStr
-    field is a secret (a database URL with its password, a token); a Path field is this machine's."""
+    """(name, secret, personal, description) of every REELFORGE_ setting, from the Settings fields:
+    a SecretStr field is a secret (a database URL with its password, a token); a Path field is this
+    machine's. `provider_env` (excluded) is not a variable."""
     from pydantic import SecretStr
 
     from reelforge.settings import Settings
 
     prefix = Settings.model_config["env_prefix"]
     return [(prefix + name.upper(), _mentions(f.annotation, SecretStr), _mentions(f.annotation, Path),
-             f.description or "") for name, f in Settings.model_fields.items() if not f.exclude]  # provider_env: not a variable
+             f.description or "") for name, f in Settings.model_fields.items() if not f.exclude]
 
 
 def _mentions(annotation: Any, kind: type) -> bool:
@@ -211,5 +212,5 @@ def provider_variables(providers: list[str] | None = None) -> list[tuple[str, st
     return [(v.name, v.alternative, v.secret, f"{d.title}: {v.description}") for d in chosen for v in d.variables]
 
 
-__all__ = ["HOSTS", "MASK", "SERVER_NAME", "Entry", "EnvVar", "Host", "Location", "build_entry", "ephemeral_install", "input_id",
-           "launch_command", "masked", "provider_variables", "settings_variables"]
+__all__ = ["HOSTS", "MASK", "SERVER_NAME", "Entry", "EnvVar", "Host", "Location", "build_entry", "ephemeral_install",
+           "input_id", "launch_command", "masked", "provider_variables", "settings_variables"]
