@@ -391,3 +391,20 @@ def test_settings_travel_secret_ones_as_keys_and_paths_stay_out_of_shared_files(
     code, out, err = run(capsys, "codex", "--print")
     assert code == 0 and token not in out + err
     assert tomllib.loads(out)["mcp_servers"]["reelforge"]["env"]["REELFORGE_HTTP_TOKEN"] == MASK
+
+
+def test_codex_entry_in_the_middle_is_moved_out_whole(env, tmp_path, capsys) -> None:
+    """An older reelforge table (quoted, commented, with its env table) in the middle of the file:
+    cut out whole, the comment before the next table kept, the new one appended."""
+    text = ('model = "gpt-5.2"\n\n[mcp_servers."reelforge"]  # added by hand\ncommand = "uvx"\nargs = ["reelforge"]\n\n'
+            '[mcp_servers.reelforge.env]\nOLD = "1"\n\n# my fast profile\n[profiles.fast]\nmodel = "gpt-5.2-mini"\n')
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    assert run(capsys, "codex", "--config", str(path))[0] == 0
+    out = path.read_text()
+    assert "# my fast profile\n[profiles.fast]" in out and "added by hand" not in out and "OLD" not in out
+    data = tomllib.loads(out)
+    assert data["profiles"] == {"fast": {"model": "gpt-5.2-mini"}} and data["model"] == "gpt-5.2"
+    assert data["mcp_servers"]["reelforge"]["env"][KEY_VAR] == KEY
+    assert run(capsys, "codex", "--config", str(path), "--remove")[0] == 0
+    assert tomllib.loads(path.read_text()) == {"model": "gpt-5.2", "profiles": {"fast": {"model": "gpt-5.2-mini"}}}
