@@ -22,6 +22,7 @@ from typing import Any
 import anyio
 
 from reelforge.cli_batch import add_batch_command
+from reelforge.cli_setup import add_setup_command
 from reelforge.cli_team import add_team_commands
 
 
@@ -352,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true")
     doctor.set_defaults(fn=cmd_doctor)
     add_batch_command(sub, _with_studio)
+    add_setup_command(sub)
     add_team_commands(sub)
     return parser
 
