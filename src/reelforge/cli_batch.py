@@ -3,7 +3,9 @@
 FILE holds a JSON list of generate requests, `{"items": [...]}`, or the compare form
 `{"prompt", "providers_or_models", "seed", "shared"}` (also accepted as `{"compare": {...}}`).
 Progress goes to stderr, one line per change; the result to stdout (`--json` for the whole view).
-Exit codes: 0 every item succeeded, 1 some failed (or the batch did), 2 refused before anything ran.
+Exit codes: 0 every item succeeded, 1 some failed (or the batch did), 2 refused before anything ran,
+6 the total is above the confirmation threshold (the quote is printed; run again with --yes);
+`--estimate` prints the total quote and starts nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from typing import Any
 
 import anyio
 
+from reelforge.cli_exit import NEEDS_CONFIRMATION, OK
+from reelforge.cli_output import ask_for_confirmation, print_quote
+
 #: How the command line runs a coroutine against a serving studio (cli.py's `_with_studio`).
 WithStudio = Callable[[Callable[[Any], Awaitable[Any]]], Awaitable[Any]]
 
@@ -25,7 +30,9 @@ def add_batch_command(sub: Any, with_studio: WithStudio) -> None:
     p = sub.add_parser("batch", help="Run many generations (or one prompt across providers) under one quote.")
     p.add_argument("file", help="JSON: a list of generate requests, or {prompt, providers_or_models, seed}.")
     p.add_argument("--concurrency", type=int, default=4, help="Items running at once per provider.")
-    p.add_argument("--confirm", action="store_true", help="Approve a quoted total above the threshold.")
+    p.add_argument("-y", "--yes", "--confirm", dest="confirm", action="store_true",
+                   help="Approve a quoted total above the threshold.")
+    p.add_argument("--estimate", action="store_true", help="Print the total quote; start nothing.")
     p.add_argument("--idempotency-key", dest="idempotency_key")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=lambda args: cmd_batch(args, with_studio))
@@ -54,17 +61,24 @@ def read_request(path: str, args: argparse.Namespace) -> Any:
 
 
 def cmd_batch(args: argparse.Namespace, with_studio: WithStudio) -> int:
-    from reelforge.errors import ReelforgeError, to_tool_message
+    from reelforge.errors import ConfirmationRequired, ReelforgeError, to_tool_message
     from reelforge.studio.batch import item_rows
+    from reelforge.studio.launch import prepare_off_loop
     from reelforge.studio.operations import OPERATIONS
+    from reelforge.studio.prepared import Prepared
     from reelforge.studio.views import job_view
 
     request = read_request(args.file, args)  # a bad file is one error line (exit 2) before the studio starts
 
     async def run(studio: Any) -> Any:
         try:
-            job = await OPERATIONS["batch"].start(studio, request)
-        except ReelforgeError as exc:  # refused (bad item, budget, confirmation): returned, nothing ran
+            prepared = await prepare_off_loop(studio, OPERATIONS["batch"].prepare, request)
+            if args.estimate:
+                return prepared
+            job = await OPERATIONS["batch"].start(studio, request, prepared)
+        except ConfirmationRequired as exc:
+            return exc, prepared
+        except ReelforgeError as exc:  # refused (bad item, budget): returned, nothing ran
             return exc
         said = ""
 
@@ -79,6 +93,12 @@ def cmd_batch(args: argparse.Namespace, with_studio: WithStudio) -> int:
         return job, item_rows(studio, job)
 
     outcome = anyio.run(with_studio, run)
+    if isinstance(outcome, Prepared):
+        print_quote(outcome, as_json=args.json)
+        return OK
+    if isinstance(outcome, tuple) and isinstance(outcome[0], ConfirmationRequired):
+        ask_for_confirmation(outcome[1], outcome[0], as_json=args.json)
+        return NEEDS_CONFIRMATION
     if isinstance(outcome, ReelforgeError):
         sys.stderr.write(f"error: {' '.join(to_tool_message(outcome).split())}\n")
         return 2
