@@ -31,7 +31,9 @@ def _output(view: dict, kind: str) -> Path:
 
 
 def test_extend_loop_compose_a_generated_clip(env, tmp_path: Path) -> None:
-    made = as_json(reelforge(env, "generate", "a paper boat", *SMALL, cwd=tmp_path))
+    piped = reelforge(env, "generate", "a paper boat", *SMALL, cwd=tmp_path)
+    assert piped.stderr == "", "progress is for a terminal; a pipe gets the result only"
+    made = as_json(piped)
     clip = _output(made, "generate")
     first = probe(clip).duration_s
 
@@ -130,6 +132,12 @@ def test_confirmation_then_yes_then_a_failed_job(tmp_path: Path) -> None:
 
         text = reelforge(env, "generate", "a fox in snow", "--provider", "minimax", cwd=tmp_path)
         assert text.returncode == 6 and text.stdout.startswith("generate\tminimax/"), text.stdout
+        (tmp_path / "two.json").write_text(json.dumps([{"prompt": "a fox", "provider": "minimax"}] * 2))
+        batch = reelforge(env, "batch", "two.json", "--json", cwd=tmp_path)  # one quote for the whole batch
+        assert batch.returncode == 6 and as_json(batch)["usd"] == pytest.approx(2 * quote["usd"]), batch.stdout
+        estimated = reelforge(env, "batch", "two.json", "--estimate", "--json", cwd=tmp_path)
+        assert estimated.returncode == 0 and as_json(estimated)["needs_confirmation"] is False
+        assert emu.count("create") == 0 and as_json(reelforge(env, "jobs", "--json", cwd=tmp_path)) == []
 
         done = reelforge(env, "generate", "a fox in snow", "--provider", "minimax", "--yes", "--json", cwd=tmp_path)
         assert done.returncode == 0, done.stderr
@@ -142,3 +150,38 @@ def test_confirmation_then_yes_then_a_failed_job(tmp_path: Path) -> None:
         assert failed.returncode == 3 and view["status"] == "failed" and view["error"]["code"], (failed, view)
         waited = reelforge(env, "jobs", "wait", view["job_id"], cwd=tmp_path)  # its outcome, whoever asks
         assert waited.returncode == 3 and waited.stdout.startswith(f"failed {view['job_id']}: ["), waited.stdout
+
+
+def test_help_lists_the_exit_codes(env, tmp_path: Path) -> None:
+    for command in ("generate", "extend", "loop", "compose", "jobs"):
+        shown = reelforge(env, command, "--help", cwd=tmp_path)
+        assert shown.returncode == 0 and "exit codes:" in shown.stdout, shown.stdout
+        assert "6  needs confirmation: rerun with --yes" in shown.stdout and "4  still running" in shown.stdout
+
+
+def test_a_terminal_gets_a_progress_bar(env, tmp_path: Path) -> None:
+    """Under a pseudo-terminal the same command draws Rich's bar (job id, stage, percent) on stderr."""
+    import os
+    import pty
+    import subprocess
+
+    from cli_utils import REELFORGE
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([REELFORGE, "generate", "a paper boat", "--provider", "preview", "--duration", "3",
+                             "--resolution", "480p"], env={**env, "TERM": "xterm"}, cwd=tmp_path,
+                            stdin=follower, stdout=follower, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the command has exited
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=120) == 0
+    text = seen.decode(errors="replace")
+    assert "\x1b[" in text and "%" in text and "job_" in text, text[-500:]
+    assert "done " in text
