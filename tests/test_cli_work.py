@@ -185,3 +185,20 @@ def test_a_terminal_gets_a_progress_bar(env, tmp_path: Path) -> None:
     text = seen.decode(errors="replace")
     assert "\x1b[" in text and "%" in text and "job_" in text, text[-500:]
     assert "done " in text
+
+
+@pytest.mark.xfail(strict=True, reason="timeline bug found here: a .otio sidecar does not carry its preset (draft, "
+                   "24 fps) and re-renders at 30 fps, where a trim ending at the clip's last frame (38/24 s) rounds "
+                   "up one frame past the end and is refused; remove this mark once compose takes its own sidecar")
+def test_a_sidecar_renders_again_after_a_trim_at_the_clip_end(env, tmp_path: Path) -> None:
+    made = as_json(reelforge(env, "generate", "a paper boat", *SMALL, cwd=tmp_path))
+    loop = as_json(reelforge(env, "loop", made["job_id"], "--strategy", "crossfade", "--crossfade", "0.2",
+                             "--repeat", "2", "--json", cwd=tmp_path))  # 38 frames at 24 fps: not whole at 30
+    (tmp_path / "cut.json").write_text(json.dumps({"clips": [
+        {"job_id": made["job_id"], "transition": {"kind": "crossfade", "duration_s": 0.4}},
+        {"job_id": loop["job_id"]}], "preset": "draft"}))
+    first = as_json(reelforge(env, "compose", "cut.json", "--json", cwd=tmp_path))
+    otio = tmp_path / "again.otio"
+    otio.write_bytes(Path(first["output"]["otio_path"]).read_bytes())
+    again = reelforge(env, "compose", str(otio), "--json", cwd=tmp_path)
+    assert again.returncode == 0, again.stdout
