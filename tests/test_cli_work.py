@@ -153,8 +153,8 @@ def test_confirmation_then_yes_then_a_failed_job(tmp_path: Path) -> None:
 
 
 def test_help_lists_the_exit_codes(env, tmp_path: Path) -> None:
-    for command in ("generate", "extend", "loop", "compose", "jobs"):
-        shown = reelforge(env, command, "--help", cwd=tmp_path)
+    for command in ("generate", "extend", "loop", "compose", "jobs", "batch", None):
+        shown = reelforge(env, *([command] if command else []), "--help", cwd=tmp_path)
         assert shown.returncode == 0 and "exit codes:" in shown.stdout, shown.stdout
         assert "6  needs confirmation: rerun with --yes" in shown.stdout and "4  still running" in shown.stdout
 

@@ -32,7 +32,7 @@ from typing import Any
 import anyio
 
 from reelforge.cli_batch import add_batch_command
-from reelforge.cli_exit import FAILURE, INTERRUPTED, error_line
+from reelforge.cli_exit import EPILOG, FAILURE, INTERRUPTED, error_line
 from reelforge.cli_jobs import add_jobs_command
 from reelforge.cli_output import console, print_json, print_rows
 from reelforge.cli_studio import with_studio
@@ -107,7 +107,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # -- parser -----------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="reelforge", description="An MCP server that makes video.")
+    parser = argparse.ArgumentParser(prog="reelforge", description="An MCP server that makes video.", epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="Run the MCP server (default: stdio).")
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")

@@ -19,7 +19,7 @@ from typing import Any
 
 import anyio
 
-from reelforge.cli_exit import NEEDS_CONFIRMATION, OK
+from reelforge.cli_exit import EPILOG, NEEDS_CONFIRMATION, OK
 from reelforge.cli_output import ask_for_confirmation, print_quote
 
 #: How the command line runs a coroutine against a serving studio (cli.py's `_with_studio`).
@@ -27,7 +27,8 @@ WithStudio = Callable[[Callable[[Any], Awaitable[Any]]], Awaitable[Any]]
 
 
 def add_batch_command(sub: Any, with_studio: WithStudio) -> None:
-    p = sub.add_parser("batch", help="Run many generations (or one prompt across providers) under one quote.")
+    p = sub.add_parser("batch", help="Run many generations (or one prompt across providers) under one quote.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", help="JSON: a list of generate requests, or {prompt, providers_or_models, seed}.")
     p.add_argument("--concurrency", type=int, default=4, help="Items running at once per provider.")
     p.add_argument("-y", "--yes", "--confirm", dest="confirm", action="store_true",

@@ -129,7 +129,7 @@ def add_jobs_command(sub: Any) -> None:
                       "(recover: default every lost job).")
     jobs.add_argument("--status", help="List only jobs with this status.")
     jobs.add_argument("--limit", type=int, default=20)
-    jobs.add_argument("--timeout", type=float, default=24 * 3600.0,
+    jobs.add_argument("--timeout", type=float, default=24 * 3600.0, metavar="S",
                       help="wait/recover: give up waiting after this many seconds (exit 4 if still running).")
     jobs.add_argument("--json", action="store_true")
     jobs.set_defaults(fn=cmd_jobs)
