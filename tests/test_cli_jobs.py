@@ -41,7 +41,8 @@ def test_wait_times_out_then_cancel_stops_the_driving_process(tmp_path: Path) ->
             assert waited.returncode == 4, (waited.returncode, waited.stderr)
             assert as_json(waited)["status"] == "running" and time.monotonic() - began < 30
             text = reelforge(env, "jobs", "wait", job["job_id"], "--timeout", "0.5", cwd=tmp_path)
-            assert text.returncode == 4 and "still running after 0.5 s" in one_error_line(text.stderr)
+            line = one_error_line(text.stderr)
+            assert text.returncode == 4 and "still running after 0.5 s" in line and "no live process" not in line
 
             canceled = reelforge(env, "jobs", "cancel", job["job_id"], "--json", cwd=tmp_path)
             assert canceled.returncode == 0, canceled.stderr
@@ -58,6 +59,24 @@ def test_wait_times_out_then_cancel_stops_the_driving_process(tmp_path: Path) ->
     assert after.returncode == 5 and after.stdout.startswith(f"canceled {job['job_id']}: [canceled]"), after.stdout
     again = reelforge(env, "jobs", "cancel", job["job_id"], cwd=tmp_path)  # already canceled: still canceled
     assert again.returncode == 0, again.stderr
+
+
+def test_a_wait_on_a_job_whose_driver_died_says_so(tmp_path: Path) -> None:
+    from emulators.minimax import API_KEY, MiniMaxEmulator
+
+    with MiniMaxEmulator() as emu:
+        emu.hold_jobs = True
+        env = cli_env(tmp_path / "home", MINIMAX_API_KEY=API_KEY, MINIMAX_API_HOST=emu.url,
+                      REELFORGE_ALLOW_PRIVATE_URLS="true", REELFORGE_JOB_LEASE_S="1")
+        driver = start(env, "generate", "a fox in snow", "--provider", "minimax", cwd=tmp_path)
+        try:
+            job = _running_job(env, tmp_path)
+        finally:
+            driver.kill()  # no clean hand-over: its lease lapses
+            driver.wait(timeout=30)
+        time.sleep(1.5)
+        waited = reelforge(env, "jobs", "wait", job["job_id"], "--timeout", "0.3", cwd=tmp_path)
+    assert waited.returncode == 4 and "no live process drives it" in one_error_line(waited.stderr), waited.stderr
 
 
 def test_wait_cancel_and_recover_refuse_bad_ids(tmp_path: Path) -> None:

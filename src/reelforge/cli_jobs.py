@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from typing import Any
 
 import anyio
@@ -49,8 +50,11 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
     job = anyio.run(with_studio, run)
     print_job(job, as_json=args.json)
-    if not job.status.terminal and not args.json:
-        print(f"error: job {job.id} is still {job.status.value} after {args.timeout:g} s", file=sys.stderr)
+    if not job.status.terminal:
+        # A job whose driver stopped (a command line interrupted) waits for a server to resume it.
+        orphan = (job.lease_until or 0) < time.time()
+        hint = "; no live process drives it: `reelforge serve` or a worker on this home resumes it" if orphan else ""
+        print(f"error: job {job.id} is still {job.status.value} after {args.timeout:g} s{hint}", file=sys.stderr)
     return for_status(job.status.value)
 
 
