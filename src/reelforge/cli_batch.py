@@ -21,6 +21,7 @@ import anyio
 
 from reelforge.cli_exit import EPILOG, NEEDS_CONFIRMATION, OK
 from reelforge.cli_output import ask_for_confirmation, print_quote
+from reelforge.cli_studio import NeedsConfirmation, start_work
 
 #: How the command line runs a coroutine against a serving studio (cli.py's `_with_studio`).
 WithStudio = Callable[[Callable[[Any], Awaitable[Any]]], Awaitable[Any]]
@@ -62,25 +63,18 @@ def read_request(path: str, args: argparse.Namespace) -> Any:
 
 
 def cmd_batch(args: argparse.Namespace, with_studio: WithStudio) -> int:
-    from reelforge.errors import ConfirmationRequired, ReelforgeError, to_tool_message
+    from reelforge.errors import ReelforgeError, to_tool_message
+    from reelforge.jobs.job import Job
     from reelforge.studio.batch import item_rows
-    from reelforge.studio.launch import prepare_off_loop
-    from reelforge.studio.operations import OPERATIONS
     from reelforge.studio.prepared import Prepared
     from reelforge.studio.views import job_view
 
     request = read_request(args.file, args)  # a bad file is one error line (exit 2) before the studio starts
 
     async def run(studio: Any) -> Any:
-        try:
-            prepared = await prepare_off_loop(studio, OPERATIONS["batch"].prepare, request)
-            if args.estimate:
-                return prepared
-            job = await OPERATIONS["batch"].start(studio, request, prepared)
-        except ConfirmationRequired as exc:
-            return exc, prepared
-        except ReelforgeError as exc:  # refused (bad item, budget): returned, nothing ran
-            return exc
+        job = await start_work(studio, "batch", request, estimate=args.estimate)
+        if not isinstance(job, Job):  # a quote, a question, or a refusal: nothing ran
+            return job
         said = ""
 
         async def on_change(j: Any) -> None:
@@ -97,8 +91,8 @@ def cmd_batch(args: argparse.Namespace, with_studio: WithStudio) -> int:
     if isinstance(outcome, Prepared):
         print_quote(outcome, as_json=args.json)
         return OK
-    if isinstance(outcome, tuple) and isinstance(outcome[0], ConfirmationRequired):
-        ask_for_confirmation(outcome[1], outcome[0], as_json=args.json)
+    if isinstance(outcome, NeedsConfirmation):
+        ask_for_confirmation(outcome.prepared, outcome.refusal, as_json=args.json)
         return NEEDS_CONFIRMATION
     if isinstance(outcome, ReelforgeError):
         sys.stderr.write(f"error: {' '.join(to_tool_message(outcome).split())}\n")

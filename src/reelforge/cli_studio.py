@@ -5,14 +5,17 @@ of a file named on the command line) are allowed input folders too."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 if TYPE_CHECKING:
+    from reelforge.errors import ReelforgeError
     from reelforge.settings import Settings
     from reelforge.studio.core import Studio
+    from reelforge.studio.prepared import Prepared
 
 
 def cli_settings(roots: Iterable[Path] = ()) -> Settings:
@@ -46,3 +49,32 @@ async def with_studio(fn: Callable[[Studio], Awaitable[Any]], roots: Iterable[Pa
                 tg.cancel_scope.cancel()
     finally:
         await studio.aclose()
+
+
+@dataclass
+class NeedsConfirmation:
+    """A start refused until the user approves its price: the refusal and the quote to show."""
+
+    refusal: ReelforgeError
+    prepared: Prepared
+
+
+async def start_work(studio: Studio, kind: str, request: Any, *, estimate: bool = False) -> Any:
+    """The tools' path: prepare once, then launch (budget, confirmation, ledger row, runner).
+
+    Returns the started `Job`; or the `Prepared` quote when `estimate`; or `NeedsConfirmation`; or
+    the `ReelforgeError` that refused it (returned, not raised: a task group would wrap it)."""
+    from reelforge.errors import ConfirmationRequired, ReelforgeError
+    from reelforge.studio.launch import prepare_off_loop
+    from reelforge.studio.operations import OPERATIONS
+
+    operation = OPERATIONS[kind]  # type: ignore[index]
+    try:
+        prepared = await prepare_off_loop(studio, operation.prepare, request)
+        if estimate:
+            return prepared
+        return await operation.start(studio, request, prepared)
+    except ConfirmationRequired as exc:
+        return NeedsConfirmation(exc, prepared)
+    except ReelforgeError as exc:
+        return exc

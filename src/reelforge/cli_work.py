@@ -19,7 +19,7 @@ import anyio
 
 from reelforge.cli_exit import EPILOG, NEEDS_CONFIRMATION, OK, for_status
 from reelforge.cli_output import ask_for_confirmation, print_job, print_json, print_quote, print_rows, watch
-from reelforge.cli_studio import open_cli_studio, with_studio
+from reelforge.cli_studio import NeedsConfirmation, open_cli_studio, start_work, with_studio
 
 #: A finished job's wait: the command line stays until its own job ends (Ctrl-C stops waiting).
 _WAIT_S = 24 * 3600.0
@@ -109,41 +109,22 @@ def compose_request(args: argparse.Namespace):
 # -- running them ---------------------------------------------------------------------------------------
 def run_work(kind: str, request: Any, args: argparse.Namespace, roots: list[Path] | None = None) -> int:
     """Quote (`--estimate`), or start the job on the tools' path and watch it to its end."""
-    from reelforge.errors import ConfirmationRequired, ReelforgeError
-    from reelforge.studio.launch import prepare_off_loop
-    from reelforge.studio.operations import OPERATIONS
-
-    operation = OPERATIONS[kind]  # type: ignore[index]
-    if args.estimate:
-        studio = open_cli_studio(roots or [])
-        try:
-            prepared = operation.prepare(studio, request)
-        finally:
-            anyio.run(studio.aclose)
-        print_quote(prepared, as_json=args.json)
-        return OK
+    from reelforge.errors import ReelforgeError
+    from reelforge.jobs.job import Job
 
     async def run(studio: Any) -> Any:
-        # Refusals are returned, not raised: the task group would wrap them in an ExceptionGroup.
-        try:
-            prepared = await prepare_off_loop(studio, operation.prepare, request)
-        except ReelforgeError as exc:
-            return exc
-        try:
-            job = await operation.start(studio, request, prepared)
-        except ConfirmationRequired as exc:
-            return exc, prepared
-        except ReelforgeError as exc:
-            return exc
-        return await watch(studio, job.id, _WAIT_S)
+        started = await start_work(studio, kind, request, estimate=args.estimate)
+        return await watch(studio, started.id, _WAIT_S) if isinstance(started, Job) else started
 
     outcome = anyio.run(with_studio, run, roots or [])
-    if isinstance(outcome, tuple):  # the price needs the user's yes: show it, say how to give it
-        exc, prepared = outcome
-        ask_for_confirmation(prepared, exc, as_json=args.json)
+    if isinstance(outcome, NeedsConfirmation):  # the price needs the user's yes: show it, say how to give it
+        ask_for_confirmation(outcome.prepared, outcome.refusal, as_json=args.json)
         return NEEDS_CONFIRMATION
     if isinstance(outcome, ReelforgeError):
         raise outcome
+    if not isinstance(outcome, Job):
+        print_quote(outcome, as_json=args.json)
+        return OK
     print_job(outcome, as_json=args.json)
     return for_status(outcome.status.value)
 
