@@ -151,6 +151,10 @@ def test_confirmation_then_yes_then_a_failed_job(tmp_path: Path) -> None:
         waited = reelforge(env, "jobs", "wait", view["job_id"], cwd=tmp_path)  # its outcome, whoever asks
         assert waited.returncode == 3 and waited.stdout.startswith(f"failed {view['job_id']}: ["), waited.stdout
 
+        emu.inject("create", drop=True, process=True)  # the provider starts the job; its answer is lost
+        lost = reelforge(env, "generate", "a fox at dawn", "--provider", "minimax", "-y", "--json", cwd=tmp_path)
+        assert lost.returncode == 7 and as_json(lost)["status"] == "unknown", (lost.returncode, lost.stderr)
+
 
 def test_help_lists_the_exit_codes(env, tmp_path: Path) -> None:
     for command in ("generate", "extend", "loop", "compose", "jobs", "batch", None):
