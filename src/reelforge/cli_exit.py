@@ -7,7 +7,7 @@
 | 2 | the request or an input is wrong (a flag, a file, an unknown job id); nothing ran |
 | 3 | the job ran and failed (its error is printed) |
 | 4 | the job is still running: `jobs wait --timeout` ran out first |
-| 5 | the job was canceled (here with Ctrl-C is 130, elsewhere with `jobs cancel` is 5) |
+| 5 | the job was canceled (by `reelforge jobs cancel` or the cancel_job tool, from any process) |
 | 6 | needs confirmation: the quote is above REELFORGE_CONFIRM_ABOVE_USD; run again with --yes |
 | 7 | the outcome is unknown: a create's answer was lost, the provider may have charged; never resend, try `jobs recover` |
 | 130 | interrupted (Ctrl-C) |
