@@ -86,12 +86,12 @@ def test_piped_models_list_full_ids_and_literal_brackets(home, capsys) -> None:
 @pytest.mark.parametrize("terminal", [False, True])
 def test_brackets_in_cells_are_text_not_markup(capsys, monkeypatch: pytest.MonkeyPatch, terminal: bool) -> None:
     """The local backend's install hint reads "pip install 'reelforge[local]'": Rich markup used to eat it."""
-    from reelforge import cli
+    from reelforge import cli_output
 
-    monkeypatch.setattr(cli, "_is_terminal", lambda: terminal)
+    monkeypatch.setattr(cli_output, "is_terminal", lambda: terminal)
     monkeypatch.setenv("COLUMNS", "300")
     hint = "Install the local extra: pip install 'reelforge[local]' ([bold]torch[/bold])"
-    cli._print_rows(["model", "ready"], [["local/ltx-video-0.9.8-distilled", hint]], wide=(0,))
+    cli_output.print_rows(["model", "ready"], [["local/ltx-video-0.9.8-distilled", hint]], wide=(0,))
     out = capsys.readouterr().out
     assert hint in out and "local/ltx-video-0.9.8-distilled" in out, out
 

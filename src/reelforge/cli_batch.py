@@ -3,7 +3,9 @@
 FILE holds a JSON list of generate requests, `{"items": [...]}`, or the compare form
 `{"prompt", "providers_or_models", "seed", "shared"}` (also accepted as `{"compare": {...}}`).
 Progress goes to stderr, one line per change; the result to stdout (`--json` for the whole view).
-Exit codes: 0 every item succeeded, 1 some failed (or the batch did), 2 refused before anything ran.
+Exit codes: 0 every item succeeded, 1 some failed (or the batch did), 2 refused before anything ran,
+6 the total is above the confirmation threshold (the quote is printed; run again with --yes);
+`--estimate` prints the total quote and starts nothing.
 """
 
 from __future__ import annotations
@@ -17,15 +19,22 @@ from typing import Any
 
 import anyio
 
+from reelforge.cli_exit import EPILOG, NEEDS_CONFIRMATION, OK
+from reelforge.cli_output import ask_for_confirmation, print_quote
+from reelforge.cli_studio import NeedsConfirmation, start_work
+
 #: How the command line runs a coroutine against a serving studio (cli.py's `_with_studio`).
 WithStudio = Callable[[Callable[[Any], Awaitable[Any]]], Awaitable[Any]]
 
 
 def add_batch_command(sub: Any, with_studio: WithStudio) -> None:
-    p = sub.add_parser("batch", help="Run many generations (or one prompt across providers) under one quote.")
+    p = sub.add_parser("batch", help="Run many generations (or one prompt across providers) under one quote.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", help="JSON: a list of generate requests, or {prompt, providers_or_models, seed}.")
     p.add_argument("--concurrency", type=int, default=4, help="Items running at once per provider.")
-    p.add_argument("--confirm", action="store_true", help="Approve a quoted total above the threshold.")
+    p.add_argument("-y", "--yes", "--confirm", dest="confirm", action="store_true",
+                   help="Approve a quoted total above the threshold.")
+    p.add_argument("--estimate", action="store_true", help="Print the total quote; start nothing.")
     p.add_argument("--idempotency-key", dest="idempotency_key")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=lambda args: cmd_batch(args, with_studio))
@@ -55,17 +64,17 @@ def read_request(path: str, args: argparse.Namespace) -> Any:
 
 def cmd_batch(args: argparse.Namespace, with_studio: WithStudio) -> int:
     from reelforge.errors import ReelforgeError, to_tool_message
+    from reelforge.jobs.job import Job
     from reelforge.studio.batch import item_rows
-    from reelforge.studio.operations import OPERATIONS
+    from reelforge.studio.prepared import Prepared
     from reelforge.studio.views import job_view
 
     request = read_request(args.file, args)  # a bad file is one error line (exit 2) before the studio starts
 
     async def run(studio: Any) -> Any:
-        try:
-            job = await OPERATIONS["batch"].start(studio, request)
-        except ReelforgeError as exc:  # refused (bad item, budget, confirmation): returned, nothing ran
-            return exc
+        job = await start_work(studio, "batch", request, estimate=args.estimate)
+        if not isinstance(job, Job):  # a quote, a question, or a refusal: nothing ran
+            return job
         said = ""
 
         async def on_change(j: Any) -> None:
@@ -79,6 +88,12 @@ def cmd_batch(args: argparse.Namespace, with_studio: WithStudio) -> int:
         return job, item_rows(studio, job)
 
     outcome = anyio.run(with_studio, run)
+    if isinstance(outcome, Prepared):
+        print_quote(outcome, as_json=args.json)
+        return OK
+    if isinstance(outcome, NeedsConfirmation):
+        ask_for_confirmation(outcome.prepared, outcome.refusal, as_json=args.json)
+        return NEEDS_CONFIRMATION
     if isinstance(outcome, ReelforgeError):
         sys.stderr.write(f"error: {' '.join(to_tool_message(outcome).split())}\n")
         return 2
