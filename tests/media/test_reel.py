@@ -11,6 +11,7 @@ import anyio
 import imageio_ffmpeg
 import numpy as np
 import pytest
+from label_utils import check_labels, crop
 from media_utils import make_clip
 
 from reelforge.errors import InvalidRequest
@@ -32,37 +33,7 @@ def _colour_clip(path: Path, colour: tuple[int, int, int], seconds: float, size:
     return path
 
 
-def _label_image(lines: list[str], size: tuple[int, int], font_px: int) -> np.ndarray:
-    """The label as it should read, drawn here independently with the bundled DejaVu Sans (other
-    scripts fall back to other fonts, so a label in them only has to differ least from its own)."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    from reelforge.media.labels import BACKGROUND, LABEL_COLOUR
-    from reelforge.media.text import PRIMARY, fonts_dir
-
-    img = Image.new("RGB", size, BACKGROUND)
-    draw, font = ImageDraw.Draw(img), ImageFont.truetype(str(fonts_dir() / PRIMARY), font_px)
-    for k, text in enumerate(lines):
-        draw.text((0, 4 + k * int(font_px * 1.4)), text, font=font, fill=LABEL_COLOUR)
-    return np.asarray(img, dtype=np.float32)
-
-
-def _crop(frame: np.ndarray, box) -> np.ndarray:
-    return frame[box.top:box.bottom, box.left:box.right].astype(np.float32)
-
-
-def check_labels(frame: np.ndarray, layout, labels: list[list[str]], tiles: list[int], latin: int | None = None) -> None:
-    """Each of `tiles` holds glyphs, and looks more like its own label than any other label; the
-    first `latin` labels (DejaVu only) also match the drawing closely."""
-    for n in tiles:
-        strip = _crop(frame, layout.labels[n])
-        assert (strip.max(axis=2) > 150).sum() > 100, f"tile {n}: no glyph pixels in its label"
-        errors = [np.abs(strip - _label_image(lab, strip.shape[1::-1], layout.font_px)).mean() for lab in labels]
-        assert errors[n] == min(errors), f"tile {n}: its label does not read {labels[n]}: {errors}"
-        if latin is None or n < latin:
-            assert errors[n] < 8, f"tile {n}: label differs from {labels[n]} by {errors[n]:.1f}"
-
-
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_side_by_side_plays_clips_together_each_labelled_in_its_tile(tmp_path: Path) -> None:
     seconds = [1.0, 2.0, 1.5, 0.5, 2.0]
@@ -76,11 +47,12 @@ def test_side_by_side_plays_clips_together_each_labelled_in_its_tile(tmp_path: P
     for at in (0.25, 1.9):  # while all play, and after the short ones ended (they hold their last frame)
         frame = frame_at(layout.path, round(at * info.fps))
         for n, colour in enumerate(COLOURS):
-            mean = _crop(frame, layout.pictures[n]).reshape(-1, 3).mean(axis=0)
+            mean = crop(frame, layout.pictures[n]).reshape(-1, 3).mean(axis=0)
             assert np.abs(mean - colour).max() < 12, f"tile {n} at {at} s is {mean}, not its clip's {colour}"
-        check_labels(frame, layout, LABELS, list(range(5)), latin=3)
+        check_labels(frame, layout.labels, LABELS, list(range(5)), layout.font_px, latin=3)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_sequential_strings_clips_one_after_another_normalised(tmp_path: Path) -> None:
     clips = [ReelClip(_colour_clip(tmp_path / "a.mp4", COLOURS[0], 1.0, (320, 180), 24), LABELS[0]),
@@ -94,9 +66,9 @@ def test_sequential_strings_clips_one_after_another_normalised(tmp_path: Path) -
     assert layout.starts_s == [0.0, 1.0, 2.5]
     for n, start in enumerate(layout.starts_s):
         frame = frame_at(layout.path, round((start + 0.2) * 24))
-        check_labels(frame, layout, LABELS[:3], [n])
+        check_labels(frame, layout.labels, LABELS[:3], [n], layout.font_px)
         if n != 1:
-            mean = _crop(frame, layout.pictures[n]).reshape(-1, 3).mean(axis=0)
+            mean = crop(frame, layout.pictures[n]).reshape(-1, 3).mean(axis=0)
             assert np.abs(mean - COLOURS[n]).max() < 12, f"segment {n} shows {mean}"
 
 

@@ -24,16 +24,17 @@ import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 
 from reelforge.errors import InvalidRequest
 from reelforge.media.comparison import Box
 from reelforge.media.ffmpeg import RGB_TO_BT709, h264_args, run_ffmpeg
-from reelforge.media.join import constant_rate, even_size
 from reelforge.media.labels import BACKGROUND, label_strip, strip_height
-from reelforge.media.probe import MediaInfo, probe
+
+if TYPE_CHECKING:  # PyAV and numpy load when a reel is drawn, not when a batch is planned
+    from reelforge.media.probe import MediaInfo
 
 ReelKind = Literal["side_by_side", "sequential"]
 #: The most clips a side-by-side grid shows (3x3): smaller tiles than a third of 1920 px stop being comparable.
@@ -81,6 +82,15 @@ def grid(count: int) -> tuple[int, int]:
     return cols, math.ceil(count / cols)
 
 
+def check_count(kind: ReelKind, count: int) -> None:
+    """Refuse a reel of more clips than its kind holds (a batch checks this before anything is paid)."""
+    if kind == "side_by_side":
+        grid(count)
+    elif count > MAX_SEQUENTIAL:
+        raise InvalidRequest(f"A sequential reel strings at most {MAX_SEQUENTIAL} clips, not {count}.",
+                             param="reel", hint="Split the batch, or leave reel out.")
+
+
 def _even(n: float) -> int:
     return max(2, int(n) - int(n) % 2)
 
@@ -97,6 +107,8 @@ class _Frame:
 
 
 def _frame(infos: list[MediaInfo], labels: list[list[str]], max_picture_w: int) -> _Frame:
+    from reelforge.media.join import constant_rate, even_size
+
     aspect = infos[0].width / infos[0].height
     width = min(max(i.width for i in infos), max_picture_w)
     height = width / aspect
@@ -123,9 +135,9 @@ async def compose_reel(kind: ReelKind, clips: list[ReelClip], out: Path) -> Reel
     """Write the reel of `clips` at `out` (MP4, H.264, silent) and say where everything went."""
     if not clips:
         raise InvalidRequest("A reel needs at least one clip.", param="reel")
-    if kind == "sequential" and len(clips) > MAX_SEQUENTIAL:
-        raise InvalidRequest(f"A sequential reel strings at most {MAX_SEQUENTIAL} clips, not {len(clips)}.",
-                             param="reel", hint="Split the batch.")
+    check_count(kind, len(clips))
+    from reelforge.media.probe import probe
+
     infos = [await anyio.to_thread.run_sync(probe, c.path) for c in clips]
     labels = [c.label for c in clips]
     with tempfile.TemporaryDirectory(prefix=".reel-", dir=out.parent) as tmp:
@@ -136,6 +148,8 @@ async def compose_reel(kind: ReelKind, clips: list[ReelClip], out: Path) -> Reel
 
 async def _side_by_side(clips: list[ReelClip], infos: list[MediaInfo], out: Path, tmp: Path) -> ReelLayout:
     from PIL import Image
+
+    from reelforge.media.join import even_size
 
     cols, rows = grid(len(clips))
     fr = _frame(infos, [c.label for c in clips], (MAX_WIDTH - (cols + 1) * GAP) // cols)

@@ -7,7 +7,8 @@ slot (bounded concurrency per provider, so 500 items do not mean 500 jobs in fli
 checkpointed, so a restarted batch waits for the same children instead of paying again. A failed
 item does not stop the others; the batch fails only when no item succeeded. It ends with a
 comparison sheet: each succeeded item's poster, labelled with that job's own provider, model, cost
-and time.
+and time; and, when asked (`reel`), a reel of the succeeded clips with the same labels burnt in,
+side by side or one after another (`media/reel.py`; its size limit is checked when the batch is planned).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from reelforge.errors import InvalidRequest, ReelforgeError, UnsupportedParamete
 from reelforge.jobs.job import Job, JobStatus
 from reelforge.jobs.runner import JobContext
 from reelforge.jobs.store import LeaseLost
+from reelforge.media.reel import check_count
 from reelforge.studio.clip_sources import resolve_image, resolve_video
 from reelforge.studio.planning import GenerationPlan, plan
 from reelforge.studio.prepared import Prepared
@@ -120,11 +122,16 @@ def prepare(studio: Studio, req: BatchRequest) -> Prepared:
         eta_by_provider[provider] = eta_by_provider.get(provider, 0.0) + planned.eta_s
         notes += [f"item {i}: {n}" for n in planned.notes]
         steps.append({"step": planned.to_state(), "provider": provider, "model": planned.model.id})
+    if req.reel is not None:
+        try:
+            check_count(req.reel, len(steps))
+        except ReelforgeError as exc:
+            raise _named(exc, "reel") from None
     if len(notes) > _MAX_NOTES:  # 500 items often repeat one note: the job keeps the first ones
         notes = [*notes[:_MAX_NOTES], f"... and {len(notes) - _MAX_NOTES} more notes like these."]
     # Providers run side by side; each one's items run `concurrency` at a time.
     eta = max(eta_by_provider.values()) / min(req.concurrency, len(steps))
-    request = {"items": steps, "concurrency": req.concurrency}
+    request = {"items": steps, "concurrency": req.concurrency, "reel": req.reel}
     return Prepared(kind="batch", request=request, quote_usd=round(total, 4), what=f"This batch of {len(steps)} clips",
                     notes=notes, eta_s=round(eta, 1))
 
@@ -164,11 +171,13 @@ async def run(studio: Studio, ctx: JobContext) -> None:
                               hint="Read each item's job (get_job) for its error.")
         ctx.update(stage="drawing the comparison sheet")
         sheet = await anyio.to_thread.run_sync(_draw_sheet, studio.job_dir(ctx.job_id), [j for _, j in succeeded])
+        reel = await _compose_reel(studio, ctx, req.get("reel"), [j for _, j in succeeded])
     except Exception as exc:  # items already made were paid for: the failed batch says what it cost
         own_the_spend(studio, ctx, exc, None)
         raise
     failed = [i for i in range(len(items)) if not isinstance(done.get(i), Job)]
-    outputs = {"sheet_path": str(sheet) if sheet else None, "succeeded": len(succeeded), "failed": failed}
+    outputs = {"sheet_path": str(sheet) if sheet else None, "succeeded": len(succeeded), "failed": failed,
+               **({"reel_path": str(reel)} if reel else {})}
     notes = ctx.job.notes + ([f"{len(failed)} item(s) failed: {', '.join(map(str, failed))}."] if failed else [])
     # Every child's cost, failed ones included (a provider can charge for a failure it reports).
     ctx.update(status=JobStatus.SUCCEEDED, progress=1.0, stage="done", eta_s=0, outputs=outputs, notes=notes,
@@ -186,6 +195,18 @@ def _draw_sheet(out_dir: Path, jobs: list[Job]) -> Path | None:
     scale = min(1.0, math.sqrt(48 / len(tiles)))
     return comparison_sheet(tiles, out_dir / "comparison.jpg", tile_width=max(96, int(320 * scale)),
                             font_px=max(9, round(16 * scale))).path
+
+
+async def _compose_reel(studio: Studio, ctx: JobContext, kind: str | None, jobs: list[Job]) -> Path | None:
+    """The succeeded clips as one labelled reel, when the batch asked for one (in item order)."""
+    if kind is None:
+        return None
+    from reelforge.media.reel import ReelClip, compose_reel
+
+    ctx.update(stage=f"composing the {kind.replace('_', '-')} reel")
+    clips = [ReelClip(Path(j.outputs["path"]), tile_label(j)) for j in jobs if j.outputs.get("path")]
+    async with studio.media_limiter:  # ffmpeg work shares the media queue with compose, extend and loop
+        return (await compose_reel(kind, clips, studio.job_dir(ctx.job_id) / "reel.mp4")).path  # type: ignore[arg-type]
 
 
 def elapsed_s(job: Job) -> float | None:
