@@ -120,3 +120,15 @@ async def test_an_unknown_create_never_falls_back_even_when_its_task_failed_unbi
     job = await _run(keyed, RUNWAY_FIRST)
     assert job["status"] == "unknown", job
     assert runway.count("create") == 1 and luma.count("create") == 0
+
+
+def test_the_runway_row_covers_what_its_documentation_says_and_nothing_else() -> None:
+    from reelforge.providers.registry import load_catalog
+
+    rows = {name: entry.failed_not_charged for name, entry in load_catalog().providers.items()}
+    rule = rows["runway"]
+    assert rule is not None and "SAFETY.INPUT" in rule.source and rule.as_of.year == 2026
+    assert [rule.covers(c) for c in ("INTERNAL", "INTERNAL.BAD_OUTPUT.CODE01", "SAFETY.OUTPUT.VIDEO")] == [True] * 3
+    # Charged, not said, no code at all, or a name that only starts like a covered one: never.
+    assert [rule.covers(c) for c in ("SAFETY.INPUT.TEXT", "ASSET.INVALID", None, "", "INTERNALS")] == [False] * 5
+    assert rows["luma"] is None  # Luma says nothing about failed generations

@@ -2,6 +2,7 @@
 
 FILE holds a JSON list of generate requests, `{"items": [...]}`, or the compare form
 `{"prompt", "providers_or_models", "seed", "shared"}` (also accepted as `{"compare": {...}}`).
+`--reel side_by_side|sequential` also composes the succeeded clips into one labelled reel.
 Progress goes to stderr, one line per change; the result to stdout (`--json` for the whole view).
 Exit codes: 0 every item succeeded, 1 some failed (or the batch did), 2 refused before anything ran.
 """

@@ -20,6 +20,7 @@ one comparison is noise. Labels and geometry come back as a `ReelLayout` (tests 
 from __future__ import annotations
 
 import math
+import shutil
 import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
@@ -44,6 +45,7 @@ MAX_SEQUENTIAL = 100
 MAX_WIDTH = 1920
 MAX_FPS = 60
 GAP = 8  # between tiles, in the label background colour
+_SCRATCH = ".reel-scratch-"  # beside the reel: segments can be large, and the job's folder has room
 _TIMEOUT_S = 900.0  # one ffmpeg run; a 3x3 grid of 10 s 720p clips takes well under a minute
 
 
@@ -140,7 +142,9 @@ async def compose_reel(kind: ReelKind, clips: list[ReelClip], out: Path) -> Reel
 
     infos = [await anyio.to_thread.run_sync(probe, c.path) for c in clips]
     labels = [c.label for c in clips]
-    with tempfile.TemporaryDirectory(prefix=".reel-", dir=out.parent) as tmp:
+    for stale in out.parent.glob(f"{_SCRATCH}*"):  # left by a run that was killed (a restarted job redraws its reel)
+        shutil.rmtree(stale, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=_SCRATCH, dir=out.parent) as tmp:
         if kind == "side_by_side":
             return await _side_by_side(clips, infos, out, Path(tmp))
         return await _sequential(clips, infos, labels, out, Path(tmp))

@@ -13,6 +13,7 @@ side by side or one after another (`media/reel.py`; its size limit is checked wh
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import time
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from pydantic import ValidationError
 
-from reelforge.errors import InvalidRequest, ReelforgeError, UnsupportedParameter, validation_text
+from reelforge.errors import InvalidRequest, MediaError, ReelforgeError, UnsupportedParameter, validation_text
 from reelforge.jobs.job import Job, JobStatus
 from reelforge.jobs.runner import JobContext
 from reelforge.jobs.store import LeaseLost
@@ -35,6 +36,8 @@ from reelforge.studio.tool_schemas import BatchCompare, BatchRequest, GenerateRe
 
 if TYPE_CHECKING:
     from reelforge.studio.core import Studio
+
+log = logging.getLogger(__name__)
 
 #: Call options belong to the batch (one confirmation, one idempotency key), never to one item.
 _CALL_FIELDS = ("wait_seconds", "idempotency_key", "confirm")
@@ -205,8 +208,13 @@ async def _compose_reel(studio: Studio, ctx: JobContext, kind: str | None, jobs:
 
     ctx.update(stage=f"composing the {kind.replace('_', '-')} reel")
     clips = [ReelClip(Path(j.outputs["path"]), tile_label(j)) for j in jobs if j.outputs.get("path")]
-    async with studio.media_limiter:  # ffmpeg work shares the media queue with compose, extend and loop
-        return (await compose_reel(kind, clips, studio.job_dir(ctx.job_id) / "reel.mp4")).path  # type: ignore[arg-type]
+    try:
+        async with studio.media_limiter:  # ffmpeg work shares the media queue with compose, extend and loop
+            return (await compose_reel(kind, clips, studio.job_dir(ctx.job_id) / "reel.mp4")).path  # type: ignore[arg-type]
+    except MediaError as exc:  # the clips are made and paid: a reel that cannot be drawn is said, not a failed batch
+        log.warning("batch %s: the %s reel failed: %s", ctx.job_id, kind, exc.message)
+        ctx.update(notes=[*ctx.job.notes, f"The {kind} reel could not be composed: {exc.message[:300]}"])
+        return None
 
 
 def elapsed_s(job: Job) -> float | None:
