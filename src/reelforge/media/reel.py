@@ -34,7 +34,9 @@ from reelforge.media.comparison import Box
 from reelforge.media.ffmpeg import RGB_TO_BT709, h264_args, run_ffmpeg
 from reelforge.media.labels import BACKGROUND, label_strip, strip_height
 
-if TYPE_CHECKING:  # PyAV and numpy load when a reel is drawn, not when a batch is planned
+if TYPE_CHECKING:  # PyAV, numpy and Pillow load when a reel is drawn, not when a batch is planned
+    from PIL import Image
+
     from reelforge.media.probe import MediaInfo
 
 ReelKind = Literal["side_by_side", "sequential"]
@@ -178,7 +180,8 @@ async def _side_by_side(clips: list[ReelClip], infos: list[MediaInfo], out: Path
     graph.append(f"[bg{len(clips)}]setsar=1[v]")
     args += ["-filter_complex", ";".join(graph), "-map", "[v]", "-an", "-frames:v", str(frames), *h264_args(fr.fps)]
     await run_ffmpeg(args, out, duration_s=frames / float(fr.fps), timeout_s=_TIMEOUT_S)
-    return ReelLayout(out, "side_by_side", width, height, fr.fps, frames, fr.font_px, pictures, label_boxes, [0.0] * len(clips))
+    return ReelLayout(out, "side_by_side", width, height, fr.fps, frames, fr.font_px, pictures, label_boxes,
+                      [0.0] * len(clips))
 
 
 async def _sequential(clips: list[ReelClip], infos: list[MediaInfo], labels: list[list[str]], out: Path,
@@ -194,7 +197,8 @@ async def _sequential(clips: list[ReelClip], infos: list[MediaInfo], labels: lis
         _card(width, height, fr, clip.label).save(card)
         frames = max(1, round(info.duration_s * float(fr.fps)))
         segment = tmp / f"segment{n}.mp4"
-        graph = f"[0:v]{RGB_TO_BT709}[bg];[1:v]{_fit(fr)}[c];[bg][c]overlay={_centred(picture, fr)}:eof_action=repeat:format=yuv420,setsar=1[v]"
+        graph = (f"[0:v]{RGB_TO_BT709}[bg];[1:v]{_fit(fr)}[c];"
+                 f"[bg][c]overlay={_centred(picture, fr)}:eof_action=repeat:format=yuv420,setsar=1[v]")
         # One keyframe interval for every segment: they are stream-copied together after.
         await run_ffmpeg(["-loop", "1", "-framerate", str(fr.fps), "-i", card, "-i", clip.path,
                           "-filter_complex", graph, "-map", "[v]", "-an", "-frames:v", str(frames),
@@ -210,7 +214,7 @@ async def _sequential(clips: list[ReelClip], infos: list[MediaInfo], labels: lis
                       [label_box] * len(clips), starts)
 
 
-def _card(width: int, height: int, fr: _Frame, label: list[str]):  # noqa: ANN202 (a PIL image; PIL loads lazily)
+def _card(width: int, height: int, fr: _Frame, label: list[str]) -> Image.Image:
     """A segment's background: the picture box empty, its label on the band under it."""
     from PIL import Image
 

@@ -18,7 +18,7 @@ import math
 import random
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 from pydantic import ValidationError
@@ -204,13 +204,13 @@ async def _compose_reel(studio: Studio, ctx: JobContext, kind: str | None, jobs:
     """The succeeded clips as one labelled reel, when the batch asked for one (in item order)."""
     if kind is None:
         return None
-    from reelforge.media.reel import ReelClip, compose_reel
+    from reelforge.media.reel import ReelClip, ReelKind, compose_reel
 
     ctx.update(stage=f"composing the {kind.replace('_', '-')} reel")
     clips = [ReelClip(Path(j.outputs["path"]), tile_label(j)) for j in jobs if j.outputs.get("path")]
     try:
         async with studio.media_limiter:  # ffmpeg work shares the media queue with compose, extend and loop
-            return (await compose_reel(kind, clips, studio.job_dir(ctx.job_id) / "reel.mp4")).path  # type: ignore[arg-type]
+            return (await compose_reel(cast(ReelKind, kind), clips, studio.job_dir(ctx.job_id) / "reel.mp4")).path
     except MediaError as exc:  # the clips are made and paid: a reel that cannot be drawn is said, not a failed batch
         log.warning("batch %s: the %s reel failed: %s", ctx.job_id, kind, exc.message)
         ctx.update(notes=[*ctx.job.notes, f"The {kind} reel could not be composed: {exc.message[:300]}"])

@@ -92,9 +92,9 @@ def _why_unbilled(studio: Studio, provider: str, failed: FailedAtProvider | None
     provider reported a cost: its word on this job wins over its documentation)."""
     entry = studio.catalog.providers.get(provider)
     rule = entry.failed_not_charged if entry else None
-    if failed is None or rule is None or not rule.covers(failed.code) or failed.cost_usd:
+    if entry is None or rule is None or failed is None or not rule.covers(failed.code) or failed.cost_usd:
         return None
-    return f"{entry.title} documents {failed.code or 'such'} failures as not charged ({rule.source[:120]})"  # type: ignore[union-attr]
+    return f"{entry.title} documents {failed.code or 'such'} failures as not charged ({rule.source[:120]})"
 
 
 def move_on(studio: Studio, ctx: JobContext, exc: ReelforgeError, failed: FailedAtProvider | None = None) -> bool:

@@ -1,8 +1,9 @@
 """generate_video and estimate_cost: one generation, rendered here or sent to a provider.
 
 A remote generation is submitted once, polled until done (`jobs/polling.py`) and downloaded at
-once; an attempt that cost nothing may move on to the job's next plan (`studio/fallback.py`). A job that was mid-submit when its server died ends `unknown` (never resubmitted); one with
-a stored remote id resumes polling. Local renders (preview, the GPU backend) are free and simply
+once; an attempt that cost nothing may move on to the job's next plan (`studio/fallback.py`). A
+job that was mid-submit when its server died ends `unknown` (never resubmitted); one with a stored
+remote id resumes polling. Local renders (preview, the GPU backend) are free and simply
 run again after a restart.
 """
 
