@@ -3,7 +3,8 @@ concurrency per provider, ending with one comparison sheet whose tiles and label
 
 Driven through a real MCP client against loopback emulators (runway, luma, minimax, together) and
 the free preview renderer; the sheet is checked by its pixels: each tile holds its own child's
-poster, and each label strip holds that child's own provider, model, cost and time as glyphs.
+poster, and each label strip holds that child's own provider, model, cost and time as glyphs. A
+batch's reel (side by side, or one after another) is probed the same way, frame by frame.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import anyio
 import numpy as np
 import pytest
 from client_utils import make_client, settle, until
+from label_utils import check_labels, label_image
 from provider_utils import needs_providers
 
 from reelforge.jobs.store import JobStore
@@ -60,20 +62,6 @@ async def _finished(client, job_id: str) -> dict:
         if view["status"] in ("succeeded", "failed", "canceled", "unknown"):
             return view
     raise AssertionError(f"batch {job_id} never finished")
-
-
-def _label_image(lines: list[str], size: tuple[int, int], font_px: int = 16) -> np.ndarray:
-    """The label as it should read, drawn here independently with the bundled DejaVu Sans."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    from reelforge.media.comparison import BACKGROUND, LABEL_COLOUR
-    from reelforge.media.text import PRIMARY, fonts_dir
-
-    img = Image.new("RGB", size, BACKGROUND)
-    draw, font = ImageDraw.Draw(img), ImageFont.truetype(str(fonts_dir() / PRIMARY), font_px)
-    for k, text in enumerate(lines):
-        draw.text((0, 4 + k * int(font_px * 1.4)), text, font=font, fill=LABEL_COLOUR)
-    return np.asarray(img, dtype=np.float32)
 
 
 def _crop(img, box) -> np.ndarray:
@@ -136,8 +124,69 @@ def _check_sheet(sheet_path: str, rows_ok: list, tmp_path: Path) -> None:
             # The label strip holds glyphs, and exactly this job's figures: compared with each label drawn here.
             strip = _crop(sheet, layout.labels[n])
             assert (strip.max(axis=2) > 150).sum() > 200, f"tile {n}: no glyph pixels in its label"
-            wanted = [np.abs(strip - _label_image(lab, strip.shape[1::-1])).mean() for lab in labels]
+            wanted = [np.abs(strip - label_image(lab, strip.shape[1::-1])).mean() for lab in labels]
             assert wanted[n] < 6 and wanted[n] == min(wanted), f"tile {n}: label does not read {labels[n]}: {wanted}"
+
+
+@pytest.mark.slow
+async def test_a_side_by_side_reel_plays_every_succeeded_clip_in_its_labelled_tile(paid, emus, tmp_path) -> None:
+    from reelforge.media.frames import frame_at
+    from reelforge.media.probe import probe
+    from reelforge.media.reel import ReelClip, compose_reel
+
+    emus["minimax"].fail_next = ("1027", "output video sensitive")  # a failed item stays out of the reel
+    items = [{"prompt": "a red kite over the sea", "provider": "preview", "duration_s": 1},
+             {"prompt": "a paper boat", "provider": "runway", "duration_s": 2},
+             {"prompt": "a fox in snow", "provider": "minimax"},
+             {"prompt": "a night market", "provider": "together"}]
+    async with make_client(paid) as client:
+        started = await _batch(client, {"items": items, "confirm": True, "reel": "side_by_side"})
+        batch = await _finished(client, started["job_id"])
+    assert batch["status"] == "succeeded", batch
+    assert [r["status"] for r in batch["batch"]["items"]] == ["succeeded", "succeeded", "failed", "succeeded"]
+    store = JobStore.open(paid)
+    try:
+        jobs = [store.require(r["job_id"]) for r in batch["batch"]["items"] if r["status"] == "succeeded"]
+    finally:
+        store.close()
+    labels = [[f"{j.provider} / {j.model}", f"${j.cost_usd or 0:.2f}  {round(j.finished_at - j.created_at, 1)} s"]
+              for j in jobs]
+    reel = probe(batch["batch"]["reel_path"])
+    geometry = await compose_reel("side_by_side", [ReelClip(Path(j.outputs["path"]), lab) for j, lab in zip(jobs, labels)],
+                                  tmp_path / "geometry.mp4")  # where the tiles go; the batch's own file is probed
+    assert (reel.width, reel.height, reel.codec, reel.has_audio) == (geometry.width, geometry.height, "h264", False)
+    longest = max(probe(j.outputs["path"]).duration_s for j in jobs)
+    assert reel.width <= 1920 and abs(reel.duration_s - longest) <= 1 / reel.fps
+    for at in (0.5, reel.duration_s - 0.05):  # the 1 s preview holds its last frame to the end
+        frame = frame_at(batch["batch"]["reel_path"], min(reel.frames - 1, round(at * reel.fps)))
+        check_labels(frame, geometry.labels, labels, [0, 1, 2], geometry.font_px)
+        for n, job in enumerate(jobs):  # each tile shows its own clip at that moment (or its last frame)
+            clip = probe(job.outputs["path"])
+            own = frame_at(job.outputs["path"], min(clip.frames - 1, round(at * clip.fps)))
+            assert _fitted_error(frame, geometry.pictures[n], own) < 20, f"tile {n} at {at:.2f} s is not its clip"
+
+
+def _fitted_error(frame: np.ndarray, box, own: np.ndarray) -> float:
+    """Mean difference between a tile and its clip's frame scaled into it (aspect kept, centred)."""
+    from PIL import Image
+
+    bw, bh = box.right - box.left, box.bottom - box.top
+    scale = min(bw / own.shape[1], bh / own.shape[0])
+    w, h = round(own.shape[1] * scale), round(own.shape[0] * scale)
+    left, top = box.left + (bw - w) // 2, box.top + (bh - h) // 2
+    want = np.asarray(Image.fromarray(own).resize((w, h)), dtype=np.float32)
+    got = frame[top:top + h, left:left + w].astype(np.float32)
+    return float(np.abs(got[2:-2, 2:-2] - want[2:-2, 2:-2]).mean())  # edges blur into the background
+
+
+async def test_a_side_by_side_reel_of_more_than_nine_items_is_refused_before_anything_runs(paid, emus) -> None:
+    items = [{"prompt": f"card {i}", "provider": "preview", "duration_s": 1} for i in range(10)]
+    async with make_client(paid) as client:
+        result = await client.call_tool("generate_batch", {"request": {"items": items, "reel": "side_by_side"}})
+        assert result.is_error
+        text = result.content[0].text
+        assert "reel" in text and "9" in text and "sequential" in text and "Nothing in the batch was started" in text, text
+        assert (await client.call_tool("list_jobs", {})).structured_content["jobs"] == []
 
 
 async def test_twenty_items_across_four_providers_end_in_one_sheet(paid, emus, tmp_path) -> None:
@@ -285,11 +334,20 @@ def test_the_command_line_runs_a_batch_and_says_how_it_went(settings, tmp_path) 
 
     cards = [{"prompt": "card one", "provider": "preview", "duration_s": 1},
              {"prompt": "card two", "provider": "preview", "duration_s": 1}]
-    done = _cli(tmp_path, settings, cards, "--json")
+    done = _cli(tmp_path, settings, cards, "--json", "--reel", "sequential")
     assert done.returncode == 0, done.stderr
     view = json.loads(done.stdout)
     assert view["status"] == "succeeded" and [r["status"] for r in view["batch"]["items"]] == ["succeeded"] * 2
     assert Path(view["batch"]["sheet_path"]).is_file() and "items ended" in done.stderr  # progress on stderr
+    from reelforge.media.probe import probe
+
+    store = JobStore.open(settings)
+    try:
+        clips = [probe(store.require(r["job_id"]).outputs["path"]) for r in view["batch"]["items"]]
+    finally:
+        store.close()
+    reel = probe(view["batch"]["reel_path"])  # one clip after the other: their lengths add up
+    assert reel.codec == "h264" and abs(reel.duration_s - sum(c.duration_s for c in clips)) <= 1 / reel.fps
 
     refused = _cli(tmp_path, settings, [cards[0], {"prompt": "x", "provider": "preview", "duration_s": -1}])
     assert refused.returncode == 2 and "items[1].duration_s" in refused.stderr and not refused.stdout

@@ -2,6 +2,7 @@
 
 FILE holds a JSON list of generate requests, `{"items": [...]}`, or the compare form
 `{"prompt", "providers_or_models", "seed", "shared"}` (also accepted as `{"compare": {...}}`).
+`--reel side_by_side|sequential` also composes the succeeded clips into one labelled reel.
 Progress goes to stderr, one line per change; the result to stdout (`--json` for the whole view).
 Exit codes: 0 every item succeeded, 1 some failed (or the batch did), 2 refused before anything ran,
 6 the total is above the confirmation threshold (the quote is printed; run again with --yes);
@@ -32,6 +33,8 @@ def add_batch_command(sub: Any, with_studio: WithStudio) -> None:
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", help="JSON: a list of generate requests, or {prompt, providers_or_models, seed}.")
     p.add_argument("--concurrency", type=int, default=4, help="Items running at once per provider.")
+    p.add_argument("--reel", choices=("side_by_side", "sequential"),
+                   help="Also compose the succeeded clips into one labelled reel (side_by_side: at most 9 items).")
     p.add_argument("-y", "--yes", "--confirm", dest="confirm", action="store_true",
                    help="Approve a quoted total above the threshold.")
     p.add_argument("--estimate", action="store_true", help="Print the total quote; start nothing.")
@@ -58,8 +61,10 @@ def read_request(path: str, args: argparse.Namespace) -> Any:
     if not isinstance(data, dict) or not ({"items", "compare"} & data.keys()):
         raise InvalidRequest(f"{path}: expected a list of generate requests or {{prompt, providers_or_models, seed}}.",
                              param="file")
-    return BatchRequest.model_validate({**data, "concurrency": args.concurrency, "confirm": args.confirm,
-                                        "idempotency_key": args.idempotency_key})
+    options = {"concurrency": args.concurrency, "confirm": args.confirm, "idempotency_key": args.idempotency_key}
+    if args.reel is not None:  # the option wins over a `reel` in the file; without it the file's stands
+        options["reel"] = args.reel
+    return BatchRequest.model_validate({**data, **options})
 
 
 def cmd_batch(args: argparse.Namespace, with_studio: WithStudio) -> int:
@@ -100,7 +105,8 @@ def cmd_batch(args: argparse.Namespace, with_studio: WithStudio) -> int:
     job, rows = outcome
     if args.json:
         view = job_view(job).model_dump(mode="json")
-        view["batch"] = {"sheet_path": job.outputs.get("sheet_path"), "items": rows}
+        view["batch"] = {"sheet_path": job.outputs.get("sheet_path"), "reel_path": job.outputs.get("reel_path"),
+                         "items": rows}
         print(json.dumps(view, indent=2, default=str, ensure_ascii=False))
     else:
         for row in rows:
@@ -109,4 +115,6 @@ def cmd_batch(args: argparse.Namespace, with_studio: WithStudio) -> int:
                                               row.get("time_s", ""), row.get("job_id") or "", row.get("error", ""))))
         print(f"sheet\t{job.outputs.get('sheet_path') or ''}" if job.status.value == "succeeded"
               else f"{job.status.value}\t{job.id}\t[{job.error_code}] {job.error_message}")
+        if job.outputs.get("reel_path"):
+            print(f"reel\t{job.outputs['reel_path']}")
     return 0 if job.status.value == "succeeded" and all(r["status"] == "succeeded" for r in rows) else 1

@@ -63,13 +63,15 @@ def batch_result(job: Job, items: list[dict[str, Any]]) -> CallToolResult:
     counts: dict[str, int] = {}
     for item in items:
         counts[item["status"]] = counts.get(item["status"], 0) + 1
-    sheet = job.outputs.get("sheet_path")
-    view["batch"] = {"counts": counts, "sheet_path": sheet, "items": items}
+    sheet, reel = job.outputs.get("sheet_path"), job.outputs.get("reel_path")
+    view["batch"] = {"counts": counts, "sheet_path": sheet, **({"reel_path": reel} if reel else {}), "items": items}
     tally = ", ".join(f"{n} {status}" for status, n in counts.items())
     text = f"Batch {job.id} is {job.status.value} ({tally})."
     if job.status is JobStatus.SUCCEEDED:
         view["next_step"] = "Done: open batch.sheet_path; each item's clip is get_job(batch.items[i].job_id)."
         text = f"Batch {job.id} succeeded ({tally}), cost ${job.cost_usd or 0:.2f}. Comparison sheet: {sheet}"
+        if reel:
+            text += f" Reel: {reel}"
     elif job.status.terminal:
         text = f"Batch {job.id} {job.status.value}: [{job.error_code}] {job.error_message}"
     content: list[Any] = [TextContent(type="text", text=f"{text}\n{view['next_step']}")]
@@ -94,7 +96,8 @@ def usage_guide() -> str:
 5. **Chain**: use a finished job's id as `source.job_id` (extend, loop) or a clip's `job_id` (compose).
 6. **Batches**: `generate_batch` takes `items` (generate_video requests) or `compare`
    `{prompt, providers_or_models: ["runway", "luma/ray-2"], seed, shared: {other fields}}`; one quote,
-   one confirmation; `get_job` of the batch lists each item; it ends with a labelled poster sheet.
+   one confirmation; `get_job` of the batch lists each item; it ends with a labelled poster sheet, and with
+   `reel: "side_by_side"` (at most 9 items) or `"sequential"` also a labelled reel of the clips (silent).
 7. **Timelines**: `reelforge://timeline` is the full compose format (titles, audio bed, every field
    described); `list_models` and `reelforge://models` list each model's durations, ratios and prices.
 7. **Characters**: `save_character(name, images)` keeps reference images (paths, or `{"job_id", "at_s"}`

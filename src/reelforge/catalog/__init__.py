@@ -143,6 +143,29 @@ class ModelEntry(_Strict):
         return self.wire_id or self.id
 
 
+class FailedNotCharged(_Strict):
+    """A provider's own documentation that a task it accepted and then failed is not charged (credits
+    refunded), for these failure codes. It is what lets a job fall back to its next provider after the
+    provider accepted it; a provider without it (it charges for failures, or says nothing) never does."""
+
+    #: The provider's failure-code families documented as not charged, matched as a whole code or a
+    #: dotted prefix ("INTERNAL" covers "INTERNAL.BAD_OUTPUT.CODE01", not "INTERNALS"); "*": every failure.
+    codes: list[str] = Field(min_length=1)
+    #: Codes the same documentation names as charged, listed so the row says what is left out and why.
+    charged_codes: list[str] = Field(default_factory=list)
+    source: str
+    as_of: date
+
+    def covers(self, code: str | None) -> bool:
+        """Whether a failure with this code is documented as not charged (a failure without a code is
+        covered only by "*": reading no code as a refundable one would be a guess)."""
+        if "*" in self.codes:
+            return True
+        if not code or any(code == c or code.startswith(c + ".") for c in self.charged_codes):
+            return False
+        return any(code == c or code.startswith(c + ".") for c in self.codes)
+
+
 class ProviderEntry(_Strict):
     name: str
     title: str
@@ -150,6 +173,9 @@ class ProviderEntry(_Strict):
     homepage: str | None = None
     #: True for in-process renderers (free, no key); from the provider's declaration.
     local: bool = False
+    #: Which failures after acceptance the provider documents as not charged; None: it charges for
+    #: them or says nothing (a job it accepted never falls back).
+    failed_not_charged: FailedNotCharged | None = None
     models: list[ModelEntry]
 
     @model_validator(mode="after")

@@ -1,10 +1,9 @@
 """The comparison sheet: posters side by side in a grid, each labelled under it.
 
 A batch (an A/B of one prompt across providers, or many generations) ends with one image a person
-can judge at a glance. Labels are laid out by `media.text.Typesetter` (the bundled fonts, with a
-fallback font per script, so a model or provider name in any script draws real glyphs) and drawn
-run by run with Pillow. Posters are fitted into equal tiles (letterboxed, never stretched), so
-clips of different aspect ratios still line up.
+can judge at a glance. Labels are `media.labels` strips (the same ones the batch reel burns in).
+Posters are fitted into equal tiles (letterboxed, never stretched), so clips of different aspect
+ratios still line up.
 """
 
 from __future__ import annotations
@@ -14,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reelforge.errors import InvalidRequest, MediaError
+from reelforge.media.labels import BACKGROUND, LABEL_COLOUR, PAD, label_strip, strip_height
 
-#: Background and label colours: dark, so posters stand out; labels light, so glyphs are easy to find.
-BACKGROUND = (24, 24, 24)
-LABEL_COLOUR = (240, 240, 240)
+__all__ = ["BACKGROUND", "LABEL_COLOUR", "Box", "SheetLayout", "Tile", "comparison_sheet"]
+
 MAX_COLUMNS = 8
 
 
@@ -52,9 +51,7 @@ def _columns(count: int) -> int:
 
 def comparison_sheet(tiles: list[Tile], out: Path | str, *, tile_width: int = 320, font_px: int = 16) -> SheetLayout:
     """Draw `tiles` in a grid (posters fitted to tile_width × 9/16 of it) and save a JPEG at `out`."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    from reelforge.media.text import Typesetter
+    from PIL import Image
 
     if not tiles:
         raise InvalidRequest("A comparison sheet needs at least one poster.")
@@ -63,13 +60,10 @@ def comparison_sheet(tiles: list[Tile], out: Path | str, *, tile_width: int = 32
     cols = _columns(len(tiles))
     rows = math.ceil(len(tiles) / cols)
     lines = max(len(t.label) for t in tiles)
-    pad, tile_h = 8, tile_width * 9 // 16
-    line_h = int(font_px * 1.4)
-    label_h = lines * line_h + pad
+    pad, tile_h = PAD, tile_width * 9 // 16
+    label_h = strip_height(lines, font_px)
     cell_w, cell_h = tile_width + pad, tile_h + label_h + pad
     sheet = Image.new("RGB", (cols * cell_w + pad, rows * cell_h + pad), BACKGROUND)
-    typesetter = Typesetter()
-    fonts: dict[Path, ImageFont.FreeTypeFont] = {}
     posters, labels = [], []
     for n, tile in enumerate(tiles):
         x0, y0 = pad + (n % cols) * cell_w, pad + (n // cols) * cell_h
@@ -83,13 +77,8 @@ def comparison_sheet(tiles: list[Tile], out: Path | str, *, tile_width: int = 32
         left, top = x0 + (tile_width - poster.width) // 2, y0 + (tile_h - poster.height) // 2
         sheet.paste(poster, (left, top))
         posters.append(Box(left, top, left + poster.width, top + poster.height))
-        strip = Image.new("RGB", (tile_width, label_h), BACKGROUND)  # drawn apart: a long label is cut at its tile
-        draw = ImageDraw.Draw(strip)
-        for k, text in enumerate(tile.label):
-            for run in typesetter.line(text, font_px).runs:  # one font per run: the fallback chain picks it per script
-                font = fonts.get(run.font) or fonts.setdefault(run.font, ImageFont.truetype(str(run.font), font_px))
-                draw.text((run.x, pad // 2 + k * line_h), run.text, font=font, fill=LABEL_COLOUR)
-        sheet.paste(strip, (x0, y0 + tile_h))
+        # Drawn apart, then pasted: a long label is cut at its tile.
+        sheet.paste(label_strip(tile.label, tile_width, font_px, label_h), (x0, y0 + tile_h))
         labels.append(Box(x0, y0 + tile_h, x0 + tile_width, y0 + tile_h + label_h))
     path = _save_jpeg(sheet, Path(out))
     return SheetLayout(path, sheet.width, sheet.height, posters, labels)

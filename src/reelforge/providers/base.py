@@ -73,6 +73,9 @@ class RemoteStatus:
     output_urls: list[str] = field(default_factory=list)
     #: Set when state is FAILED: the mapped, actionable error.
     error: ReelforgeError | None = None
+    #: The provider's own failure code when state is FAILED (Runway's `failureCode`), read against the
+    #: catalog's `failed_not_charged` before a job falls back after the provider accepted it.
+    failure_code: str | None = None
     #: The provider's own status spelling, for logs and receipts.
     raw_status: str | None = None
     #: Seconds the provider asked us to wait before the next poll (Retry-After).

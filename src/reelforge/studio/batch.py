@@ -7,24 +7,27 @@ slot (bounded concurrency per provider, so 500 items do not mean 500 jobs in fli
 checkpointed, so a restarted batch waits for the same children instead of paying again. A failed
 item does not stop the others; the batch fails only when no item succeeded. It ends with a
 comparison sheet: each succeeded item's poster, labelled with that job's own provider, model, cost
-and time.
+and time; and, when asked (`reel`), a reel of the succeeded clips with the same labels burnt in,
+side by side or one after another (`media/reel.py`; its size limit is checked when the batch is planned).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 from pydantic import ValidationError
 
-from reelforge.errors import InvalidRequest, ReelforgeError, UnsupportedParameter, validation_text
+from reelforge.errors import InvalidRequest, MediaError, ReelforgeError, UnsupportedParameter, validation_text
 from reelforge.jobs.job import Job, JobStatus
 from reelforge.jobs.runner import JobContext
 from reelforge.jobs.store import LeaseLost
+from reelforge.media.reel import check_count
 from reelforge.studio.clip_sources import resolve_image, resolve_video
 from reelforge.studio.planning import GenerationPlan, plan
 from reelforge.studio.prepared import Prepared
@@ -33,6 +36,8 @@ from reelforge.studio.tool_schemas import BatchCompare, BatchRequest, GenerateRe
 
 if TYPE_CHECKING:
     from reelforge.studio.core import Studio
+
+log = logging.getLogger(__name__)
 
 #: Call options belong to the batch (one confirmation, one idempotency key), never to one item.
 _CALL_FIELDS = ("wait_seconds", "idempotency_key", "confirm")
@@ -120,11 +125,16 @@ def prepare(studio: Studio, req: BatchRequest) -> Prepared:
         eta_by_provider[provider] = eta_by_provider.get(provider, 0.0) + planned.eta_s
         notes += [f"item {i}: {n}" for n in planned.notes]
         steps.append({"step": planned.to_state(), "provider": provider, "model": planned.model.id})
+    if req.reel is not None:
+        try:
+            check_count(req.reel, len(steps))
+        except ReelforgeError as exc:
+            raise _named(exc, "reel") from None
     if len(notes) > _MAX_NOTES:  # 500 items often repeat one note: the job keeps the first ones
         notes = [*notes[:_MAX_NOTES], f"... and {len(notes) - _MAX_NOTES} more notes like these."]
     # Providers run side by side; each one's items run `concurrency` at a time.
     eta = max(eta_by_provider.values()) / min(req.concurrency, len(steps))
-    request = {"items": steps, "concurrency": req.concurrency}
+    request = {"items": steps, "concurrency": req.concurrency, "reel": req.reel}
     return Prepared(kind="batch", request=request, quote_usd=round(total, 4), what=f"This batch of {len(steps)} clips",
                     notes=notes, eta_s=round(eta, 1))
 
@@ -164,11 +174,13 @@ async def run(studio: Studio, ctx: JobContext) -> None:
                               hint="Read each item's job (get_job) for its error.")
         ctx.update(stage="drawing the comparison sheet")
         sheet = await anyio.to_thread.run_sync(_draw_sheet, studio.job_dir(ctx.job_id), [j for _, j in succeeded])
+        reel = await _compose_reel(studio, ctx, req.get("reel"), [j for _, j in succeeded])
     except Exception as exc:  # items already made were paid for: the failed batch says what it cost
         own_the_spend(studio, ctx, exc, None)
         raise
     failed = [i for i in range(len(items)) if not isinstance(done.get(i), Job)]
-    outputs = {"sheet_path": str(sheet) if sheet else None, "succeeded": len(succeeded), "failed": failed}
+    outputs = {"sheet_path": str(sheet) if sheet else None, "succeeded": len(succeeded), "failed": failed,
+               **({"reel_path": str(reel)} if reel else {})}
     notes = ctx.job.notes + ([f"{len(failed)} item(s) failed: {', '.join(map(str, failed))}."] if failed else [])
     # Every child's cost, failed ones included (a provider can charge for a failure it reports).
     ctx.update(status=JobStatus.SUCCEEDED, progress=1.0, stage="done", eta_s=0, outputs=outputs, notes=notes,
@@ -186,6 +198,23 @@ def _draw_sheet(out_dir: Path, jobs: list[Job]) -> Path | None:
     scale = min(1.0, math.sqrt(48 / len(tiles)))
     return comparison_sheet(tiles, out_dir / "comparison.jpg", tile_width=max(96, int(320 * scale)),
                             font_px=max(9, round(16 * scale))).path
+
+
+async def _compose_reel(studio: Studio, ctx: JobContext, kind: str | None, jobs: list[Job]) -> Path | None:
+    """The succeeded clips as one labelled reel, when the batch asked for one (in item order)."""
+    if kind is None:
+        return None
+    from reelforge.media.reel import ReelClip, ReelKind, compose_reel
+
+    ctx.update(stage=f"composing the {kind.replace('_', '-')} reel")
+    clips = [ReelClip(Path(j.outputs["path"]), tile_label(j)) for j in jobs if j.outputs.get("path")]
+    try:
+        async with studio.media_limiter:  # ffmpeg work shares the media queue with compose, extend and loop
+            return (await compose_reel(cast(ReelKind, kind), clips, studio.job_dir(ctx.job_id) / "reel.mp4")).path
+    except MediaError as exc:  # the clips are made and paid: a reel that cannot be drawn is said, not a failed batch
+        log.warning("batch %s: the %s reel failed: %s", ctx.job_id, kind, exc.message)
+        ctx.update(notes=[*ctx.job.notes, f"The {kind} reel could not be composed: {exc.message[:300]}"])
+        return None
 
 
 def elapsed_s(job: Job) -> float | None:

@@ -1,15 +1,15 @@
 """generate_video and estimate_cost: one generation, rendered here or sent to a provider.
 
 A remote generation is submitted once, polled until done (`jobs/polling.py`) and downloaded at
-once. A job that was mid-submit when its server died ends `unknown` (never resubmitted); one with
-a stored remote id resumes polling. Local renders (preview, the GPU backend) are free and simply
+once; an attempt that cost nothing may move on to the job's next plan (`studio/fallback.py`). A
+job that was mid-submit when its server died ends `unknown` (never resubmitted); one with a stored
+remote id resumes polling. Local renders (preview, the GPU backend) are free and simply
 run again after a restart.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from reelforge.jobs.job import JobStatus
 from reelforge.jobs.polling import PollPolicy, poll_until_done
 from reelforge.jobs.runner import JobContext
 from reelforge.providers.base import LocalProvider, RemoteProvider, RemoteState, creating_for
+from reelforge.studio import fallback
 from reelforge.studio.artifacts import finalize
 from reelforge.studio.clip_sources import resolve_image, resolve_video
 from reelforge.studio.planning import GenerationPlan, plan
@@ -47,42 +48,12 @@ def _plan_request(studio: Studio, req: GenerateRequest, **route: str) -> Generat
 def prepare(studio: Studio, req: GenerateRequest) -> Prepared:
     planned = _plan_request(studio, req)
     prepared = from_plan("generate", planned, f"This {planned.model.key} clip", planned.spec.model_dump(mode="json"))
-    chain = _fallbacks(studio, req, planned)
-    if chain:
-        prepared.state = {"fallbacks": [step.to_state() for step in chain]}
-        prepared.budget_usd = max(step.quote.usd for step in [planned, *chain])
-        prepared.notes.append(
-            f"Fallback, only if {planned.model.key} refuses the job before accepting it: "
-            f"{', '.join(f'{step.model.key} (${step.quote.usd:.2f})' for step in chain)}. At most one attempt is "
-            f"charged; the budget is checked at the highest quote (${prepared.budget_usd:.2f}).")
+    plans = fallback.chain(studio, req, planned, _plan_request)
+    if plans:
+        prepared.state = {"fallbacks": [step.to_state() for step in plans]}
+        prepared.budget_usd = max(step.quote.usd for step in [planned, *plans])
+        prepared.notes.append(fallback.chain_note(studio, planned, plans, prepared.budget_usd))
     return prepared
-
-
-def _fallbacks(studio: Studio, req: GenerateRequest, planned: GenerationPlan) -> list[GenerationPlan]:
-    """The plans tried after the first one refuses: the caller's list, each planned and quoted now (a
-    fallback that could not run is refused before anything is paid), or the route's next choices at
-    other providers."""
-    if not req.fallback:
-        return []
-    if isinstance(req.fallback, list):
-        chain = []
-        for i, entry in enumerate(req.fallback):
-            name, _, model = entry.partition("/")
-            try:
-                chain.append(_plan_request(studio, req.model_copy(update={
-                    "provider": name, "model": model or None, "fallback": False, "route": None})))
-            except ReelforgeError as exc:
-                raise InvalidRequest(f"fallback[{i}] '{entry}': {exc.message}", param=f"fallback[{i}]",
-                                     hint=exc.hint or "Remove it or set what it needs.") from None
-        return chain
-    routed = planned.routed or _plan_request(studio, req.model_copy(update={
-        "provider": "auto", "model": None, "route": "best", "fallback": False})).routed
-    chain, used = [], {planned.model.provider}
-    for candidate in routed.ranked if routed else []:
-        if candidate.plan.model.provider not in used and not candidate.plan.renders_here:
-            used.add(candidate.plan.model.provider)
-            chain.append(candidate.plan)
-    return chain[:2]
 
 
 def estimate(studio: Studio, req: GenerateRequest, *, compare: bool) -> tuple[list[Quote], Routed | None]:
@@ -119,12 +90,15 @@ def estimate_view(routed: Routed | None) -> dict[str, Any]:
 
 
 async def run(studio: Studio, ctx: JobContext) -> None:
-    while True:  # one pass per attempt: the first plan, then each fallback a refusal moves on to
+    while True:  # one pass per attempt: the first plan, then each fallback an unpaid failure moves on to
         try:
             await _attempt(studio, ctx)
             return
+        except fallback.FailedAtProvider as failed:
+            if not fallback.move_on(studio, ctx, failed.error, failed):
+                raise failed.error from None
         except ReelforgeError as exc:
-            if not _move_on(studio, ctx, exc):
+            if not fallback.move_on(studio, ctx, exc):
                 raise
 
 
@@ -146,31 +120,6 @@ async def _attempt(studio: Studio, ctx: JobContext) -> None:
     assert isinstance(provider, RemoteProvider)
     cost, frame = await _drive_remote(studio, ctx, provider, spec, model, dest)
     await finalize(ctx, dest, cost_usd=cost, attach={"last_frame": str(frame)} if frame else None)
-
-
-def _move_on(studio: Studio, ctx: JobContext, exc: ReelforgeError) -> bool:
-    """Switch the job to its next fallback plan, when the failure is a refusal before the provider
-    accepted anything (no remote id; never after an ambiguous create, never after a cancel). One
-    write: the attempt, the new plan and the reset status together, so a restart resumes either the
-    old failure or the new attempt, never a mix."""
-    job = ctx.job
-    attempts = list(job.state.get("attempts") or [])
-    chain = job.state.get("fallbacks") or []
-    if (job.remote_id is not None or isinstance(exc, (OutcomeUnknown, Canceled)) or ctx.cancel_requested
-            or len(attempts) >= len(chain)):
-        return False
-    step = chain[len(attempts)]
-    spec = step["spec"]
-    attempts.append({"provider": job.provider, "model": job.model, "quote_usd": job.quote_usd, "cost_usd": 0.0,
-                     "error_code": exc.code, "message": exc.message[:300], "at": time.time()})
-    nxt = f"{spec['provider']}/{spec['model']}"
-    note = (f"{job.provider}/{job.model} refused the job before accepting it ({exc.code}: {exc.message[:160]}); "
-            f"nothing was charged. Falling back to {nxt} (${step['quote']['usd']:.2f}).")
-    log.info("job %s: %s", job.id, note)
-    ctx.update(provider=spec["provider"], model=spec["model"], request=spec, quote_usd=step["quote"]["usd"],
-               quote=step["quote"], status=JobStatus.QUEUED, stage=f"falling back to {nxt}", progress=None,
-               state={**job.state, "attempts": attempts}, notes=[*job.notes, *step.get("notes", []), note])
-    return True
 
 
 async def _drive_remote(studio: Studio, ctx: JobContext, provider: RemoteProvider, spec: GenerationSpec,
@@ -211,7 +160,7 @@ async def _drive_remote(studio: Studio, ctx: JobContext, provider: RemoteProvide
                                        remote_id=remote_id, first_eta_s=ctx.job.eta_s or model.typical_seconds)
         if status.state is RemoteState.FAILED:
             assert status.error is not None
-            raise status.error
+            raise fallback.FailedAtProvider(status.error, status.failure_code, status.cost_usd)
         if status.state is RemoteState.CANCELED:
             raise Canceled(f"{provider.name} reports the job was canceled.")
         ctx.update(status=JobStatus.DOWNLOADING, stage="downloading output")

@@ -44,9 +44,10 @@ async def recover(studio: Studio, job_id: str) -> Job:
         return _note(studio, job, f"Recovery: no job at {provider.title} matches this request in its time window, so "
                                   "the lost create most likely never started one (and nothing was charged).")
     note = f"Recovery: found remote job {remote_id} at {provider.title} (the create's lost answer); resumed, not resent."
+    # `recovered` keeps it from ever falling back: a create whose answer was lost is never treated as unpaid.
     job = studio.store.update(job_id, remote_id=remote_id, status=JobStatus.RUNNING, error_code=None,
                               error_message=None, finished_at=None, stage=f"recovered at {provider.title}",
-                              notes=[*job.notes, note])
+                              state={**job.state, "recovered": True}, notes=[*job.notes, note])
     studio.runner.start(job_id, again=True)
     return job
 

@@ -72,8 +72,8 @@ class GenerateRequest(GenerationOptions, CallOptions):
     loop: bool = Field(default=False, description="Native seamless loop.")
     route: Literal["preference", "cheapest", "fastest", "best", "local_first"] | None = Field(
         default=None, description="How provider 'auto' picks (default REELFORGE_ROUTE).")
-    fallback: list[str] | bool = Field(default=False, description="Tried in order if refused before "
-                                       "accepting: 'provider[/model]' list, or true for the route's next.")
+    fallback: list[str] | bool = Field(default=False, description="If refused or failed unbilled: "
+                                       "'provider[/model]' list, in order, or true (the route's next).")
     characters: list[str] | None = Field(default=None, max_length=9, description="Names from save_character.")
 
 
@@ -213,6 +213,8 @@ class BatchRequest(CallOptions):
     items: list[dict[str, Any]] | None = Field(default=None, max_length=1000, description="Each a generate_video request.")
     compare: dict[str, Any] | None = Field(default=None, description="{prompt, providers_or_models: ['provider[/model]'], seed}")
     concurrency: int = Field(default=4, ge=1, le=1000, description="Per provider.")
+    reel: Literal["side_by_side", "sequential"] | None = Field(
+        default=None, description="Labelled clip reel; side_by_side: max 9 items.")
 
     @model_validator(mode="after")
     def _one_form(self) -> BatchRequest:

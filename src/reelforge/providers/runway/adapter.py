@@ -193,6 +193,7 @@ def task_status(task: dict[str, Any], state: RemoteState) -> RemoteStatus:
         progress=float(progress) if isinstance(progress, (int, float)) else None,
         output_urls=[u for u in task.get("output") or [] if isinstance(u, str)],
         error=task_failure(task) if state is RemoteState.FAILED else None,
+        failure_code=(str(task.get("failureCode") or "") or None) if state is RemoteState.FAILED else None,
         cost_usd=round(float(cost["credits"]) * CREDIT_USD, 4) if cost and "credits" in cost else None,
     )
 
