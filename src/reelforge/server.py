@@ -17,6 +17,7 @@ import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context, Resolve
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
@@ -29,6 +30,8 @@ from reelforge.server_characters import register_characters
 from reelforge.server_resources import register_resources
 from reelforge.server_context import caller, studio_of
 from reelforge.server_errors import ReelforgeServer, startup_error
+from reelforge.server_tasks import ReelforgeTasks, started_as_task
+from reelforge.server_updates import JobUpdates
 from reelforge.studio.tool_schemas import BatchRequest, ComposeRequest, ExtendRequest, GenerateRequest, JobList, JobView, LoopRequest, Quote
 
 if TYPE_CHECKING:
@@ -124,6 +127,8 @@ def build_server(settings: Settings | None = None, **auth: Any) -> MCPServer:
     """
 
     box: list[AppState] = []  # the live state, for static resources (which get no Context)
+    bus = InMemorySubscriptionBus()  # `subscriptions/listen` streams; job updates publish on it
+    updates = JobUpdates(bus)
 
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
@@ -143,6 +148,7 @@ def build_server(settings: Settings | None = None, **auth: Any) -> MCPServer:
                         from reelforge.studio.recover import recover_all
 
                         tg.start_soon(recover_all, studio)  # jobs whose create answer was lost, found again
+                        tg.start_soon(updates.serve, studio)  # subscribers hear of job changes
                         state.studio = studio  # only a studio whose runner is serving is handed out
                     except Exception as exc:
                         log.exception("reelforge failed to start")
@@ -161,7 +167,8 @@ def build_server(settings: Settings | None = None, **auth: Any) -> MCPServer:
                 await state.studio.aclose()
 
     mcp = ReelforgeServer("reelforge", title="reelforge", version=__version__, instructions=INSTRUCTIONS,
-                    lifespan=lifespan, extensions=[app_extension()], **auth)
+                    lifespan=lifespan, subscriptions=bus, extensions=[app_extension(), ReelforgeTasks()], **auth)
+    updates.install(mcp)
     _register_tools(mcp)
     _register_resources(mcp, box)
     return mcp
@@ -179,16 +186,10 @@ async def _await_job(ctx: Context, studio: Studio, job_id: str, wait_seconds: fl
             return
         last = value
         await ctx.report_progress(value, 100.0, job.stage or job.status.value)
-        await _push_resource_update(ctx, job.uri)
 
-    from reelforge.tool_results import batch_result, job_result
+    from reelforge.tool_results import result_of
 
-    job = await studio.wait(job_id, seconds, on_change)
-    if job.kind == "batch":  # every item's status, read from its child job now
-        from reelforge.studio.batch import item_rows
-
-        return batch_result(job, item_rows(studio, job))
-    return job_result(job)
+    return result_of(studio, await studio.wait(job_id, seconds, on_change))
 
 
 def _next_progress(last: float, fraction: float | None, terminal: bool) -> float | None:
@@ -205,14 +206,6 @@ def _next_progress(last: float, fraction: float | None, terminal: bool) -> float
     return target if target > last else last + (99.9 - last) * 0.02
 
 
-async def _push_resource_update(ctx: Context, uri: str) -> None:
-    """Tell subscribed clients the job resource changed (2026 subscriptions and legacy sessions)."""
-    try:
-        await ctx.notify_resource_updated(uri)
-    except Exception:  # no subscription bus in this transport: nothing to tell
-        log.debug("resource update not delivered", exc_info=True)
-
-
 async def _start_work(ctx: Context, kind: JobKind, request: Any, approval: CostApproval) -> CallToolResult:
     """Start a job (prepared by the approval question, or now), then wait for it, bounded."""
     from reelforge.studio.caller import acting_as
@@ -224,6 +217,8 @@ async def _start_work(ctx: Context, kind: JobKind, request: Any, approval: CostA
         request = request.model_copy(update={"confirm": True})
     with acting_as(caller()):
         job = await OPERATIONS[kind].start(studio, request, prepared)
+    if started_as_task(job.id):  # the row is committed: a task-aware client polls tasks/get instead
+        return await _await_job(ctx, studio, job.id, 0)
     return await _await_job(ctx, studio, job.id, request.wait_seconds)
 
 

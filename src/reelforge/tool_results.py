@@ -6,12 +6,15 @@ from __future__ import annotations
 import base64
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent
 
 from reelforge.jobs.job import Job, JobStatus
 from reelforge.studio.views import job_view
+
+if TYPE_CHECKING:
+    from reelforge.studio.core import Studio
 
 #: Inline posters stay small: hosts and models pay for every byte.
 INLINE_POSTER_MAX_PX = 512
@@ -55,6 +58,15 @@ def job_result(job: Job) -> CallToolResult:
     content.append(ResourceLink(type="resource_link", name=job.id, uri=job.uri, mime_type="application/json",
                                 description="Live status of this job"))
     return CallToolResult(content=content, structured_content=view.model_dump(mode="json"))
+
+
+def result_of(studio: Studio, job: Job) -> CallToolResult:
+    """A job as the tool result every path returns (a wait, `get_job`, a task's `tasks/get`)."""
+    if job.kind == "batch":  # every item's status, read from its child job now
+        from reelforge.studio.batch import item_rows
+
+        return batch_result(job, item_rows(studio, job))
+    return job_result(job)
 
 
 def batch_result(job: Job, items: list[dict[str, Any]]) -> CallToolResult:
