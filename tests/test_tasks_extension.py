@@ -143,7 +143,8 @@ async def test_approval_comes_before_the_task(settings: Settings, approve: bool)
 @pytest.mark.slow
 async def test_tasks_over_stdio(tmp_path: Path) -> None:
     env = {"REELFORGE_HOME": str(tmp_path / "home"), "REELFORGE_ALLOWED_INPUT_ROOTS": str(tmp_path),
-           "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", str(tmp_path))}
+           "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", str(tmp_path)),
+           **{k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ}}  # a worktree's source, if run so
     params = StdioServerParameters(command=sys.executable, args=["-m", "reelforge", "serve"], env=env, cwd=str(tmp_path))
     async with Client(params, extensions=[TasksClient()]) as client, Client(params) as plain:
         await _task_round_trip(client, plain)
