@@ -36,7 +36,7 @@ from reelforge.jobs.job import Job
 if TYPE_CHECKING:
     from mcp.server import MCPServer
     from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-    from mcp.server.session import ServerSession
+    from mcp.server.connection import Connection
 
     from reelforge.studio.core import Studio
 
@@ -60,7 +60,7 @@ class JobUpdates:
     def __init__(self, bus: SubscriptionBus) -> None:
         self._bus = bus
         self._listening: Counter[str] = Counter()  # job URI -> open `subscriptions/listen` streams naming it
-        self._sessions: dict[str, weakref.WeakSet[ServerSession]] = {}  # job URI -> legacy subscribers
+        self._sessions: dict[str, weakref.WeakSet[Connection]] = {}  # job URI -> legacy subscribers
         self._pending: dict[str, Job] = {}
         self._told: dict[str, tuple[Any, ...]] = {}  # job id -> the state last told
         self._wake = anyio.Event()
@@ -80,14 +80,14 @@ class JobUpdates:
     async def _subscribe(self, ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams) -> dict[str, Any]:
         uri = str(params.uri)
         if uri.startswith(JOB_URI):  # other resources never change while the server runs
-            self._sessions.setdefault(uri, weakref.WeakSet()).add(ctx.session)
+            self._sessions.setdefault(uri, weakref.WeakSet()).add(_connection(ctx))
             self._wake.set()
         return {}
 
     async def _unsubscribe(self, ctx: ServerRequestContext[Any, Any],
                            params: UnsubscribeRequestParams) -> dict[str, Any]:
         uri = str(params.uri)
-        self._sessions.get(uri, weakref.WeakSet()).discard(ctx.session)
+        self._sessions.get(uri, weakref.WeakSet()).discard(_connection(ctx))
         self._forget_unwatched(uri)
         return {}
 
@@ -133,7 +133,12 @@ class JobUpdates:
                     await self._wake.wait()
                 self._wake = anyio.Event()
                 for job_id in remote:
-                    if job_id not in self._pending and (job := studio.store.get(job_id)) is not None:
+                    if job_id in self._pending:
+                        continue
+                    job = studio.store.get(job_id)
+                    if job is None:
+                        self._told[job_id] = _GONE
+                    else:
                         self._pending[job_id] = job
                 await self._tell()
         finally:
@@ -153,15 +158,26 @@ class JobUpdates:
                 continue
             self._told[job.id] = state
             await self._bus.publish(ResourceUpdated(uri=job.uri))
-            for session in list(self._sessions.get(job.uri, ())):
+            for connection in list(self._sessions.get(job.uri, ())):
                 try:
                     with anyio.fail_after(SEND_TIMEOUT_S):
-                        await session.send_resource_updated(job.uri)
-                except Exception:  # the session went away (or stopped reading): it hears nothing more
+                        await connection.send_resource_updated(job.uri)
+                except Exception:  # the client went away (or stopped reading): it hears nothing more
                     log.debug("dropped a legacy subscriber of %s", job.uri, exc_info=True)
-                    self._sessions[job.uri].discard(session)
+                    self._sessions[job.uri].discard(connection)
 
 
 def _ended(state: tuple[Any, ...] | None) -> bool:
-    return state is not None and state[0].terminal
+    return state is not None and (state is _GONE or state[0].terminal)
+
+
+#: What was told of a watched job id that has no row (never existed, or pruned): nothing to watch.
+_GONE: tuple[Any, ...] = ("gone",)
+
+
+def _connection(ctx: ServerRequestContext[Any, Any]) -> Connection:
+    """The client's connection: `ctx.session` is a fresh wrapper per request, so a subscription must
+    hold the connection itself (weakly: a client gone is a subscriber gone). The SDK has no public
+    accessor for it on a request context."""
+    return ctx.session._connection  # noqa: SLF001
 
