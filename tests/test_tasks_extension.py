@@ -70,6 +70,18 @@ async def test_task_then_result_and_plain_client_gets_handle(settings: Settings)
         assert resolved.structured_content["status"] == "succeeded"
 
 
+async def test_a_batch_task_ends_with_the_batch_result(settings: Settings) -> None:
+    async with make_client(settings, extensions=[TasksClient()]) as client:
+        task = await start_task(client, {"items": [PREVIEW, {**PREVIEW, "prompt": "a harbour at dawn"}]},
+                                tool="generate_batch")
+        final = await poll(client.session, task.task_id)
+        assert final["status"] == "completed", final
+        batch = final["result"]["structuredContent"]["batch"]
+        assert batch["counts"] == {"succeeded": 2} and Path(batch["sheet_path"]).exists()
+        same = await client.call_tool("get_job", {"job_id": task.task_id})
+        assert same.structured_content == final["result"]["structuredContent"]
+
+
 async def test_cancel_a_task(settings: Settings) -> None:
     async with make_client(settings, extensions=[TasksClient()]) as client:
         task = await start_task(client, LONG)
@@ -106,7 +118,9 @@ async def test_a_failed_job_completes_with_is_error(settings: Settings) -> None:
         paid = settings.with_provider_env(MINIMAX_API_KEY=API_KEY, MINIMAX_API_HOST=emu.url)
         async with make_client(paid, extensions=[TasksClient()]) as client:
             task = await start_task(client, {"prompt": "a paid clip", "provider": "minimax", "confirm": True})
-            final = await poll(client.session, task.task_id, timeout=60)
+            final = await poll(client.session, task.task_id, timeout=60, at_most_s=0.2)
+    # Polled at the model's pace: a real MiniMax clip takes minutes, a preview seconds.
+    assert task.poll_interval_ms > 1000
     assert final["status"] == "completed", final  # a job failure is a tool error, not a JSON-RPC failure
     assert final["result"]["isError"] is True
     assert final["result"]["structuredContent"]["status"] == "failed"
@@ -127,7 +141,7 @@ async def test_approval_comes_before_the_task(settings: Settings, approve: bool)
     with MiniMaxEmulator() as emu:
         paid = settings.with_provider_env(MINIMAX_API_KEY=API_KEY, MINIMAX_API_HOST=emu.url).model_copy(
             update={"confirm_above_usd": 0.05})
-        tasks = TasksClient()
+        tasks = TasksClient(at_most_s=0.2)  # the emulator is far faster than MiniMax
         async with make_client(paid, extensions=[tasks], elicitation_callback=answer) as client:
             result = await client.call_tool("generate_video", {"request": {"prompt": "a paid clip", "provider": "minimax"}})
             if approve:  # asked, then a task, polled to the end
