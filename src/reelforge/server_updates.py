@@ -146,6 +146,8 @@ class JobUpdates:
 
     def _driven_elsewhere(self, studio: Studio) -> list[str]:
         """Watched jobs not yet ended whose changes this process's runner does not see."""
+        for uri in [u for u, s in self._sessions.items() if not s]:  # every subscriber's client went away
+            self._forget_unwatched(uri)
         uris = {u for u, n in self._listening.items() if n > 0} | {u for u, s in self._sessions.items() if s}
         ids = (u.removeprefix(JOB_URI) for u in uris)
         return [i for i in ids if not studio.runner.is_active(i) and not _ended(self._told.get(i))]
