@@ -79,7 +79,7 @@ class JobUpdates:
 
     async def _subscribe(self, ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams) -> dict[str, Any]:
         uri = str(params.uri)
-        if uri.startswith(JOB_URI):  # other resources never change while the server runs
+        if uri.startswith(JOB_URI):  # only a job's own resource is followed; the lists are read on demand
             self._sessions.setdefault(uri, weakref.WeakSet()).add(_connection(ctx))
             self._wake.set()
         return {}
