@@ -191,9 +191,6 @@ def test_a_terminal_gets_a_progress_bar(env, tmp_path: Path) -> None:
     assert "done " in text
 
 
-@pytest.mark.xfail(strict=True, reason="timeline bug found here: a .otio sidecar does not carry its preset (draft, "
-                   "24 fps) and re-renders at 30 fps, where a trim ending at the clip's last frame (38/24 s) rounds "
-                   "up one frame past the end and is refused; remove this mark once compose takes its own sidecar")
 def test_a_sidecar_renders_again_after_a_trim_at_the_clip_end(env, tmp_path: Path) -> None:
     made = as_json(reelforge(env, "generate", "a paper boat", *SMALL, cwd=tmp_path))
     loop = as_json(reelforge(env, "loop", made["job_id"], "--strategy", "crossfade", "--crossfade", "0.2",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import get_args
 from urllib.parse import unquote, urlparse
 
 import opentimelineio as otio
@@ -267,6 +268,12 @@ def load_otio_spec(spec: TimelineSpec) -> TimelineSpec:
         update["audio_bed"] = AudioBedSpec.model_validate(dict(meta["audio_bed"]))
     if spec.subtitles_path is None and meta.get("subtitles_path"):
         update["subtitles_path"] = str(meta["subtitles_path"])
+    # The render's own preset (frame rate), orientation and fit, unless the request sets them: trims
+    # are frame-exact at the rate they were cut at, and another rate can round one past a clip's end.
+    for key in ("preset", "orientation", "fit"):
+        allowed = get_args(TimelineSpec.model_fields[key].annotation)
+        if key not in spec.model_fields_set and meta.get(key) in allowed:
+            update[key] = meta[key]
     return spec.model_copy(update=update)
 
 
