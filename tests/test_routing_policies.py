@@ -12,12 +12,10 @@ the Runway and Luma emulators (different prices; latencies made different by the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import anyio
 import pytest
 from client_utils import make_client, settle, start_job
-from provider_utils import needs_providers
+from provider_utils import keyed_for_runway_and_luma, needs_providers, runway_and_luma  # noqa: F401 (the `emus` fixture)
 
 from reelforge.media.probe import probe
 from reelforge.settings import Settings
@@ -26,21 +24,8 @@ pytestmark = needs_providers("runway", "luma")
 
 
 @pytest.fixture
-def emus() -> Iterator[tuple[object, object]]:
-    from emulators.luma import LumaEmulator
-    from emulators.runway import RunwayEmulator
-
-    with RunwayEmulator() as runway, LumaEmulator() as luma:
-        yield runway, luma
-
-
-@pytest.fixture
 def keyed(settings: Settings, emus) -> Settings:
-    runway, luma = emus
-    return settings.with_provider_env(
-        RUNWAYML_API_SECRET=runway.api_key, RUNWAYML_BASE_URL=runway.url, LUMAAI_API_KEY=luma.api_key,
-        LUMAAI_BASE_URL=luma.dream_machine_url, LUMA_AGENTS_BASE_URL=luma.agents_url).model_copy(update={
-            "confirm_above_usd": 100.0, "poll_min_interval_s": 0.05, "poll_max_interval_s": 0.1})
+    return keyed_for_runway_and_luma(settings, emus, poll_s=(0.05, 0.1))
 
 
 async def _ranked(client, route: str) -> dict:
