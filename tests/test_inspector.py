@@ -39,9 +39,12 @@ def inspect(tmp_path: Path):
     binary = _inspector()
     home = tmp_path / "home"
 
-    def run(*args: str) -> dict:
-        cmd = [binary, "--cli", "-e", f"REELFORGE_HOME={home}", "-e", f"REELFORGE_ALLOWED_INPUT_ROOTS={tmp_path}",
-               sys.executable, "-m", "reelforge", "serve", *args]
+    def run(*args: str, era: str | None = None, server: list[str] | None = None, env: tuple[str, ...] = ()) -> dict:
+        extra = [f"--protocol-era={era}"] if era else []
+        for var in env:
+            extra += ["-e", var]
+        cmd = [binary, "--cli", *extra, "-e", f"REELFORGE_HOME={home}", "-e", f"REELFORGE_ALLOWED_INPUT_ROOTS={tmp_path}",
+               sys.executable, *(server or ["-m", "reelforge", "serve"]), *args]
         env = {**os.environ, "MCP_INSPECTOR_SECRET_STORE": "memory"}
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)
         assert out.returncode == 0, out.stderr[-2000:] + out.stdout[-2000:]
@@ -110,3 +113,27 @@ def test_inspector_composes_ten_mixed_clips(inspect, tmp_path: Path) -> None:
     info = probe(job["output"]["path"])
     assert info.frames == expected and (info.width, info.height, info.fps) == (854, 480, 24.0)
     assert info.has_audio and Path(job["output"]["otio_path"]).exists()
+
+
+@pytest.mark.parametrize("era", ["modern", "legacy"])
+def test_the_inspector_gets_a_task_when_it_declares_the_extension(inspect, tmp_path: Path, era: str) -> None:
+    """MCP Inspector declares `io.modelcontextprotocol/tasks` on 2026-07-28 connections: there a work tool
+    answers with a task (its id the job id) and the Inspector polls `tasks/get` to the result; on a
+    2025-era connection it gets the plain result. Its CLI prints only the final result, so the server
+    records what went over the wire (tests/recording_server.py)."""
+    record = tmp_path / f"record-{era}.jsonl"
+    request = {"prompt": "tasks from the Inspector", "provider": "preview", "duration_s": 1.5, "wait_seconds": 60}
+    result = inspect("--method", "tools/call", "--tool-name", "generate_video", "--tool-arg",
+                     f"request={json.dumps(request)}", era=era, env=(f"REELFORGE_TEST_RECORD={record}",),
+                     server=[str(Path(__file__).with_name("recording_server.py"))])
+    job = result["structuredContent"]
+    assert job["status"] == "succeeded", result
+    assert abs(probe(job["output"]["path"]).duration_s - 1.5) < 0.05
+    seen = [json.loads(line) for line in record.read_text().splitlines()]
+    [answer] = [e for e in seen if e.get("tool") == "generate_video"]
+    polls = [e for e in seen if e.get("method") == "tasks/get"]
+    if era == "modern":
+        assert answer["protocol"] == "2026-07-28" and answer["task_id"] == job["job_id"], seen
+        assert polls and {p["task_id"] for p in polls} == {job["job_id"]} and polls[-1]["status"] == "completed", seen
+    else:
+        assert answer["task_id"] is None and not polls, seen
