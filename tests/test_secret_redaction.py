@@ -66,6 +66,14 @@ def test_plain_text_is_left_alone():
     assert redact(text) == text
 
 
+def test_a_file_named_like_a_key_is_a_file_but_a_key_is_still_a_key():
+    files = "frames: /tmp/shots/key_frame_01.png, sk-board-2024.json and r8_output_0001.mp4"
+    assert redact(files) == files
+    for key in ("key_SECRET123abcdef", "sk-abc123def456", "r8_0123456789abcdefghij"):
+        assert key not in redact(f"failed with {key}."), key
+        assert key not in redact(f"failed with {key}"), key
+
+
 def test_every_error_message_is_redacted_where_it_is_made():
     remember_secret(KEY)
     error = InvalidRequest(f"runway rejected the request (HTTP 400): Invalid request: Bearer {KEY}",

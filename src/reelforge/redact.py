@@ -48,8 +48,10 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # "Bearer <token>" / "Basic <token>" wherever it appears (a token has a digit, or is long)
     (re.compile(rf"(?i)\b(bearer|basic|token)\s+(?:(?={_TOKEN_CHARS}*\d){_TOKEN_CHARS}{{6,}}|{_TOKEN_CHARS}{{20,}})"),
      rf"\1 {REDACTED}"),
-    # well-known key shapes: Runway key_..., OpenAI-style sk-..., Replicate r8_..., JWTs (MiniMax)
-    (re.compile(r"\b(?:key_|sk-|r8_)(?=[\w-]*\d)[\w-]{8,}"), REDACTED),
+    # well-known key shapes: Runway key_..., OpenAI-style sk-..., Replicate r8_..., JWTs (MiniMax). A name
+    # followed by a file extension is a file ("key_frame_01.png"), never a key: the possessive `{8,}+`
+    # keeps the match from backing off the extension to a shorter prefix.
+    (re.compile(r"\b(?:key_|sk-|r8_)(?=[\w-]*\d)[\w-]{8,}+(?!\.[A-Za-z0-9]{2,5}\b)"), REDACTED),
     (re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}"), REDACTED),
 ]
 
