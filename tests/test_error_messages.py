@@ -149,6 +149,16 @@ def test_explain_kernel_enospc() -> None:
     assert isinstance(err, _new_api().DiskFull) and "No space left" in str(err) and "free" in str(err).lower()
 
 
+@pytest.mark.parametrize("blocked", ["home", "home/outputs"])
+def test_explain_a_file_where_the_home_needs_a_folder(tmp_path: Path, blocked: str) -> None:
+    (tmp_path / "home").write_text("a file, not a folder")
+    with pytest.raises(OSError) as caught:  # EEXIST for the home itself, ENOTDIR below it
+        (tmp_path / blocked).mkdir(parents=True, exist_ok=True)
+    err = _new_api().explain(caught.value)
+    assert isinstance(err, _new_api().StorageUnavailable), caught.value
+    assert str(tmp_path / blocked) in str(err) and "REELFORGE_HOME" in err.hint
+
+
 def test_explain_leaves_bugs_alone() -> None:
     assert _new_api().explain(KeyError("x")) is None
     assert isinstance(_new_api().explain(InvalidRequest("m")), ReelforgeError)

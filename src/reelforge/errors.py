@@ -210,6 +210,11 @@ def _explain_one(exc: BaseException) -> ReelforgeError | None:
         where = f" on {exc.filename}" if exc.filename else ""
         return StorageUnavailable(f"{exc.strerror}{where}.",
                                   hint="Make that folder writable, or set REELFORGE_HOME to a writable folder.")
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        # A folder reelforge needs is a file (REELFORGE_HOME, or a part of its path, named a file).
+        where = f": {exc.filename}" if exc.filename else ""
+        return StorageUnavailable(f"A folder reelforge needs is blocked by a file{where} ({exc.strerror}).",
+                                  hint="Move that file away, or set REELFORGE_HOME to a folder.")
     if type(exc).__name__ == "DecompressionBombError":  # Pillow's guard; no Pillow import needed here
         return InvalidRequest(f"An input image is too large to decode safely ({text.split(', could be')[0]}).",
                               hint="Pass a smaller image (at most about 89 megapixels, e.g. 8000x8000 or less).")
