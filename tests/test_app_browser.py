@@ -239,13 +239,17 @@ async def test_failed_job_and_timeline(tmp_path: Path, emu: RunwayEmulator, chro
         await _until(frame, "() => document.getElementById('video').duration > 0", 30)
         await host.shot("timeline")
 
-        # A batch of two free clips: the grid shows each item and the comparison sheet.
+        # A batch of two free clips: the grid shows each item, the comparison sheet and the reel.
         items = [{"prompt": f"shot {i}", "provider": "preview", "duration_s": 1, "resolution": "360p"} for i in (1, 2)]
-        frame = await host.mount("generate_batch", {"request": {"items": items, "wait_seconds": 0}})
+        frame = await host.mount("generate_batch", {"request": {"items": items, "reel": "sequential", "wait_seconds": 0}})
         await _until(frame, "() => document.getElementById('job-status').textContent === 'succeeded'", 60)
         await _until(frame, "() => [...document.querySelectorAll('#batch-grid .cell .status')]"
                             ".filter(s => s.textContent === 'succeeded').length === 2", 20)
         await _until(frame, "() => document.getElementById('batch-sheet').naturalWidth > 0", 20)
+        # Its reel plays in the viewer: two 1 s clips one after another.
+        await _until(frame, "() => document.getElementById('video').duration > 0", 30)
+        reel_s = await frame.evaluate("() => document.getElementById('video').duration")
+        assert abs(reel_s - 2.0) < 0.15, reel_s
         await host.shot("batch")
 
         # A paid job the provider fails: the app shows the provider's message, not a spinner.

@@ -64,10 +64,14 @@ def register_app_resources(mcp: MCPServer, current: Callable[[], Awaitable[Studi
 
         _, job = await job_of(id)
         out = job.outputs
-        if not out.get("path"):
-            raise ResourceNotFoundError(f"Job {id} has no finished video yet")
         try:
-            proxy = await ensure_proxy(out["path"], fps=float(out["fps"]), duration_s=float(out["duration_s"]))
+            if out.get("path"):
+                proxy = await ensure_proxy(out["path"], fps=float(out["fps"]), duration_s=float(out["duration_s"]))
+            elif out.get("reel_path"):  # a batch's video is its reel, probed here (its row keeps the path only)
+                info = await anyio.to_thread.run_sync(_probe_reel, out["reel_path"])
+                proxy = await ensure_proxy(out["reel_path"], fps=info.fps, duration_s=info.duration_s)
+            else:
+                raise ResourceNotFoundError(f"Job {id} has no finished video yet")
         except MediaError as exc:
             raise ResourceNotFoundError(exc.message) from None
         return await anyio.Path(proxy).read_bytes()  # up to a few MB: off the event loop
@@ -90,8 +94,18 @@ def app_details(studio: Studio, job: Job) -> dict[str, Any]:
     if job.kind == "batch":
         from reelforge.studio.batch import item_rows
 
-        details["batch"] = {"items": item_rows(studio, job), "sheet": _data_uri(out.get("sheet_path"))}
+        details["batch"] = {"items": item_rows(studio, job), "sheet": _data_uri(out.get("sheet_path")),
+                            "reel_path": out.get("reel_path")}
     return details
+
+
+def _probe_reel(reel: str) -> Any:
+    from reelforge.errors import MediaError
+    from reelforge.media.probe import probe
+
+    if not Path(reel).is_file():
+        raise MediaError(f"The batch's reel {Path(reel).name} is no longer on disk.")
+    return probe(reel)
 
 
 def timeline_strip(request: dict[str, Any]) -> dict[str, Any]:
