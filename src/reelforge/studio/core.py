@@ -56,12 +56,12 @@ class Studio:
         self._providers: dict[tuple[str, str | None], Provider] = {}
         #: The latest read of provider health from the ledger (studio/health.py caches it here; a
         #: generation ending in this process makes it stale at once).
-        self._health: object = None
+        self.health_cache: object = None
         self.runner.listeners.append(self._forget_health)
 
     def _forget_health(self, job: Job) -> None:
         if job.kind == "generate" and job.status.terminal:
-            self._health = None
+            self.health_cache = None
 
     def _bind(self, run: RunFn) -> Handler:
         async def handler(ctx: JobContext) -> None:

@@ -147,10 +147,10 @@ def _attempts(row: dict[str, Any]) -> list[tuple[str, str, str, str | None, floa
 
 def health(studio: Studio) -> Health:
     """The studio's current view of provider health (cached for `CACHE_S`)."""
-    cached = studio._health
+    cached = studio.health_cache
     if isinstance(cached, Health) and time.time() - cached.read_at < CACHE_S:
         return cached
     rows = studio.store.generation_outcomes(time.time() - WINDOW_DAYS * 86400)
     fresh = measure(rows, studio.settings.health_cooldown_s)
-    studio._health = fresh
+    studio.health_cache = fresh
     return fresh
