@@ -16,21 +16,28 @@ from reelforge.studio.views import job_view
 if TYPE_CHECKING:
     from reelforge.studio.core import Studio
 
-#: Inline posters stay small: hosts and models pay for every byte.
-INLINE_POSTER_MAX_PX = 512
-
-
-def inline_poster(path: str | None) -> ImageContent | None:
+def inline_poster(path: str | None, *, ready: bool = False) -> ImageContent | None:
+    """A picture for the result, at most INLINE_POSTER_PX on its longest side (hosts and models pay
+    for every byte). A `ready` one (made
+    with the poster, off the event loop) is sent as it is; anything else is shrunk here, its JPEG
+    decoded at a reduced scale where it is much larger (a batch's sheet of hundreds of posters)."""
     if not path or not Path(path).exists():
         return None
-    from PIL import Image
+    if ready:
+        data = Path(path).read_bytes()
+    else:
+        from PIL import Image
 
-    with Image.open(path) as img:
-        img = img.convert("RGB")
-        img.thumbnail((INLINE_POSTER_MAX_PX, INLINE_POSTER_MAX_PX))
-        buf = io.BytesIO()
-        img.save(buf, format="JPEG", quality=80)
-    return ImageContent(type="image", data=base64.b64encode(buf.getvalue()).decode("ascii"), mime_type="image/jpeg")
+        from reelforge.media.frames import INLINE_POSTER_PX
+
+        with Image.open(path) as img:
+            img.draft("RGB", (INLINE_POSTER_PX, INLINE_POSTER_PX))
+            img = img.convert("RGB")
+            img.thumbnail((INLINE_POSTER_PX, INLINE_POSTER_PX))
+            buf = io.BytesIO()
+            img.save(buf, format="JPEG", quality=80)
+        data = buf.getvalue()
+    return ImageContent(type="image", data=base64.b64encode(data).decode("ascii"), mime_type="image/jpeg")
 
 
 def _summary(job: Job) -> str:
@@ -52,7 +59,8 @@ def job_result(job: Job) -> CallToolResult:
     view = job_view(job)
     content: list[Any] = [TextContent(type="text", text=_summary(job))]
     if view.output is not None:
-        poster = inline_poster(view.output.poster_path)
+        small = job.outputs.get("poster_inline_path")  # jobs made before it existed shrink the poster
+        poster = (small and inline_poster(small, ready=True)) or inline_poster(view.output.poster_path)
         if poster is not None:
             content.append(poster)
     content.append(ResourceLink(type="resource_link", name=job.id, uri=job.uri, mime_type="application/json",

@@ -248,8 +248,13 @@ def _write_poster(samples: list[tuple[int, float, np.ndarray]], video: Path, out
     return _save_jpeg(Image.fromarray(_pick_representative(samples)), out_jpg)
 
 
+#: The longest side of the small poster a tool result carries inline (what a model pays to look at).
+INLINE_POSTER_PX = 512
+
+
 def poster_and_sheet(video: Path | str, frames: int, poster_jpg: Path | str, sheet_jpg: Path | str,
-                     poster_width: int = 640, tile_width: int = 320, cols: int = 4, rows: int = 4) -> tuple[Path, Path]:
+                     poster_width: int = 640, tile_width: int = 320, cols: int = 4, rows: int = 4,
+                     inline_jpg: Path | str | None = None) -> tuple[Path, Path]:
     """The poster and the contact sheet from ONE decode of `video` (whose frame count the caller has
     probed). Post-processing was two decodes, three probes and 28 full-size conversions per job; now
     the poster's candidates are judged on 160 px thumbnails and only the chosen one is converted at
@@ -274,8 +279,18 @@ def poster_and_sheet(video: Path | str, frames: int, poster_jpg: Path | str, she
             raise MediaError(f"No frames could be decoded from {video.name} for a poster.")
         chosen = kept[thumbs[_representative(thumbs)][0]]
         rgb = to_rgb(chosen, *_scaled_size(chosen.width, chosen.height, poster_width))
-    made_poster = _save_jpeg(Image.fromarray(rgb), Path(poster_jpg))
+    picture = Image.fromarray(rgb)
+    made_poster = _save_jpeg(picture, Path(poster_jpg))
+    if inline_jpg is not None:  # made here, from the picture in hand: every tool result re-made it on the event loop
+        save_inline_poster(picture, Path(inline_jpg))
     return made_poster, _write_sheet(tiles, video, Path(sheet_jpg), cols)
+
+
+def save_inline_poster(picture: Image.Image, path: Path) -> Path:
+    """The poster a tool result carries inline: at most INLINE_POSTER_PX on its longest side."""
+    small = picture.copy()
+    small.thumbnail((INLINE_POSTER_PX, INLINE_POSTER_PX))
+    return atomic_save(small, path, format="JPEG", quality=80)
 
 
 def _timestamp(seconds: float) -> str:

@@ -65,12 +65,14 @@ def _describe(video: Path, out_dir: Path) -> dict[str, Any]:
     from reelforge.media.probe import probe
 
     info = probe(video)
-    made_poster, sheet = poster_and_sheet(video, info.frames, out_dir / "poster.jpg", out_dir / "contact_sheet.jpg")
+    made_poster, sheet = poster_and_sheet(video, info.frames, out_dir / "poster.jpg", out_dir / "contact_sheet.jpg",
+                                          inline_jpg=out_dir / "poster_inline.jpg")
     return {
         "path": str(video),
         "file_uri": video.as_uri(),
         "sha256": sha256_file(video),
         "poster_path": str(made_poster),
+        "poster_inline_path": str(out_dir / "poster_inline.jpg"),
         "contact_sheet_path": str(sheet),
         "duration_s": info.duration_s,
         "frames": info.frames,
