@@ -13,7 +13,7 @@ from typing import Any
 from mcp.server.mcpserver import Context, Elicit
 from pydantic import BaseModel, Field
 
-from reelforge.jobs.job import JobKind
+from reelforge.jobs.status import JobKind
 from reelforge.server_context import caller, studio_of
 from reelforge.studio.tool_schemas import BatchRequest, ComposeRequest, ExtendRequest, GenerateRequest, LoopRequest
 

@@ -18,6 +18,7 @@ file failed. Pure standard library: imported by `errors`, so by every module.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from typing import Any
@@ -31,29 +32,35 @@ _secrets: set[str] = set()
 _values: re.Pattern[str] | None = None
 
 _TOKEN_CHARS = r"[\w.~+/=:-]"
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+#: (pattern, replacement), compiled at the first redaction: not at server start, which never needs them.
+_RULES: list[tuple[str, str]] = [
     # user:password@ in any URL
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@\"'<>]+(?::[^/\s@\"'<>]*)?@"), rf"\1{REDACTED}@"),
+    (r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@\"'<>]+(?::[^/\s@\"'<>]*)?@", rf"\1{REDACTED}@"),
     # the query string (and fragment) of a URL: where signed links keep their signature
-    (re.compile(r"(?i)\b(https?://[^\s?#\"'<>]+)[?#][^\s\"'<>]*"), rf"\1?{REDACTED}"),
+    (r"(?i)\b(https?://[^\s?#\"'<>]+)[?#][^\s\"'<>]*", rf"\1?{REDACTED}"),
     # a bare path with a query, as in an access log line ("POST /mcp?token=... HTTP/1.1")
-    (re.compile(r"(?<![\w/.:~-])(/[\w./%~+-]*)\?[^\s\"'<>]+"), rf"\1?{REDACTED}"),
+    (r"(?<![\w/.:~-])(/[\w./%~+-]*)\?[^\s\"'<>]+", rf"\1?{REDACTED}"),
     # secret-named parameters outside a URL (form bodies, echoed queries)
-    (re.compile(r"(?i)\b((?:x-amz-|x-goog-)?(?:signature|credential|security-token)|sig|token|access_token|"
-                r"refresh_token|id_token|api[_-]?key|client_secret|secret|password|key-pair-id)=([^&\s\"'<>]+)"),
+    (r"(?i)\b((?:x-amz-|x-goog-)?(?:signature|credential|security-token)|sig|token|access_token|"
+                r"refresh_token|id_token|api[_-]?key|client_secret|secret|password|key-pair-id)=([^&\s\"'<>]+)",
      rf"\1={REDACTED}"),
     # header lines and JSON fields that carry a credential
-    (re.compile(r"(?i)\b(authorization|proxy-authorization|x-api-key|api-key|x-goog-api-key|api_key|apikey)"
-                r"([\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|basic|token|key)\s+)?[^\s\"',;}&]+"), rf"\1\2{REDACTED}"),
+    (r"(?i)\b(authorization|proxy-authorization|x-api-key|api-key|x-goog-api-key|api_key|apikey)"
+                r"([\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|basic|token|key)\s+)?[^\s\"',;}&]+", rf"\1\2{REDACTED}"),
     # "Bearer <token>" / "Basic <token>" wherever it appears (a token has a digit, or is long)
-    (re.compile(rf"(?i)\b(bearer|basic|token)\s+(?:(?={_TOKEN_CHARS}*\d){_TOKEN_CHARS}{{6,}}|{_TOKEN_CHARS}{{20,}})"),
+    (rf"(?i)\b(bearer|basic|token)\s+(?:(?={_TOKEN_CHARS}*\d){_TOKEN_CHARS}{{6,}}|{_TOKEN_CHARS}{{20,}})",
      rf"\1 {REDACTED}"),
     # well-known key shapes: Runway key_..., OpenAI-style sk-..., Replicate r8_..., JWTs (MiniMax). A name
     # followed by a file extension is a file ("key_frame_01.png"), never a key: the possessive `{8,}+`
     # keeps the match from backing off the extension to a shorter prefix.
-    (re.compile(r"\b(?:key_|sk-|r8_)(?=[\w-]*\d)[\w-]{8,}+(?!\.[A-Za-z0-9]{2,5}\b)"), REDACTED),
-    (re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}"), REDACTED),
+    (r"\b(?:key_|sk-|r8_)(?=[\w-]*\d)[\w-]{8,}+(?!\.[A-Za-z0-9]{2,5}\b)", REDACTED),
+    (r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}", REDACTED),
 ]
+
+
+@functools.cache
+def _patterns() -> list[tuple[re.Pattern[str], str]]:
+    return [(re.compile(pattern), replacement) for pattern, replacement in _RULES]
 
 
 def remember_secret(value: str | None) -> None:
@@ -85,6 +92,6 @@ def redact(text: str) -> str:
     values = _values
     if values is not None:
         text = values.sub(REDACTED, text)
-    for pattern, replacement in _PATTERNS:
+    for pattern, replacement in _patterns():
         text = pattern.sub(replacement, text)
     return text

@@ -22,7 +22,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from reelforge import __version__
-from reelforge.jobs.job import JobKind, JobStatus
+from reelforge.jobs.status import JobKind, JobStatus
 from reelforge.approval import CostApproval, approve_batch, approve_compose, approve_extend, approve_generate, approve_loop
 from reelforge.prompts import register_prompts
 from reelforge.server_app import APP_META, app_extension, register_app_resources

@@ -30,10 +30,11 @@ from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, CallToolRequestParams, Req
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import Field
 
-from reelforge.jobs.job import Job, JobStatus
+from reelforge.jobs.status import JobStatus
 from reelforge.server_context import caller
 
 if TYPE_CHECKING:
+    from reelforge.jobs.job import Job
     from reelforge.studio.core import Studio
 
 log = logging.getLogger(__name__)

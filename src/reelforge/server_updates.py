@@ -31,9 +31,9 @@ from mcp.server.subscriptions import ResourceUpdated, SubscriptionBus
 from mcp_types import SubscribeRequestParams, SubscriptionsListenRequestParams, UnsubscribeRequestParams
 from pydantic import ValidationError
 
-from reelforge.jobs.job import Job
 
 if TYPE_CHECKING:
+    from reelforge.jobs.job import Job
     from mcp.server import MCPServer
     from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
     from mcp.server.connection import Connection

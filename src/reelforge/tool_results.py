@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent
 
-from reelforge.jobs.job import Job, JobStatus
+from reelforge.jobs.status import JobStatus
 from reelforge.studio.views import job_view
 
 if TYPE_CHECKING:
+    from reelforge.jobs.job import Job
     from reelforge.studio.core import Studio
 
 def inline_poster(path: str | None, *, ready: bool = False) -> ImageContent | None:

@@ -4,31 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-JobKind = Literal["generate", "extend", "loop", "compose", "batch"]
+# The statuses live apart so the server can name them at start without this pydantic model.
+from reelforge.jobs.status import TERMINAL, JobKind, JobStatus
 
-
-class JobStatus(StrEnum):
-    QUEUED = "queued"
-    SUBMITTING = "submitting"
-    RUNNING = "running"
-    DOWNLOADING = "downloading"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELED = "canceled"
-    #: A create request may or may not have reached the provider; we will not guess.
-    UNKNOWN = "unknown"
-
-    @property
-    def terminal(self) -> bool:
-        return self in TERMINAL
-
-
-TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.UNKNOWN})
+__all__ = ["TERMINAL", "Job", "JobKind", "JobStatus", "new_job_id"]
 
 
 def new_job_id() -> str:
