@@ -31,13 +31,12 @@ from mcp.server.subscriptions import ResourceUpdated, SubscriptionBus
 from mcp_types import SubscribeRequestParams, SubscriptionsListenRequestParams, UnsubscribeRequestParams
 from pydantic import ValidationError
 
-
 if TYPE_CHECKING:
-    from reelforge.jobs.job import Job
     from mcp.server import MCPServer
-    from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
     from mcp.server.connection import Connection
+    from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
+    from reelforge.jobs.job import Job
     from reelforge.studio.core import Studio
 
 log = logging.getLogger(__name__)
