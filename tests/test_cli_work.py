@@ -191,6 +191,21 @@ def test_a_terminal_gets_a_progress_bar(env, tmp_path: Path) -> None:
     assert "done " in text
 
 
+def test_paths_in_a_timeline_file_are_read_from_its_folder(env, tmp_path: Path) -> None:
+    made = as_json(reelforge(env, "generate", "a paper boat", *SMALL, cwd=tmp_path))
+    project = tmp_path / "project"
+    (project / "media").mkdir(parents=True)
+    Path(_output(made, "generate")).replace(project / "media" / "shot.mp4")
+    (project / "cut.json").write_text(json.dumps({"clips": [{"path": "media/shot.mp4"}, {"path": "./media/shot.mp4"}],
+                                                  "preset": "draft"}))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    composed = reelforge(env, "compose", str(project / "cut.json"), "--json", cwd=elsewhere)
+    assert composed.returncode == 0, composed.stderr
+    movie = _output(as_json(composed), "compose")
+    assert abs(probe(movie).duration_s - 2 * probe(project / "media" / "shot.mp4").duration_s) < 0.1
+
+
 def test_a_sidecar_renders_again_after_a_trim_at_the_clip_end(env, tmp_path: Path) -> None:
     made = as_json(reelforge(env, "generate", "a paper boat", *SMALL, cwd=tmp_path))
     loop = as_json(reelforge(env, "loop", made["job_id"], "--strategy", "crossfade", "--crossfade", "0.2",

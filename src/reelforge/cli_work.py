@@ -99,11 +99,29 @@ def compose_request(args: argparse.Namespace):
         except json.JSONDecodeError as exc:
             raise InvalidRequest(f"{args.file}: is not JSON ({exc.msg}, line {exc.lineno}).", param="file") from None
         data = loaded if isinstance(loaded, dict) and "timeline" in loaded else {"timeline": loaded}
+        # Paths in the file mean what they say where the file is, whichever folder the command runs in.
+        data["timeline"] = _anchored(data["timeline"], path.absolute().parent)
     else:
         raise InvalidRequest(f"{args.file}: expected a .json timeline or an .otio file.", param="file")
     stem = path.stem if re.fullmatch(r"[A-Za-z0-9._-]{1,64}", path.stem) else None
     name = args.name or data.get("name") or stem  # the output is named after the file by default
     return ComposeRequest.model_validate({**data, **({"name": name} if name else {}), **_call_fields(args)})
+
+
+#: Timeline fields (at any depth: clips, inline generations, the audio bed) that name a local file.
+_PATH_FIELDS = frozenset({"path", "otio_path", "subtitles_path", "image", "last_image", "video"})
+
+
+def _anchored(value: Any, base: Path, key: str | None = None) -> Any:
+    """`value` with every relative file path in a path field made absolute against `base`."""
+    if isinstance(value, dict):
+        return {k: _anchored(v, base, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_anchored(v, base, key) for v in value]
+    if key in _PATH_FIELDS and isinstance(value, str) and value and "://" not in value:
+        local = Path(value).expanduser()
+        return value if local.is_absolute() else str(base / local)
+    return value
 
 
 # -- running them ---------------------------------------------------------------------------------------
