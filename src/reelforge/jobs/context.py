@@ -79,15 +79,19 @@ class JobContext:
 
     async def progress(self, fraction: float | None, stage: str) -> None:
         """Record progress (0..1, monotonic within a stage sequence) and a short stage label."""
-        fields: dict[str, Any] = {"stage": stage}
-        if fraction is not None and not math.isnan(fraction):
-            current = self.job.progress or 0.0
-            done = max(current, min(1.0, max(0.0, fraction)))
-            fields["progress"] = done
-            if done >= 0.05:  # an honest ETA from the observed rate, once there is one
-                elapsed = time.monotonic() - self._started
-                fields["eta_s"] = round(elapsed / done * (1.0 - done), 1)
-        self.update(**fields)
+        self.update(stage=stage, **self.progress_fields(fraction, self.job.progress))
+
+    def progress_fields(self, fraction: float | None, shown: float | None) -> dict[str, Any]:
+        """The fields that record `fraction` over the progress `shown` so far (it never goes back), and
+        an honest ETA from the observed rate once there is one; none for an unknown fraction."""
+        if fraction is None or math.isnan(fraction):
+            return {}
+        done = max(shown or 0.0, min(1.0, max(0.0, fraction)))
+        fields: dict[str, Any] = {"progress": done}
+        if done >= 0.05:
+            elapsed = time.monotonic() - self._started
+            fields["eta_s"] = round(elapsed / done * (1.0 - done), 1)
+        return fields
 
     async def wait_for(self, child_id: str) -> Job:
         """Wait until another job ends; its failure becomes this job's failure."""

@@ -73,6 +73,7 @@ async def poll_until_done(read: Callable[[], Awaitable[S]], ctx: JobContext, pol
     """Read until the status is terminal; report the stage, the provider's progress and an ETA."""
     interval = policy.min_interval_s
     started = anyio.current_time()
+    shown = ctx.job.progress  # kept from each write below: one ledger write per read, no re-reads
     while True:
         try:
             status = await read()
@@ -90,9 +91,8 @@ async def poll_until_done(read: Callable[[], Awaitable[S]], ctx: JobContext, pol
         elapsed = anyio.current_time() - started
         fields: dict[str, Any] = {"status": JobStatus.RUNNING, "stage": stage,
                                   "eta_s": max(0.0, first_eta_s - elapsed)}
-        ctx.update(**fields)
-        if status.progress is not None:
-            await ctx.progress(status.progress, stage)
+        fields.update(ctx.progress_fields(status.progress, shown))  # the provider's figure wins the ETA
+        shown = ctx.update(**fields).progress
         if elapsed > policy.max_seconds:
             raise ProviderTimeout(
                 f"{where} job {remote_id} did not finish within {policy.max_seconds:.0f} s.",
